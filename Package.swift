@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Strict settings for every Swift target of the project.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Netplane",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "NetAddress", targets: ["NetAddress"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "NFTables", targets: ["NFTables"]),
+        .library(name: "IPSet", targets: ["IPSet"]),
+        .executable(name: "netplane-bench", targets: ["netplane-bench"]),
+        .executable(name: "netplane-testbed", targets: ["netplane-testbed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C bindings: system libraries found through pkg-config.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
+        .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl",
+                       providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        .systemLibrary(name: "CIPSet", pkgConfig: "libipset",
+                       providers: [.apt(["libipset-dev"])]),
+        // Tiny C helpers for what Swift cannot express (variadic C callbacks).
+        .target(name: "CNetplaneShim", dependencies: ["CIPSet"]),
+
+        // Kernel layers.
+        .target(name: "NetAddress", swiftSettings: strict),
+        .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress"], swiftSettings: strict),
+        .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress"], swiftSettings: strict),
+        .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim"], swiftSettings: strict),
+
+        // Test helpers: throwaway namespaces, command runner for independent witnesses.
+        .target(name: "NetplaneTestSupport", swiftSettings: strict),
+
+        // Executables.
+        .executableTarget(name: "netplane-bench",
+                          dependencies: ["Netlink", "NFTables",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/netplane-bench", swiftSettings: strict),
+        .executableTarget(name: "netplane-testbed",
+                          dependencies: ["Netlink",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/testbed", swiftSettings: strict),
+
+        // Tests (the *Root* suites need root and create their own namespaces).
+        .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+int netplane_shim_placeholder(void);
