@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "NetAddress", swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress"], swiftSettings: strict),
         .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress"], swiftSettings: strict),
-        .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim"], swiftSettings: strict),
+        .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress"], swiftSettings: strict),
 
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", swiftSettings: strict),
