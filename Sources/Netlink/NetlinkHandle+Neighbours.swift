@@ -1,0 +1,68 @@
+import CNetlink
+public import NetAddress
+import Glibc
+
+extension NetlinkHandle {
+    /// Adds a neighbour entry (`ip neigh add`); `.exists` if one is there for that IP.
+    public func addNeighbour(_ neighbour: Neighbour) throws(NetlinkError) {
+        try changeNeighbour(neighbour, verb: "add", flags: NLM_F_CREATE | NLM_F_EXCL)
+    }
+
+    /// Adds or overwrites the entry for the neighbour's IP (`ip neigh replace`).
+    public func replaceNeighbour(_ neighbour: Neighbour) throws(NetlinkError) {
+        try changeNeighbour(neighbour, verb: "replace", flags: NLM_F_CREATE | NLM_F_REPLACE)
+    }
+
+    /// Removes the entry for `ip` on `device` (`ip neigh del`).
+    public func deleteNeighbour(ip: IPAddress, device: String) throws(NetlinkError) {
+        try changeNeighbour(Neighbour(ip: ip, mac: nil, device: device), verb: "delete", flags: nil)
+    }
+
+    /// ARP and NDP entries, optionally of one link and one family.
+    public func neighbours(link: String? = nil, family: IPFamily = .any) throws(NetlinkError) -> [Neighbour] {
+        let operation = "list neighbours" + (link.map { " dev \($0)" } ?? "")
+        let index = try link.map { (name) throws(NetlinkError) in try resolve(name, operation) }
+        let names = try linkNames()
+        var header = ndmsg()
+        header.ndm_family = UInt8(family.af)
+        return try dump(operation, request: { () throws(NetlinkError) in
+            try Message(type: Int32(RTM_GETNEIGH), header: header)
+        }, parse: { message in
+            var parsed: OpaquePointer?
+            guard rtnl_neigh_parse(message, &parsed) >= 0, let parsed else { return nil }
+            defer { rtnl_neigh_put(parsed) }
+            let entryFamily = rtnl_neigh_get_family(parsed)
+            let ifindex = rtnl_neigh_get_ifindex(parsed)
+            guard entryFamily == AF_INET || entryFamily == AF_INET6,
+                  family == .any || entryFamily == family.af,
+                  index == nil || ifindex == index,
+                  let ip = IPAddress(nl: rtnl_neigh_get_dst(parsed)) else { return nil }
+            return Neighbour(ip: ip, mac: MACAddress(nl: rtnl_neigh_get_lladdr(parsed)),
+                             device: names[ifindex] ?? "#\(ifindex)",
+                             state: NeighbourState(rawValue: UInt16(truncatingIfNeeded: rtnl_neigh_get_state(parsed))))
+        })
+    }
+
+    private func changeNeighbour(_ neighbour: Neighbour, verb: String, flags: Int32?) throws(NetlinkError) {
+        let operation = "\(verb) neighbour \(neighbour.ip)" + (neighbour.mac.map { " lladdr \($0)" } ?? "")
+            + " dev \(neighbour.device)"
+        let index = try resolve(neighbour.device, operation)
+        guard let entry = rtnl_neigh_alloc() else { throw .system(ENOMEM, operation) }
+        defer { rtnl_neigh_put(entry) }
+        rtnl_neigh_set_ifindex(entry, index)
+        let status = try NLAddress(neighbour.ip).apply { rtnl_neigh_set_dst(entry, $0) }
+        if status < 0 { throw .libnl(status, operation) }
+        if let mac = neighbour.mac { try NLAddress(mac).apply { rtnl_neigh_set_lladdr(entry, $0) } }
+        rtnl_neigh_set_state(entry, Int32(neighbour.state.rawValue))
+        let message = try Message.build(operation) { result in
+            if let flags { rtnl_neigh_build_add_request(entry, flags, result) }
+            else { rtnl_neigh_build_delete_request(entry, 0, result) }
+        }
+        try perform(message, operation)
+    }
+
+    /// Interface names by index, for listings that report devices by name.
+    func linkNames() throws(NetlinkError) -> [Int32: String] {
+        Dictionary(try links().map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+    }
+}
