@@ -72,7 +72,7 @@ final class EncodedBatch {
                 guard r.handle != nil else {
                     throw NFTablesError(.invalidArgument("a rule is deleted by its handle; this one has none"), object: op.label)
                 }
-                let obj = Rule(r.table, r.chain, []).with(handle: r.handle).nftnl()
+                let obj = Rule(r.table, r.chain, []).withHandle(r.handle!).nftnl()
                 message(NFT_MSG_DELRULE, family: r.table.family, flags: 0, label: op.label) { nftnl_rule_nlmsg_build_payload($0, obj.pointer) }
             }
         case .flush(let o):
@@ -95,14 +95,14 @@ final class EncodedBatch {
         case .deleteElements(let s, let elements):
             try encodeElements(s, elements, type: NFT_MSG_DELSETELEM, flags: 0, label: op.label)
         case .insertRule(let r):
-            let obj = r.nftnl()
+            let obj = try encodeInlineSets(of: r, label: op.label)
             // NLM_F_APPEND without a position appends; without it the kernel inserts first.
             message(NFT_MSG_NEWRULE, family: r.table.family, flags: create, label: op.label) { nftnl_rule_nlmsg_build_payload($0, obj.pointer) }
         case .replaceRule(let r):
             guard r.handle != nil else {
                 throw NFTablesError(.invalidArgument("a rule is replaced by its handle; this one has none"), object: op.label)
             }
-            let obj = r.nftnl()
+            let obj = try encodeInlineSets(of: r, label: op.label)
             message(NFT_MSG_NEWRULE, family: r.table.family, flags: NLM_F_REPLACE, label: op.label) { nftnl_rule_nlmsg_build_payload($0, obj.pointer) }
         }
     }
@@ -120,26 +120,47 @@ final class EncodedBatch {
             if case .value(let types) = s.data, types.isEmpty {
                 throw NFTablesError(.invalidArgument("a data map needs a data type"), object: label)
             }
-            nextSetID += 1
-            let obj = s.nftnl(withShape: true, id: nextSetID)
-            message(NFT_MSG_NEWSET, family: s.table.family, flags: flags, label: label) { nftnl_set_nlmsg_build_payload($0, obj.pointer) }
+            try encodeNewSet(s, flags: flags, label: label)
         case .rule(let r):
             guard !r.expressions.isEmpty else { throw NFTablesError(.invalidArgument("a rule needs expressions"), object: label) }
-            let obj = r.nftnl()
+            let obj = try encodeInlineSets(of: r, label: label)
             message(NFT_MSG_NEWRULE, family: r.table.family, flags: flags | NLM_F_APPEND, label: label) { nftnl_rule_nlmsg_build_payload($0, obj.pointer) }
         }
     }
 
+    @discardableResult
+    private func encodeNewSet(_ s: NamedSet, flags: Int32, label: String) throws(NFTablesError) -> UInt32 {
+        // The kernel requires a batch-unique id on every new set.
+        nextSetID += 1
+        let obj = s.nftnl(withShape: true, id: nextSetID)
+        message(NFT_MSG_NEWSET, family: s.table.family, flags: flags, label: label) { nftnl_set_nlmsg_build_payload($0, obj.pointer) }
+        return nextSetID
+    }
+
+    /// Emits the anonymous sets a rule writes inline (set, then its elements, referenced by
+    /// batch id), and returns the rule object that refers to them.
+    private func encodeInlineSets(of rule: Rule, label: String) throws(NFTablesError) -> NftnlObject {
+        var ids: [UInt32] = []
+        for case .lookupInline(let inline, _, _) in rule.expressions {
+            let set = inline.namedSet(in: rule.table)
+            let id = try encodeNewSet(set, flags: NLM_F_CREATE, label: label + " (inline set)")
+            try encodeElements(set, inline.elements, type: NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE,
+                               label: label + " (inline set elements)", setID: id)
+            ids.append(id)
+        }
+        return rule.nftnl(inlineSetIDs: ids)
+    }
+
     /// Element lists go out in several messages when large (one message per ~48 KiB).
     private func encodeElements(_ s: NamedSet, _ elements: [SetElement], type: nf_tables_msg_types,
-                                flags: Int32, label: String) throws(NFTablesError) {
+                                flags: Int32, label: String, setID: UInt32 = 0) throws(NFTablesError) {
         let perElement = DataType.length(of: s.key) * (s.flags.contains(.interval) ? 2 : 1) + 64
             + { () -> Int in if case .value(let t) = s.data { return DataType.length(of: t) } else { return 32 } }()
         let chunk = max(1, Self.elementBytesPerMessage / perElement)
         var start = 0
         while start < elements.count {
             let end = min(elements.count, start + chunk)
-            let obj = s.nftnl(withShape: false)
+            let obj = s.nftnl(withShape: false, id: setID)
             try s.addElements(Array(elements[start..<end]), into: obj.pointer)
             message(type, family: s.table.family, flags: flags, label: label) { nftnl_set_elems_nlmsg_build_payload($0, obj.pointer) }
             start = end
@@ -156,8 +177,6 @@ final class EncodedBatch {
 }
 
 extension Rule {
-    func with(handle: UInt64?) -> Rule { var r = self; r.handle = handle; return r }
-
     /// A rule object naming only the table (flush of every chain in it).
     func nftnlTableOnly() -> NftnlObject {
         let r = nftnl_rule_alloc()!

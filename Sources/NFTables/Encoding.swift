@@ -55,12 +55,11 @@ extension NamedSet {
     /// (needed to create the set; element messages only need the names).
     func nftnl(withShape: Bool, id: UInt32 = 0) -> NftnlObject {
         let s = nftnl_set_alloc()!
+        if id != 0 { nftnl_set_set_u32(s, attr(NFTNL_SET_ID.rawValue), id) }
         nftnl_set_set_str(s, attr(NFTNL_SET_TABLE.rawValue), table.name)
         nftnl_set_set_str(s, attr(NFTNL_SET_NAME.rawValue), name)
         nftnl_set_set_u32(s, attr(NFTNL_SET_FAMILY.rawValue), UInt32(table.family.rawValue))
         if withShape {
-            // The kernel requires a batch-unique id on every new set.
-            nftnl_set_set_u32(s, attr(NFTNL_SET_ID.rawValue), id)
             nftnl_set_set_u32(s, attr(NFTNL_SET_FLAGS.rawValue), kernelFlags)
             nftnl_set_set_u32(s, attr(NFTNL_SET_KEY_TYPE.rawValue), DataType.concatenated(key))
             nftnl_set_set_u32(s, attr(NFTNL_SET_KEY_LEN.rawValue), UInt32(DataType.length(of: key)))
@@ -80,9 +79,21 @@ extension NamedSet {
             if let timeoutMilliseconds {
                 nftnl_set_set_u64(s, attr(NFTNL_SET_TIMEOUT.rawValue), timeoutMilliseconds)
             }
+            // nft reads key/data byte order from user data; without it `nft list` would show
+            // host-order keys (marks, numgen results) byte-swapped.
+            let ud = nftnl_udata_buf_alloc(64)!
+            _ = nftnl_udata_put_u32(ud, 0 /* NFTNL_UDATA_SET_KEYBYTEORDER */, byteOrder(key))
+            if case .value(let types) = data {
+                _ = nftnl_udata_put_u32(ud, 1 /* NFTNL_UDATA_SET_DATABYTEORDER */, byteOrder(types))
+            }
+            nftnl_set_set_data(s, attr(NFTNL_SET_USERDATA.rawValue), nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud))
+            nftnl_udata_buf_free(ud)
         }
         return NftnlObject(s) { nftnl_set_free($0) }
     }
+
+    /// nft's byte-order code for a key: 1 host endian (a single mark), 2 big endian.
+    private func byteOrder(_ types: [DataType]) -> UInt32 { types == [.mark] ? 1 : 2 }
 
     /// Encodes a key (single or concatenated) to the bytes the kernel compares.
     func keyBytes(_ values: [Value]) throws(NFTablesError) -> [UInt8] {
@@ -165,14 +176,22 @@ func increment(_ bytes: [UInt8]) -> [UInt8]? {
 }
 
 extension Rule {
-    func nftnl(position: UInt64? = nil) -> NftnlObject {
+    /// `inlineSetIDs` are the batch ids of this rule's inline sets, in expression order.
+    func nftnl(position: UInt64? = nil, inlineSetIDs: [UInt32] = []) -> NftnlObject {
         let r = nftnl_rule_alloc()!
         nftnl_rule_set_str(r, attr(NFTNL_RULE_TABLE.rawValue), table.name)
         nftnl_rule_set_str(r, attr(NFTNL_RULE_CHAIN.rawValue), chain)
         nftnl_rule_set_u32(r, attr(NFTNL_RULE_FAMILY.rawValue), UInt32(table.family.rawValue))
         if let handle { nftnl_rule_set_u64(r, attr(NFTNL_RULE_HANDLE.rawValue), handle) }
         if let position { nftnl_rule_set_u64(r, attr(NFTNL_RULE_POSITION.rawValue), position) }
-        for expression in expressions { nftnl_rule_add_expr(r, expression.nftnl()) }
+        var ids = inlineSetIDs.makeIterator()
+        for expression in expressions {
+            if case .lookupInline = expression {
+                nftnl_rule_add_expr(r, expression.nftnl(inlineSetID: ids.next() ?? 0))
+            } else {
+                nftnl_rule_add_expr(r, expression.nftnl())
+            }
+        }
         if let comment {
             // nft's own encoding, so `nft list` shows the comment.
             let ud = nftnl_udata_buf_alloc(256)!
@@ -186,7 +205,7 @@ extension Rule {
 
 extension Expression {
     /// A new libnftnl expression; ownership passes to the rule it is added to.
-    func nftnl() -> OpaquePointer {
+    func nftnl(inlineSetID: UInt32 = 0) -> OpaquePointer {
         let e = nftnl_expr_alloc(kind)!
         func u32(_ a: Int, _ v: UInt32) { nftnl_expr_set_u32(e, attr(a), v) }
         func data(_ a: Int, _ bytes: [UInt8]) {
@@ -219,6 +238,12 @@ extension Expression {
             u32(NFTNL_EXPR_LOOKUP_SREG, key.raw)
             if let into { u32(NFTNL_EXPR_LOOKUP_DREG, into.raw) }
             if inverted { u32(NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV.rawValue) }
+        case .lookupInline(let inline, let key, let into):
+            // Referenced by the batch id: the kernel replaces the `%d` in the name.
+            nftnl_expr_set_str(e, attr(NFTNL_EXPR_LOOKUP_SET), inline.data == nil ? "__set%d" : "__map%d")
+            u32(NFTNL_EXPR_LOOKUP_SET_ID, inlineSetID)
+            u32(NFTNL_EXPR_LOOKUP_SREG, key.raw)
+            if let into { u32(NFTNL_EXPR_LOOKUP_DREG, into.raw) }
         case .numgen(let modulus, let offset, let reg):
             u32(NFTNL_EXPR_NG_DREG, reg.raw); u32(NFTNL_EXPR_NG_MODULUS, modulus)
             u32(NFTNL_EXPR_NG_TYPE, UInt32(NFT_NG_RANDOM.rawValue))

@@ -86,6 +86,9 @@ public indirect enum Expression: Hashable, Sendable {
     case verdict(Verdict)
     /// Look the key in `set` up; with `into` it is a map lookup (`.verdict` for a vmap).
     case lookup(set: String, key: Register, into: Register? = nil, inverted: Bool = false)
+    /// Look the key up in an anonymous set or map that lives and dies with the rule
+    /// (`numgen random mod 3 vmap { 0 : goto a, 1 : goto b, 2 : goto c }`).
+    case lookupInline(InlineSet, key: Register, into: Register? = nil)
     /// A random number in `0..<modulus` (+ offset).
     case numgen(modulus: UInt32, offset: UInt32 = 0, into: Register)
     /// Add or refresh an element of a dynamic set from the packet path.
@@ -107,7 +110,7 @@ public indirect enum Expression: Hashable, Sendable {
         case .cmp: "cmp"
         case .bitwise: "bitwise"
         case .immediate, .verdict: "immediate"
-        case .lookup: "lookup"
+        case .lookup, .lookupInline: "lookup"
         case .numgen: "numgen"
         case .dynset: "dynset"
         case .counter: "counter"
@@ -117,5 +120,22 @@ public indirect enum Expression: Hashable, Sendable {
         case .notrack: "notrack"
         case .log: "log"
         }
+    }
+}
+
+/// The contents of an anonymous set or map, written inline in a rule.
+public struct InlineSet: Hashable, Sendable {
+    public var key: [DataType]
+    public var data: MapData?
+    public var elements: [SetElement]
+    public var isInterval: Bool
+    public init(key: [DataType], data: MapData? = nil, elements: [SetElement], isInterval: Bool = false) {
+        self.key = key; self.data = data; self.elements = elements; self.isInterval = isInterval
+    }
+
+    /// The kernel object: a constant anonymous set the kernel names itself (`__map%d`).
+    func namedSet(in table: Table) -> NamedSet {
+        NamedSet(table, data == nil ? "__set%d" : "__map%d", key: key, data: data,
+                 flags: isInterval ? [.anonymous, .constant, .interval] : [.anonymous, .constant])
     }
 }

@@ -89,6 +89,14 @@ public enum Match {
         load(fields) + [.lookup(set: map, key: .r(0), into: .verdict)]
     }
 
+    /// `numgen random mod N vmap { 0 : <v0>, 1 : <v1>, ... }` with an inline map: the usual
+    /// way to pick one of N endpoints with equal probability.
+    public static func numgenVerdictMap(_ verdicts: [Verdict]) -> [Expression] {
+        let elements = verdicts.enumerated().map { SetElement(.mark(UInt32($0.offset)), to: .verdict($0.element)) }
+        return [.numgen(modulus: UInt32(verdicts.count), into: .r(0)),
+                .lookupInline(InlineSet(key: [.mark], data: .verdict, elements: elements), key: .r(0), into: .verdict)]
+    }
+
     /// `numgen random mod N vmap @map`.
     public static func numgenVerdictMap(_ map: String, modulus: UInt32) -> [Expression] {
         [.numgen(modulus: modulus, into: .r(0)), .lookup(set: map, key: .r(0), into: .verdict)]

@@ -158,6 +158,8 @@ public struct SetFlags: OptionSet, Hashable, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// Elements cannot change after creation.
     public static let constant = SetFlags(rawValue: 0x2)
+    /// Bound to one rule and named by the kernel (sets written inline in a rule).
+    static let anonymous = SetFlags(rawValue: 0x1)
     /// Elements are ranges (prefixes, port ranges).
     public static let interval = SetFlags(rawValue: 0x4)
     /// Elements expire after a timeout.
@@ -224,4 +226,7 @@ public struct Rule: Hashable, Sendable {
     public init(_ table: Table, _ chain: String, _ expressions: [Expression], comment: String? = nil) {
         self.table = table; self.chain = chain; self.expressions = expressions; self.comment = comment
     }
+
+    /// The same rule with a kernel handle (to delete or replace a rule read back).
+    public func withHandle(_ handle: UInt64) -> Rule { var r = self; r.handle = handle; return r }
 }

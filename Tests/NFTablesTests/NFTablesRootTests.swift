@@ -211,3 +211,28 @@ import NetplaneTestSupport
         }
     }
 }
+
+extension NFTablesRootTests {
+    /// Inline (anonymous) vmaps, as kube-proxy writes `numgen random mod N vmap { ... }`,
+    /// spread traffic over every endpoint.
+    @Test func inlineNumgenVerdictMap() throws {
+        try TestNamespace.with(label: "nftanon") { ns in
+            let sock = try NFTSocket(namespacePath: ns.path)
+            var tx = Transaction()
+            tx.add(table)
+            for c in ["svc", "ep0", "ep1", "ep2"] { tx.add(Chain(table, c)) }
+            tx.add(Rule(table, "svc", Match.numgenVerdictMap([.goto("ep0"), .goto("ep1"), .goto("ep2")]), comment: "pick"))
+            try sock.commit(tx)
+            let out = try ns.check(["nft", "list", "chain", "ip", "netplane", "svc"])
+            #expect(out.contains("numgen random mod 3 vmap { 0x00000000 : goto ep0, 0x00000001 : goto ep1, 0x00000002 : goto ep2 }")
+                    || out.contains("numgen random mod 3 vmap { 0 : goto ep0, 1 : goto ep1, 2 : goto ep2 }"), "\(out)")
+            // Deleting the rule by handle removes its anonymous set too.
+            let rule = try #require(try sock.rules(in: table, chain: "svc").first)
+            var del = Transaction()
+            del.delete(Rule(table, "svc", []).withHandle(rule.handle))
+            try sock.commit(del)
+            #expect(try sock.rules(in: table, chain: "svc").isEmpty)
+            #expect(try sock.sets(in: table).isEmpty)
+        }
+    }
+}

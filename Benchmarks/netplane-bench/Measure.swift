@@ -1,0 +1,68 @@
+import Foundation
+
+/// Wall time plus user and system CPU seconds.
+struct Cost {
+    var wall: Double
+    var user: Double
+    var system: Double
+    var summary: String { String(format: "wall=%.3fs user=%.3fs sys=%.3fs", wall, user, system) }
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+private func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+
+/// Measures `body` in this process (wall, and this process's user/system CPU).
+func measureInProcess(_ body: () throws -> Void) rethrows -> Cost {
+    var before = rusage(), after = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &before)
+    let start = now()
+    try body()
+    let wall = now() - start
+    getrusage(Int32(RUSAGE_SELF.rawValue), &after)
+    return Cost(wall: wall, user: seconds(after.ru_utime) - seconds(before.ru_utime),
+                system: seconds(after.ru_stime) - seconds(before.ru_stime))
+}
+
+struct ChildFailed: Error, CustomStringConvertible {
+    var command: [String]; var status: Int32
+    var description: String { "`\(command.joined(separator: " "))` exited \(status)" }
+}
+
+/// Runs a command to completion and measures it (wall, and the child's user/system CPU).
+func measureCommand(_ args: [String], stdinFile: String? = nil) throws -> Cost {
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    if let stdinFile { posix_spawn_file_actions_addopen(&actions, 0, stdinFile, O_RDONLY, 0) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let start = now()
+    let rc = posix_spawnp(&pid, args[0], &actions, nil, &argv, environ)
+    guard rc == 0 else { throw ChildFailed(command: args, status: rc) }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let wall = now() - start
+    let exit = (status >> 8) & 0xff
+    guard status & 0x7f == 0, exit == 0 else { throw ChildFailed(command: args, status: status) }
+    return Cost(wall: wall, user: seconds(usage.ru_utime), system: seconds(usage.ru_stime))
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[s.count / 2]
+}
+
+/// The contract line every benchmark prints.
+func printResult(_ name: String, netplane: Double, anchor: Double, unit: String, extra: String = "") {
+    let ratio = netplane > 0 ? anchor / netplane : 0
+    print(String(format: "RESULT %@ netplane=%.4f anchor=%.4f ratio=%.2f", name, netplane, anchor, ratio)
+          + " unit=\(unit)" + (extra.isEmpty ? "" : " " + extra))
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import NetAddress
+import Netlink
+import NFTables
+
+/// A kube-proxy-shaped ruleset (service vmap -> per-service chain with an inline numgen vmap
+/// -> per-endpoint chain with mark + DNAT) loaded in one transaction, against `nft -f` of the
+/// same ruleset, each into its own fresh namespace; then one map element added and removed.
+struct NFTBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "nft",
+        abstract: "Load N services x 5 endpoints: Netplane transaction vs nft -f; then one element.")
+
+    @Option(help: "Number of services (5 endpoints each).") var services = 2000
+    @Option(help: "Element add/remove repetitions.") var elementRepeats = 20
+
+    static let endpointsPerService = 5
+    var table: Table { Table(.ip, "np-bench") }
+
+    func serviceIP(_ i: Int) -> IPv4Address { IPv4Address(0x0A60_0000 + UInt32(i)) }          // 10.96.0.0 + i
+    func endpointIP(_ i: Int, _ j: Int) -> IPv4Address { IPv4Address(0x0A80_0000 + UInt32(i * 5 + j)) } // 10.128.0.0 + k
+
+    var servicesMap: NamedSet {
+        NamedSet(table, "services", key: [.ipv4Address, .inetProto, .inetService], data: .verdict)
+    }
+
+    func transaction() -> Transaction {
+        var tx = Transaction()
+        tx.add(table)
+        for i in 0..<services {
+            for j in 0..<Self.endpointsPerService {
+                let ep = endpointIP(i, j), chain = "ep-\(i)-\(j)"
+                tx.add(Chain(table, chain))
+                tx.add(Rule(table, chain, Match.ipSaddr(ep) + Action.setMarkBits(0x4000)))
+                tx.add(Rule(table, chain, Match.l4proto(.tcp) + Action.dnat(to: .v4(ep), port: 8080)))
+            }
+        }
+        for i in 0..<services {
+            tx.add(Chain(table, "svc-\(i)"))
+            tx.add(Rule(table, "svc-\(i)", Match.numgenVerdictMap((0..<Self.endpointsPerService).map { .goto("ep-\(i)-\($0)") })))
+        }
+        tx.add(servicesMap)
+        tx.add((0..<services).map { i in
+            SetElement([.ipv4(serviceIP(i)), .proto(6), .port(80)], to: .verdict(.goto("svc-\(i)")))
+        }, to: servicesMap)
+        tx.add(Chain(table, "prerouting", base: BaseChain(type: .nat, hook: .prerouting, priority: Priority.dstnat)))
+        tx.add(Rule(table, "prerouting", Match.verdictMap("services", [.ipDaddr, .l4proto, .thDport])))
+        return tx
+    }
+
+    /// The same ruleset in nft's language.
+    func nftScript() -> String {
+        var s = "table ip np-bench {\n"
+        for i in 0..<services {
+            for j in 0..<Self.endpointsPerService {
+                let ep = endpointIP(i, j)
+                s += "chain ep-\(i)-\(j) {\nip saddr \(ep) meta mark set meta mark | 0x4000\nmeta l4proto tcp dnat to \(ep):8080\n}\n"
+            }
+        }
+        for i in 0..<services {
+            let vmap = (0..<Self.endpointsPerService).map { "\($0) : goto ep-\(i)-\($0)" }.joined(separator: ", ")
+            s += "chain svc-\(i) {\nnumgen random mod \(Self.endpointsPerService) vmap { \(vmap) }\n}\n"
+        }
+        s += "map services {\ntype ipv4_addr . inet_proto . inet_service : verdict\nelements = { "
+        s += (0..<services).map { "\(serviceIP($0)) . tcp . 80 : goto svc-\($0)" }.joined(separator: ",\n")
+        s += " }\n}\n"
+        s += "chain prerouting {\ntype nat hook prerouting priority dstnat; policy accept;\nip daddr . meta l4proto . th dport vmap @services\n}\n}\n"
+        return s
+    }
+
+    func run() throws {
+        let ours = "np-bench-nft-a-\(getpid())", theirs = "np-bench-nft-b-\(getpid())"
+        _ = try NetNS.create(name: ours)
+        defer { try? NetNS.delete(name: ours) }
+        _ = try NetNS.create(name: theirs)
+        defer { try? NetNS.delete(name: theirs) }
+        let script = FileManager.default.temporaryDirectory.path + "/np-bench-\(getpid()).nft"
+        try nftScript().write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+
+        // Netplane: build the values, encode, send, read the verdict: all of it measured.
+        let sock = try NFTSocket(namespacePath: "/run/netns/\(ours)")
+        let netplane = try measureInProcess { try sock.commit(transaction()) }
+        let anchor = try measureCommand(["ip", "netns", "exec", theirs, "nft", "-f", script])
+
+        // Both namespaces must hold the same ruleset.
+        let check = try NFTSocket(namespacePath: "/run/netns/\(theirs)")
+        let shape = { (s: NFTSocket) throws -> String in
+            "\(try s.chains(in: table).count) chains, \(try s.rules(in: table).count) rules, "
+                + "\(try s.elements(of: "services", in: table).count) service elements"
+        }
+        let (a, b) = (try shape(sock), try shape(check))
+        guard a == b else { throw ValidationError("rulesets differ: netplane \(a), nft \(b)") }
+        print("nft-full: \(services) services x \(Self.endpointsPerService) endpoints (\(a))")
+        print("  netplane \(netplane.summary)")
+        print("  nft -f   \(anchor.summary)")
+        printResult("nft-full", netplane: netplane.wall, anchor: anchor.wall, unit: "s",
+                    extra: String(format: "netplane_user=%.3f netplane_sys=%.3f anchor_user=%.3f anchor_sys=%.3f user_over_sys=%.3f",
+                                  netplane.user, netplane.system, anchor.user, anchor.system,
+                                  netplane.system > 0 ? netplane.user / netplane.system : 0))
+
+        // One element added and removed at this size.
+        let element = SetElement([.ipv4(serviceIP(services + 1)), .proto(6), .port(80)], to: .verdict(.goto("svc-0")))
+        var addTimes: [Double] = [], delTimes: [Double] = [], cliAdd: [Double] = [], cliDel: [Double] = []
+        var addUser = 0.0, addSys = 0.0
+        let elementText = "{ \(serviceIP(services + 1)) . tcp . 80 : goto svc-0 }"
+        for _ in 0..<elementRepeats {
+            var add = Transaction(); add.add([element], to: servicesMap)
+            var del = Transaction(); del.delete([element], from: servicesMap)
+            let cost = try measureInProcess { try sock.commit(add) }
+            addTimes.append(cost.wall * 1000)
+            addUser += cost.user; addSys += cost.system
+            delTimes.append(try measureInProcess { try sock.commit(del) }.wall * 1000)
+        }
+        for _ in 0..<min(elementRepeats, 5) {
+            cliAdd.append(try measureCommand(["ip", "netns", "exec", theirs, "nft", "add", "element", "ip", "np-bench", "services", elementText]).wall * 1000)
+            cliDel.append(try measureCommand(["ip", "netns", "exec", theirs, "nft", "delete", "element", "ip", "np-bench", "services", elementText]).wall * 1000)
+        }
+        print(String(format: "nft-element: add median %.3f ms, delete median %.3f ms (nft CLI: add %.1f ms, delete %.1f ms)",
+                     median(addTimes), median(delTimes), median(cliAdd), median(cliDel)))
+        // Where an add's time goes: a goto element makes the kernel re-validate the jump graph.
+        print(String(format: "  add CPU per operation: user %.3f ms, system %.3f ms",
+                     addUser * 1000 / Double(elementRepeats), addSys * 1000 / Double(elementRepeats)))
+        printResult("nft-element", netplane: median(addTimes), anchor: median(cliAdd), unit: "ms")
+    }
+}

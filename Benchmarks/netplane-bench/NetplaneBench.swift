@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// Benchmarks that time Netplane and its anchor side by side in one run and print
+/// `RESULT <name> netplane=<x> anchor=<y> ratio=<anchor/netplane>`.
+@main
+struct NetplaneBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netplane-bench",
+        abstract: "Time Netplane against its anchor (iproute2, nft) in the same run.",
+        subcommands: [RoutesBench.self, NFTBench.self])
+}
