@@ -13,6 +13,8 @@ struct NFTBench: ParsableCommand {
 
     @Option(help: "Number of services (5 endpoints each).") var services = 2000
     @Option(help: "Element add/remove repetitions.") var elementRepeats = 20
+    @Flag(help: "Queue each chain with its rules (instead of all chains first, then sets, then rules, as nft -f does).")
+    var interleaved = false
 
     static let endpointsPerService = 5
     var table: Table { Table(.ip, "np-bench") }
@@ -24,27 +26,44 @@ struct NFTBench: ParsableCommand {
         NamedSet(table, "services", key: [.ipv4Address, .inetProto, .inetService], data: .verdict)
     }
 
-    func transaction() -> Transaction {
-        var tx = Transaction()
-        tx.add(table)
+    /// The ruleset as chains with their rules, in nft's file order.
+    func ruleset() -> [(chain: Chain, rules: [Rule])] {
+        var out: [(chain: Chain, rules: [Rule])] = []
         for i in 0..<services {
             for j in 0..<Self.endpointsPerService {
                 let ep = endpointIP(i, j), chain = "ep-\(i)-\(j)"
-                tx.add(Chain(table, chain))
-                tx.add(Rule(table, chain, Match.ipSaddr(ep) + Action.setMarkBits(0x4000)))
-                tx.add(Rule(table, chain, Match.l4proto(.tcp) + Action.dnat(to: .v4(ep), port: 8080)))
+                out.append((Chain(table, chain), [Rule(table, chain, Match.ipSaddr(ep) + Action.setMarkBits(0x4000)),
+                                                  Rule(table, chain, Match.l4proto(.tcp) + Action.dnat(to: .v4(ep), port: 8080))]))
             }
         }
         for i in 0..<services {
-            tx.add(Chain(table, "svc-\(i)"))
-            tx.add(Rule(table, "svc-\(i)", Match.numgenVerdictMap((0..<Self.endpointsPerService).map { .goto("ep-\(i)-\($0)") })))
+            let vmap = Match.numgenVerdictMap((0..<Self.endpointsPerService).map { .goto("ep-\(i)-\($0)") })
+            out.append((Chain(table, "svc-\(i)"), [Rule(table, "svc-\(i)", vmap)]))
         }
-        tx.add(servicesMap)
-        tx.add((0..<services).map { i in
+        let pre = Chain(table, "prerouting", base: BaseChain(type: .nat, hook: .prerouting, priority: Priority.dstnat))
+        out.append((pre, [Rule(table, "prerouting", Match.verdictMap("services", [.ipDaddr, .l4proto, .thDport]))]))
+        return out
+    }
+
+    func transaction() -> Transaction {
+        var tx = Transaction()
+        tx.add(table)
+        let chains = ruleset()
+        let elements = (0..<services).map { i in
             SetElement([.ipv4(serviceIP(i)), .proto(6), .port(80)], to: .verdict(.goto("svc-\(i)")))
-        }, to: servicesMap)
-        tx.add(Chain(table, "prerouting", base: BaseChain(type: .nat, hook: .prerouting, priority: Priority.dstnat)))
-        tx.add(Rule(table, "prerouting", Match.verdictMap("services", [.ipDaddr, .l4proto, .thDport])))
+        }
+        if interleaved {
+            for (chain, rules) in chains.dropLast() { tx.add(chain); rules.forEach { tx.add($0) } }
+            tx.add(servicesMap)
+            tx.add(elements, to: servicesMap)
+            tx.add(chains.last!.chain); chains.last!.rules.forEach { tx.add($0) }
+        } else {
+            // nft -f's order: every chain, then the sets, then every rule.
+            for (chain, _) in chains { tx.add(chain) }
+            tx.add(servicesMap)
+            tx.add(elements, to: servicesMap)
+            for (_, rules) in chains { rules.forEach { tx.add($0) } }
+        }
         return tx
     }
 

@@ -79,6 +79,9 @@ extension NamedSet {
             if let timeoutMilliseconds {
                 nftnl_set_set_u64(s, attr(NFTNL_SET_TIMEOUT.rawValue), timeoutMilliseconds)
             }
+            if let expectedSize, expectedSize > 0 {
+                nftnl_set_set_u32(s, attr(NFTNL_SET_DESC_SIZE.rawValue), UInt32(expectedSize))
+            }
             // nft reads key/data byte order from user data; without it `nft list` would show
             // host-order keys (marks, numgen results) byte-swapped.
             let ud = nftnl_udata_buf_alloc(64)!

@@ -135,7 +135,9 @@ public struct InlineSet: Hashable, Sendable {
 
     /// The kernel object: a constant anonymous set the kernel names itself (`__map%d`).
     func namedSet(in table: Table) -> NamedSet {
-        NamedSet(table, data == nil ? "__set%d" : "__map%d", key: key, data: data,
-                 flags: isInterval ? [.anonymous, .constant, .interval] : [.anonymous, .constant])
+        var set = NamedSet(table, data == nil ? "__set%d" : "__map%d", key: key, data: data,
+                           flags: isInterval ? [.anonymous, .constant, .interval] : [.anonymous, .constant])
+        set.expectedSize = elements.count
+        return set
     }
 }
