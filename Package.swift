@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "NetAddress", targets: ["NetAddress"]),
+        .library(name: "NetNamespace", targets: ["NetNamespace"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "IPSet", targets: ["IPSet"]),
@@ -29,17 +30,25 @@ let package = Package(
                        providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         .systemLibrary(name: "CIPSet", pkgConfig: "libipset",
                        providers: [.apt(["libipset-dev"])]),
-        // Tiny C helpers for what Swift cannot express (variadic C callbacks).
+        // Tiny C helpers for what Swift cannot express: setns/unshare, which Swift's Glibc
+        // does not export (CNetNS, no dependencies), and libipset's variadic C callbacks
+        // (CNetplaneShim). Kept apart so entering a namespace does not drag in libipset.
+        .target(name: "CNetNS"),
         .target(name: "CNetplaneShim", dependencies: ["CIPSet"]),
 
-        // Kernel layers.
+        // Network namespaces (NetNS): the one implementation of "run this on a thread inside
+        // namespace X" that every kernel layer uses to open its sockets there.
+        .target(name: "NetNamespace", dependencies: ["CNetNS"], swiftSettings: strict),
+
+        // Kernel layers (each re-exports NetNamespace).
         .target(name: "NetAddress", swiftSettings: strict),
-        .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress"], swiftSettings: strict),
-        .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress"], swiftSettings: strict),
-        .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress"], swiftSettings: strict),
+        .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress", "NetNamespace"], swiftSettings: strict),
+        .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress", "NetNamespace"], swiftSettings: strict),
+        .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress", "NetNamespace"],
+                swiftSettings: strict),
 
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
-        .target(name: "NetplaneTestSupport", swiftSettings: strict),
+        .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
 
         // Executables.
         .executableTarget(name: "netplane-bench",
@@ -53,6 +62,8 @@ let package = Package(
 
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
+        .testTarget(name: "NetNamespaceTests", dependencies: ["NetNamespace", "NetplaneTestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),

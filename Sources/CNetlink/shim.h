@@ -24,10 +24,4 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/netlink.h>
-
-/* glibc declares these only under _GNU_SOURCE, which Swift's Glibc module is built
- * without; the declarations match glibc's so they merge with <sched.h>. */
-extern int setns(int fd, int nstype);
-extern int unshare(int flags);
-static const int netplane_clone_newnet = 0x40000000; /* CLONE_NEWNET */
 #endif

@@ -1,6 +1,4 @@
 /* See include/shim.h for why each helper exists. */
-#define _GNU_SOURCE
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +95,4 @@ void netplane_ipset_capture_free(struct netplane_ipset_capture *capture)
     capture->text = NULL;
     capture->length = 0;
     capture->capacity = 0;
-}
-
-int netplane_setns_net(int fd)
-{
-    return setns(fd, CLONE_NEWNET);
 }

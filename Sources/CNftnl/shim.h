@@ -16,8 +16,4 @@
 #include <libnftnl/set.h>
 #include <libnftnl/gen.h>
 #include <libnftnl/udata.h>
-
-/* setns(2) is only declared by glibc under _GNU_SOURCE; a wrapper keeps that local. */
-extern int setns(int fd, int nstype);
-static inline int netplane_nft_setns_net(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }
 #endif

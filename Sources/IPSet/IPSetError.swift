@@ -1,3 +1,5 @@
+import NetNamespace
+
 /// A failed ipset operation: what kind of failure, which command, set and entry, and the
 /// message libipset gave.
 public struct IPSetError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -67,5 +69,13 @@ public struct IPSetError: Error, Hashable, Sendable, CustomStringConvertible {
             ("Protocol family not supported by the set type", .invalidArgument),
         ]
         return table.first { message.contains($0.0) }?.1
+    }
+}
+
+extension IPSetError {
+    /// A failure to open or enter the handle's network namespace; the text names it.
+    init(namespace error: NamespaceError) {
+        let text = error.description
+        self.init(code: .namespace(text), operation: "open", message: text)
     }
 }

@@ -1,6 +1,9 @@
 internal import CIPSet
 internal import CNetplaneShim
 import Glibc
+/// `NetNS` (from NetNamespace, shared with Netlink and NFTables) is part of this module's API:
+/// re-exported so `import IPSet` is enough to open a handle in another namespace.
+@_exported public import NetNamespace
 import Synchronization
 
 /// Serialises every call into libipset, from every handle.
@@ -13,8 +16,8 @@ private let libipset = Mutex<Void>(())
 /// A libipset session (`struct ipset *` from `ipset_init()`) bound to one network namespace.
 ///
 /// Every method is a synchronous netlink exchange with the kernel. Sets are per network
-/// namespace: a handle opened with `init(namespacePath:)` sees and changes only that
-/// namespace's sets, whichever thread calls it.
+/// namespace: a handle opened with `init(namespace:)` or `init(namespacePath:)` sees and
+/// changes only that namespace's sets, whichever thread calls it.
 ///
 /// Thread safety: all access to the session happens under a process-wide lock (libipset's
 /// global state needs one anyway), so a handle may be shared between threads and tasks.
@@ -24,8 +27,8 @@ public final class IPSetHandle: @unchecked Sendable {
     private var ipset: OpaquePointer
     /// Where libipset's print/error callbacks put their text (see CNetplaneShim).
     private let capture: UnsafeMutablePointer<netplane_ipset_capture>
-    /// An open file of the handle's network namespace, to open a fresh session there.
-    private let namespaceFD: Int32
+    /// The handle's network namespace, to open a fresh session there.
+    private let namespace: NetNS
     /// The namespace path the handle was opened in; nil for the opening thread's own.
     public let namespacePath: String?
 
@@ -36,26 +39,43 @@ public final class IPSetHandle: @unchecked Sendable {
 
     /// Opens a session in the network namespace at `namespacePath` (a path such as
     /// `/run/netns/pod1` or `/proc/1234/ns/net`, or a bare name looked up in `/run/netns`), or in
-    /// the calling thread's own namespace when nil. The calling thread never changes namespace:
-    /// for another namespace the session's socket is opened on a short-lived thread that has
-    /// entered it. The handle keeps the namespace file open until it is released (its socket
-    /// pins the namespace anyway), to open a replacement session there if libipset needs one.
-    public init(namespacePath: String?) throws(IPSetError) {
-        let path = namespacePath.map(NamespaceThread.resolve)
-        let fd = try NamespaceThread.open(path: path ?? "/proc/thread-self/ns/net")
+    /// the calling thread's own namespace when nil. See `init(namespace:)`.
+    public convenience init(namespacePath: String?) throws(IPSetError) {
+        let path = namespacePath.map { $0.contains("/") ? $0 : "\(NetNS.runDirectory)/\($0)" }
+        let namespace: NetNS
+        do {
+            if let path {
+                namespace = try NetNS.open(path: path)
+            } else {
+                namespace = try NetNS.current()
+            }
+        } catch {
+            throw IPSetError(namespace: error)
+        }
+        try self.init(namespace: namespace, path: path)
+    }
+
+    /// Opens a session in `namespace`. The calling thread never changes namespace: for another
+    /// namespace the session's socket is opened inside `namespace.run`, on a short-lived thread
+    /// that has entered it. The handle keeps `namespace` until it is released (its socket pins
+    /// the namespace anyway), to open a replacement session there if libipset needs one.
+    public convenience init(namespace: NetNS) throws(IPSetError) {
+        try self.init(namespace: namespace, path: namespace.path)
+    }
+
+    private init(namespace: NetNS, path: String?) throws(IPSetError) {
         let capture = UnsafeMutablePointer<netplane_ipset_capture>.allocate(capacity: 1)
         capture.initialize(to: netplane_ipset_capture())
-        let opened = libipset.withLock { _ in Self.openSession(in: fd, capture) }
+        let opened = libipset.withLock { _ in Self.openSession(in: namespace, capture) }
         switch opened {
         case .success(let session):
             ipset = session.ipset
             self.capture = capture
-            namespaceFD = fd
-            self.namespacePath = path
+            self.namespace = namespace
+            namespacePath = path
         case .failure(let error):
             capture.deinitialize(count: 1)
             capture.deallocate()
-            close(fd)
             throw error
         }
     }
@@ -65,17 +85,21 @@ public final class IPSetHandle: @unchecked Sendable {
         netplane_ipset_capture_free(capture)
         capture.deinitialize(count: 1)
         capture.deallocate()
-        close(namespaceFD)
     }
 
-    /// Opens a session whose socket lives in the namespace `fd`: on the calling thread when it
-    /// is already there, else on a thread that enters it. The caller holds the libipset lock
-    /// (the namespace thread runs while the caller waits for it, so it is covered too).
-    private static func openSession(in fd: Int32, _ capture: UnsafeMutablePointer<netplane_ipset_capture>)
+    /// Opens a session whose socket lives in `namespace`: on the calling thread when it is
+    /// already there, else inside `namespace.run`. The caller holds the libipset lock (the
+    /// namespace thread runs while the caller waits for it, so it is covered too).
+    ///
+    /// The shortcut is not just a saved thread: `setns` needs `CAP_SYS_ADMIN` even to enter
+    /// the namespace one is already in, while ipset itself only needs `CAP_NET_ADMIN`, so a
+    /// process with just the latter can still use a handle on its own namespace.
+    private static func openSession(in namespace: NetNS, _ capture: UnsafeMutablePointer<netplane_ipset_capture>)
         -> Result<OpenedSession, IPSetError> {
-        if NamespaceThread.isCurrent(fd) { return openSessionHere(capture) }
+        if let here = try? NetNS.current(), here.isSame(as: namespace) { return openSessionHere(capture) }
         do {
-            return try NamespaceThread.run(inNamespace: fd) { openSessionHere(capture) }
+            return try namespace.run({ () throws(IPSetError) in openSessionHere(capture) },
+                                     mapError: IPSetError.init(namespace:))
         } catch {
             return .failure(error)
         }
@@ -123,7 +147,7 @@ public final class IPSetHandle: @unchecked Sendable {
     /// the previous command's reply ("Internal protocol error", wrong results). A new socket is
     /// the only way back in sync through libipset's API.
     private func reopenLocked() {
-        guard case .success(let fresh) = Self.openSession(in: namespaceFD, capture) else { return }
+        guard case .success(let fresh) = Self.openSession(in: namespace, capture) else { return }
         _ = ipset_fini(ipset)
         ipset = fresh.ipset
     }

@@ -2,6 +2,9 @@ internal import CNftnl
 #if canImport(Glibc)
 import Glibc
 #endif
+/// `NetNS` (from NetNamespace, shared with Netlink and IPSet) is part of this module's API:
+/// re-exported so `import NFTables` is enough to open a socket in another namespace.
+@_exported public import NetNamespace
 
 /// One nftables netlink socket, bound to the network namespace it was opened in.
 ///
@@ -13,12 +16,17 @@ public final class NFTSocket {
     let portID: UInt32
     private var seq: UInt32
 
-    /// Opens a socket in the current network namespace, or in the one at `namespacePath`
-    /// (e.g. `/run/netns/node1`); the calling thread's namespace is never changed.
-    public init(namespacePath: String? = nil) throws(NFTablesError) {
+    /// Opens a socket in the calling thread's network namespace, or in `namespace`.
+    ///
+    /// For another namespace the socket is opened inside `namespace.run`, on a short-lived
+    /// thread that has entered it: the socket stays bound to that namespace, and the calling
+    /// thread's namespace is never changed. Failing to enter it is a `.system` error about
+    /// `network namespace PATH`.
+    public init(namespace: NetNS? = nil) throws(NFTablesError) {
         let opened: Result<OpaquePointer, NFTablesError>
-        if let namespacePath {
-            opened = openSocket(inNamespace: namespacePath)
+        if let namespace {
+            opened = try namespace.run({ () throws(NFTablesError) in NFTSocket.open() },
+                                       mapError: { NFTablesError(namespace: $0, path: namespace.path) })
         } else {
             opened = NFTSocket.open()
         }
@@ -32,6 +40,18 @@ public final class NFTSocket {
         setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         var rcv: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Opens a socket in the network namespace at `namespacePath` (e.g. `/run/netns/node1`);
+    /// see `init(namespace:)`.
+    public convenience init(namespacePath: String) throws(NFTablesError) {
+        let namespace: NetNS
+        do {
+            namespace = try NetNS.open(path: namespacePath)
+        } catch {
+            throw NFTablesError(namespace: error, path: namespacePath)
+        }
+        try self.init(namespace: namespace)
     }
 
     deinit { mnl_socket_close(socket) }

@@ -1,3 +1,5 @@
+import NetNamespace
+
 /// An error from the nftables layer, naming the operation and the object it was about.
 ///
 /// A public struct around a private-ish code enum so cases can be added without breaking users.
@@ -33,6 +35,15 @@ public struct NFTablesError: Error, Hashable, Sendable, CustomStringConvertible 
         case .invalidArgument(let why): "\(object): \(why)"
         case .system(let call, let e): "\(object): \(call) failed: \(errnoText(e))"
         }
+    }
+}
+
+extension NFTablesError {
+    /// A failure to open or enter the network namespace at `path`, as a system error about it
+    /// (e.g. `network namespace /run/netns/x: open failed: No such file or directory`).
+    init(namespace error: NamespaceError, path: String) {
+        self.init(.system(call: error.systemCall ?? error.operation, errno: error.errno),
+                  object: "network namespace \(path)")
     }
 }
 

@@ -349,6 +349,44 @@ struct IPSetRootTests {
 
     // MARK: - Namespaces
 
+    @Test func handlesOpenThroughNetNS() throws {
+        try TestNamespace.with(label: "ipsnns") { ns in
+            let namespace = try ns.netns()
+            let handle = try IPSetHandle(namespace: namespace)
+            #expect(handle.namespacePath == ns.path)
+            try handle.create(name: "np-netns", type: .hashIP)
+            try handle.add(set: "np-netns", entry: .ip(v4("10.0.0.1")))
+            #expect(try witnessMembers(ns, "np-netns") == ["10.0.0.1"])
+
+            // Opened by a thread already inside the namespace (no setns needed), then used from
+            // this thread: the handle stays bound to the namespace, also once a failed dump
+            // has made it open a new session from out here.
+            let local = try namespace.run { try IPSetHandle() }
+            #expect(local.namespacePath == nil)
+            #expect(try local.listNames() == ["np-netns"])
+            _ = expectError(.setNotFound) { () throws(IPSetError) in
+                _ = try local.list(set: "np-nosuch", checkHeaderFirst: false)
+            }
+            #expect(try local.listNames() == ["np-netns"])
+            #expect(try local.test(set: "np-netns", entry: .ip(v4("10.0.0.1"))))
+        }
+    }
+
+    @Test func namespaceThatCannotBeEnteredIsATypedError() throws {
+        let bogus = try NetNS.open(path: "/dev/null")  // opens fine, but setns refuses it
+        do {
+            _ = try IPSetHandle(namespace: bogus)
+            Issue.record("expected an error")
+        } catch {
+            guard case .namespace(let text) = error.code else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(text.hasPrefix("enter network namespace /dev/null: "), "\(text)")
+            #expect(error.operation == "open")
+        }
+    }
+
     @Test func setsAreIsolatedPerNamespace() throws {
         try TestNamespace.with(2, label: "ipsiso") { namespaces in
             let (a, b) = (namespaces[0], namespaces[1])

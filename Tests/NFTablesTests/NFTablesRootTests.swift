@@ -161,6 +161,26 @@ import NetplaneTestSupport
         }
     }
 
+    @Test func socketsOpenThroughNetNSAndNamespaceErrorsAreTyped() throws {
+        try TestNamespace.with(label: "nftns") { ns in
+            let sock = try NFTSocket(namespace: try ns.netns())
+            var tx = Transaction()
+            tx.add(table)
+            try sock.commit(tx)
+            #expect(try objects("table", ns).contains { $0["name"] as? String == "netplane" })
+            #expect(try sock.tables(family: .ip).contains(table))
+        }
+        let missing = try #require(throws: NFTablesError.self) {
+            try NFTSocket(namespacePath: "/run/netns/np-does-not-exist")
+        }
+        #expect(missing.code == .system(call: "open", errno: ENOENT))
+        #expect(missing.object == "network namespace /run/netns/np-does-not-exist")
+        let bogus = try NetNS.open(path: "/dev/null")  // opens fine, but setns refuses it
+        let refused = try #require(throws: NFTablesError.self) { try NFTSocket(namespace: bogus) }
+        #expect(refused.code == .system(call: "setns", errno: EINVAL))
+        #expect(refused.object == "network namespace /dev/null")
+    }
+
     /// Element lists larger than one netlink message are split automatically.
     @Test func largeElementListsAreSplitAcrossMessages() throws {
         try TestNamespace.with(label: "nftbig") { ns in

@@ -2,25 +2,9 @@ import Foundation
 import Netlink
 import NetplaneTestSupport
 
-struct EscapedTestNamespace: Error, CustomStringConvertible {
-    var description: String
-}
-
 extension TestNamespace {
-    /// This namespace as a `NetNS`, after checking that `NetNS.run` really lands in it and
-    /// that it is not the host's namespace: a bug there must fail the test, not reconfigure
-    /// the machine running it.
-    func netns() throws -> NetNS {
-        let ns = try NetNS.open(name: name)
-        let host = try NetNS.open(pid: getpid())  // the test process runs in the host namespace
-        let landed = try ns.run { try NetNS.current() }
-        guard landed.isSame(as: ns), !ns.isSame(as: host) else {
-            throw EscapedTestNamespace(description: "NetNS.run did not enter \(name); refusing to touch the host")
-        }
-        return ns
-    }
-
-    /// A Netplane handle on this namespace, checked to be inside it.
+    /// A Netplane handle on this namespace (see `netns()` in NetplaneTestSupport), checked to
+    /// be inside it.
     func handle() throws -> NetlinkHandle {
         let handle = try NetlinkHandle(namespace: try netns())
         guard try !handle.links().contains(where: { $0.name == "eth0" }) else {
@@ -45,9 +29,4 @@ extension Dictionary where Key == String, Value == Any {
         for key in path { current = (current as? [String: Any])?[key] }
         return current
     }
-}
-
-/// The `readlink` of a thread's namespace file, e.g. `net:[4026531840]`.
-func threadNamespaceLink() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")) ?? "?"
 }

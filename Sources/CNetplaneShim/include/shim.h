@@ -2,15 +2,16 @@
 #define NETPLANE_SHIM_H
 
 /*
- * CNetplaneShim: the few C helpers Swift cannot express on its own.
+ * CNetplaneShim: the libipset helpers Swift cannot express on its own.
  *
- * 1. libipset prints listings and reports some errors through printf-style *variadic*
- *    callbacks (ipset_print_outfn, ipset_custom_errorfn). Swift cannot define a C variadic
- *    function, so the callbacks live here: they vsnprintf into a growable buffer that the
- *    Swift side reads after each command. They never print to stdout/stderr and never
- *    exit() (libipset's default error callback does both).
- * 2. setns(2) is not exported by Swift's Glibc module, so entering a network namespace
- *    goes through a one-line wrapper.
+ * libipset prints listings and reports some errors through printf-style *variadic*
+ * callbacks (ipset_print_outfn, ipset_custom_errorfn). Swift cannot define a C variadic
+ * function, so the callbacks live here: they vsnprintf into a growable buffer that the
+ * Swift side reads after each command. They never print to stdout/stderr and never
+ * exit() (libipset's default error callback does both).
+ *
+ * (Entering a network namespace, which Swift's Glibc module cannot do either, is CNetNS's
+ * job: it has no libipset dependency, so Netlink and NFTables can use it too.)
  *
  * The header only forward-declares libipset's types so that it does not re-export
  * <libipset/ipset.h> (the CIPSet module owns that header); Swift sees the pointers as
@@ -41,8 +42,5 @@ void netplane_ipset_capture_reset(struct netplane_ipset_capture *capture);
 
 /* Frees the captured text buffer. */
 void netplane_ipset_capture_free(struct netplane_ipset_capture *capture);
-
-/* setns(fd, CLONE_NEWNET) for the calling thread. Returns 0, or -1 with errno set. */
-int netplane_setns_net(int fd);
 
 #endif /* NETPLANE_SHIM_H */

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Netlink
+import NetNamespace
 import NetplaneTestSupport
 
 @Suite("Namespaces (Root)", .serialized)
@@ -17,15 +17,14 @@ struct NetNSRootTests {
         let links = try Command.jsonObjects(["ip", "-j", "-n", name, "link", "show"])
         #expect(links.compactMap { $0["ifname"] as? String } == ["lo"])
         #expect(!ns.isSame(as: try NetNS.current()))
-        #expect(try NetlinkHandle(namespace: ns).links().map(\.name) == ["lo"])
 
-        let duplicate = #expect(throws: NetlinkError.self) { try NetNS.create(name: name) }
+        let duplicate = #expect(throws: NamespaceError.self) { try NetNS.create(name: name) }
         #expect(duplicate?.code == .exists)
 
         try NetNS.delete(name: name)
         #expect(!(try Command.check(["ip", "netns", "list"]).contains(name)))
         #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(name)"))
-        let gone = #expect(throws: NetlinkError.self) { try NetNS.open(name: name) }
+        let gone = #expect(throws: NamespaceError.self) { try NetNS.open(name: name) }
         #expect(gone?.code == .notFound)
     }
 
@@ -44,11 +43,6 @@ struct NetNSRootTests {
             struct Marker: Error {}
             #expect(throws: Marker.self) { try ns.run { throw Marker() } }
             #expect(threadNamespaceLink() == before)
-
-            // A handle opened in the namespace sees the namespace's links, not the host's.
-            try Command.check(["ip", "-n", t.name, "link", "add", "br-run", "type", "bridge"])
-            #expect(try NetlinkHandle(namespace: ns).links().map(\.name).sorted() == ["br-run", "lo"])
-            #expect(threadNamespaceLink() == before)
         }
     }
 
@@ -57,7 +51,21 @@ struct NetNSRootTests {
         let mine = try NetNS.open(pid: getpid())
         #expect(mine.isSame(as: try NetNS.current()))
         #expect(mine.identity.description == threadNamespaceLink())
-        let invalid = #expect(throws: NetlinkError.self) { try NetNS.open(name: "../etc") }
-        #expect(invalid?.code == .invalidArgument)
+        let invalid = #expect(throws: NamespaceError.self) { try NetNS.open(name: "../etc") }
+        #expect(invalid?.code == .invalidName)
+    }
+
+    @Test("Root: a file that is no namespace cannot be entered, and the error says which")
+    func enteringANonNamespaceFails() throws {
+        let before = threadNamespaceLink()
+        let bogus = try NetNS.open(path: "/dev/null")
+        var ran = false
+        let error = #expect(throws: NamespaceError.self) { try bogus.run { ran = true } }
+        #expect(!ran)
+        #expect(error?.code == .system)
+        #expect(error?.errno == EINVAL)
+        #expect(error?.systemCall == "setns")
+        #expect(error?.description.hasPrefix("enter network namespace /dev/null: ") == true)
+        #expect(threadNamespaceLink() == before)
     }
 }

@@ -1,4 +1,3 @@
-import CNetlink
 import Glibc
 
 /// A handle on a network namespace: an open file descriptor of one of its `ns/net` files.
@@ -7,6 +6,9 @@ import Glibc
 /// and makes it a stable thing to pass around: code that must act inside a namespace takes a
 /// `NetNS` explicitly instead of relying on whichever namespace the current thread is in.
 /// The descriptor is closed when the last reference goes away.
+///
+/// This is the one place Netplane enters namespaces: Netlink, NFTables and IPSet all open
+/// their sockets for another namespace through `run`.
 public final class NetNS: Sendable, CustomStringConvertible {
     /// The open namespace file, valid for the lifetime of this object.
     public let fd: Int32
@@ -21,23 +23,25 @@ public final class NetNS: Sendable, CustomStringConvertible {
     deinit { close(fd) }
 
     /// Opens any namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`, a bind mount elsewhere).
-    public static func open(path: String) throws(NetlinkError) -> NetNS {
-        let fd = try systemCall("open network namespace \(path)") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+    public static func open(path: String) throws(NamespaceError) -> NetNS {
+        let fd = try systemCall("open", "open network namespace \(path)") {
+            Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        }
         return NetNS(fd: fd, path: path)
     }
 
     /// The namespace of process `pid`.
-    public static func open(pid: Int32) throws(NetlinkError) -> NetNS {
+    public static func open(pid: Int32) throws(NamespaceError) -> NetNS {
         try open(path: "/proc/\(pid)/ns/net")
     }
 
     /// A named namespace as `ip netns` knows it: `/run/netns/NAME`.
-    public static func open(name: String) throws(NetlinkError) -> NetNS {
-        try open(path: path(forName: name, "open network namespace"))
+    public static func open(name: String) throws(NamespaceError) -> NetNS {
+        try open(path: path(forName: name, "open network namespace \(name)"))
     }
 
     /// The namespace the *calling thread* is in (namespaces are per thread, not per process).
-    public static func current() throws(NetlinkError) -> NetNS {
+    public static func current() throws(NamespaceError) -> NetNS {
         try open(path: "/proc/thread-self/ns/net")
     }
 
@@ -57,9 +61,9 @@ public final class NetNS: Sendable, CustomStringConvertible {
     /// Where `ip netns` keeps its bind mounts.
     public static let runDirectory = "/run/netns"
 
-    static func path(forName name: String, _ operation: String) throws(NetlinkError) -> String {
+    static func path(forName name: String, _ operation: String) throws(NamespaceError) -> String {
         guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), name.utf8.count < 256 else {
-            throw .invalid("invalid namespace name \"\(name)\"", operation)
+            throw .invalidName(name, operation)
         }
         return "\(runDirectory)/\(name)"
     }
