@@ -15,6 +15,8 @@ struct NFTBench: ParsableCommand {
     @Option(help: "Element add/remove repetitions.") var elementRepeats = 20
     @Flag(help: "Queue each chain with its rules (instead of all chains first, then sets, then rules, as nft -f does).")
     var interleaved = false
+    @Flag(help: "Load the anchor (nft -f) first; by default Netplane goes first.")
+    var anchorFirst = false
 
     static let endpointsPerService = 5
     var table: Table { Table(.ip, "np-bench") }
@@ -99,8 +101,11 @@ struct NFTBench: ParsableCommand {
 
         // Netplane: build the values, encode, send, read the verdict: all of it measured.
         let sock = try NFTSocket(namespacePath: "/run/netns/\(ours)")
+        let loadAnchor = { try measureCommand(["ip", "netns", "exec", theirs, "nft", "-f", script]) }
+        var anchor = anchorFirst ? try loadAnchor() : nil
         let netplane = try measureInProcess { try sock.commit(transaction()) }
-        let anchor = try measureCommand(["ip", "netns", "exec", theirs, "nft", "-f", script])
+        if anchor == nil { anchor = try loadAnchor() }
+        guard let anchor else { return }
 
         // Both namespaces must hold the same ruleset.
         let check = try NFTSocket(namespacePath: "/run/netns/\(theirs)")

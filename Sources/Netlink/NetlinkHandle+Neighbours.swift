@@ -19,7 +19,12 @@ extension NetlinkHandle {
     }
 
     /// ARP and NDP entries, optionally of one link and one family.
-    public func neighbours(link: String? = nil, family: IPFamily = .any) throws(NetlinkError) -> [Neighbour] {
+    ///
+    /// Like `ip neigh show`, entries in the NOARP state are left out unless asked for: the
+    /// kernel adds them by itself for multicast groups (224.0.0.22, ff02::16, ...) whenever an
+    /// interface joins one, so they are not anyone's configuration.
+    public func neighbours(link: String? = nil, family: IPFamily = .any,
+                           includingNoARP: Bool = false) throws(NetlinkError) -> [Neighbour] {
         let operation = "list neighbours" + (link.map { " dev \($0)" } ?? "")
         let index = try link.map { (name) throws(NetlinkError) in try resolve(name, operation) }
         let names = try linkNames()
@@ -33,13 +38,14 @@ extension NetlinkHandle {
             defer { rtnl_neigh_put(parsed) }
             let entryFamily = rtnl_neigh_get_family(parsed)
             let ifindex = rtnl_neigh_get_ifindex(parsed)
+            let state = NeighbourState(rawValue: UInt16(truncatingIfNeeded: rtnl_neigh_get_state(parsed)))
             guard entryFamily == AF_INET || entryFamily == AF_INET6,
+                  includingNoARP || !state.contains(.noARP),
                   family == .any || entryFamily == family.af,
                   index == nil || ifindex == index,
                   let ip = IPAddress(nl: rtnl_neigh_get_dst(parsed)) else { return nil }
             return Neighbour(ip: ip, mac: MACAddress(nl: rtnl_neigh_get_lladdr(parsed)),
-                             device: names[ifindex] ?? "#\(ifindex)",
-                             state: NeighbourState(rawValue: UInt16(truncatingIfNeeded: rtnl_neigh_get_state(parsed))))
+                             device: names[ifindex] ?? "#\(ifindex)", state: state)
         })
     }
 
