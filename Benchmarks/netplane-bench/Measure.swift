@@ -66,3 +66,23 @@ func printResult(_ name: String, netplane: Double, anchor: Double, unit: String,
     print(String(format: "RESULT %@ netplane=%.4f anchor=%.4f ratio=%.2f", name, netplane, anchor, ratio)
           + " unit=\(unit)" + (extra.isEmpty ? "" : " " + extra))
 }
+
+/// Waits (up to `limit` seconds) until the machine's CPUs are at least 90% idle over a
+/// second, so kernel work left over from an earlier step (a namespace being freed) is not
+/// billed to the next measurement.
+func waitForIdleKernel(limit: Double = 120) {
+    func sample() -> (idle: Double, total: Double)? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 5 else { return nil }
+        return (fields[3] + fields[4], fields.reduce(0, +))
+    }
+    let deadline = now() + limit
+    while now() < deadline {
+        guard let a = sample() else { return }
+        sleep(1)
+        guard let b = sample(), b.total > a.total else { return }
+        if (b.idle - a.idle) / (b.total - a.total) >= 0.9 { return }
+    }
+}

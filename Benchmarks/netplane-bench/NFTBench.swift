@@ -89,62 +89,92 @@ struct NFTBench: ParsableCommand {
         return s
     }
 
-    func run() throws {
-        let ours = "np-bench-nft-a-\(getpid())", theirs = "np-bench-nft-b-\(getpid())"
-        _ = try NetNS.create(name: ours)
-        defer { try? NetNS.delete(name: ours) }
-        _ = try NetNS.create(name: theirs)
-        defer { try? NetNS.delete(name: theirs) }
-        let script = FileManager.default.temporaryDirectory.path + "/np-bench-\(getpid()).nft"
-        try nftScript().write(toFile: script, atomically: true, encoding: .utf8)
-        defer { unlink(script) }
+    /// What one side measured: the full load, and one element added/removed at that size.
+    struct SideResult {
+        var load: Cost
+        var shape: String
+        var elementAdd: [Double] = []
+        var elementDelete: [Double] = []
+        var elementAddCPU = (user: 0.0, system: 0.0)
+    }
 
-        // Netplane: build the values, encode, send, read the verdict: all of it measured.
-        let sock = try NFTSocket(namespacePath: "/run/netns/\(ours)")
-        let loadAnchor = { try measureCommand(["ip", "netns", "exec", theirs, "nft", "-f", script]) }
-        var anchor = anchorFirst ? try loadAnchor() : nil
-        let netplane = try measureInProcess { try sock.commit(transaction()) }
-        if anchor == nil { anchor = try loadAnchor() }
-        guard let anchor else { return }
+    var element: SetElement {
+        SetElement([.ipv4(serviceIP(services + 1)), .proto(6), .port(80)], to: .verdict(.goto("svc-0")))
+    }
 
-        // Both namespaces must hold the same ruleset.
-        let check = try NFTSocket(namespacePath: "/run/netns/\(theirs)")
-        let shape = { (s: NFTSocket) throws -> String in
-            "\(try s.chains(in: table).count) chains, \(try s.rules(in: table).count) rules, "
-                + "\(try s.elements(of: "services", in: table).count) service elements"
-        }
-        let (a, b) = (try shape(sock), try shape(check))
-        guard a == b else { throw ValidationError("rulesets differ: netplane \(a), nft \(b)") }
-        print("nft-full: \(services) services x \(Self.endpointsPerService) endpoints (\(a))")
-        print("  netplane \(netplane.summary)")
-        print("  nft -f   \(anchor.summary)")
-        printResult("nft-full", netplane: netplane.wall, anchor: anchor.wall, unit: "s",
-                    extra: String(format: "netplane_user=%.3f netplane_sys=%.3f anchor_user=%.3f anchor_sys=%.3f user_over_sys=%.3f",
-                                  netplane.user, netplane.system, anchor.user, anchor.system,
-                                  netplane.system > 0 ? netplane.user / netplane.system : 0))
-
-        // One element added and removed at this size.
-        let element = SetElement([.ipv4(serviceIP(services + 1)), .proto(6), .port(80)], to: .verdict(.goto("svc-0")))
-        var addTimes: [Double] = [], delTimes: [Double] = [], cliAdd: [Double] = [], cliDel: [Double] = []
-        var addUser = 0.0, addSys = 0.0
-        let elementText = "{ \(serviceIP(services + 1)) . tcp . 80 : goto svc-0 }"
+    /// Netplane's side: one transaction, then single-element transactions.
+    func runNetplane(in ns: String) throws -> SideResult {
+        let sock = try NFTSocket(namespacePath: "/run/netns/\(ns)")
+        // Build the values, encode, send, read the verdict: all of it measured.
+        var side = SideResult(load: try measureInProcess { try sock.commit(transaction()) }, shape: try shape(ns))
         for _ in 0..<elementRepeats {
             var add = Transaction(); add.add([element], to: servicesMap)
             var del = Transaction(); del.delete([element], from: servicesMap)
             let cost = try measureInProcess { try sock.commit(add) }
-            addTimes.append(cost.wall * 1000)
-            addUser += cost.user; addSys += cost.system
-            delTimes.append(try measureInProcess { try sock.commit(del) }.wall * 1000)
+            side.elementAdd.append(cost.wall * 1000)
+            side.elementAddCPU.user += cost.user / Double(elementRepeats)
+            side.elementAddCPU.system += cost.system / Double(elementRepeats)
+            side.elementDelete.append(try measureInProcess { try sock.commit(del) }.wall * 1000)
         }
+        return side
+    }
+
+    /// The anchor: `nft -f` of the same ruleset, then `nft add/delete element`.
+    func runAnchor(in ns: String, script: String) throws -> SideResult {
+        var side = SideResult(load: try measureCommand(["ip", "netns", "exec", ns, "nft", "-f", script]), shape: try shape(ns))
+        let text = "{ \(serviceIP(services + 1)) . tcp . 80 : goto svc-0 }"
         for _ in 0..<min(elementRepeats, 5) {
-            cliAdd.append(try measureCommand(["ip", "netns", "exec", theirs, "nft", "add", "element", "ip", "np-bench", "services", elementText]).wall * 1000)
-            cliDel.append(try measureCommand(["ip", "netns", "exec", theirs, "nft", "delete", "element", "ip", "np-bench", "services", elementText]).wall * 1000)
+            side.elementAdd.append(try measureCommand(["ip", "netns", "exec", ns, "nft", "add", "element", "ip", "np-bench", "services", text]).wall * 1000)
+            side.elementDelete.append(try measureCommand(["ip", "netns", "exec", ns, "nft", "delete", "element", "ip", "np-bench", "services", text]).wall * 1000)
         }
+        return side
+    }
+
+    /// What a namespace holds, to check both sides loaded the same ruleset.
+    func shape(_ ns: String) throws -> String {
+        let s = try NFTSocket(namespacePath: "/run/netns/\(ns)")
+        return "\(try s.chains(in: table).count) chains, \(try s.rules(in: table).count) rules, "
+            + "\(try s.elements(of: "services", in: table).count) service elements"
+    }
+
+    /// Runs one side in a fresh namespace, then removes it and waits for the kernel to finish
+    /// tearing it down: freeing a 10k-service table runs in kernel workers for many seconds
+    /// and would otherwise be billed to whichever side loads next.
+    func side(_ label: String, _ body: (String) throws -> SideResult) throws -> SideResult {
+        let name = "np-bench-nft-\(label)-\(getpid())"
+        _ = try NetNS.create(name: name)
+        let result: SideResult
+        do { result = try body(name) } catch { try? NetNS.delete(name: name); throw error }
+        try NetNS.delete(name: name)
+        waitForIdleKernel()
+        return result
+    }
+
+    func run() throws {
+        let script = FileManager.default.temporaryDirectory.path + "/np-bench-\(getpid()).nft"
+        try nftScript().write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        waitForIdleKernel()
+        var anchor: SideResult?, netplane: SideResult?
+        if anchorFirst { anchor = try side("nft") { try runAnchor(in: $0, script: script) } }
+        netplane = try side("netplane") { try runNetplane(in: $0) }
+        if anchor == nil { anchor = try side("nft") { try runAnchor(in: $0, script: script) } }
+        guard let anchor, let netplane else { return }
+        guard anchor.shape == netplane.shape else {
+            throw ValidationError("rulesets differ: netplane \(netplane.shape), nft \(anchor.shape)")
+        }
+        print("nft-full: \(services) services x \(Self.endpointsPerService) endpoints (\(netplane.shape))")
+        print("  netplane \(netplane.load.summary)")
+        print("  nft -f   \(anchor.load.summary)")
+        printResult("nft-full", netplane: netplane.load.wall, anchor: anchor.load.wall, unit: "s",
+                    extra: String(format: "netplane_user=%.3f netplane_sys=%.3f anchor_user=%.3f anchor_sys=%.3f user_over_sys=%.3f",
+                                  netplane.load.user, netplane.load.system, anchor.load.user, anchor.load.system,
+                                  netplane.load.system > 0 ? netplane.load.user / netplane.load.system : 0))
         print(String(format: "nft-element: add median %.3f ms, delete median %.3f ms (nft CLI: add %.1f ms, delete %.1f ms)",
-                     median(addTimes), median(delTimes), median(cliAdd), median(cliDel)))
+                     median(netplane.elementAdd), median(netplane.elementDelete), median(anchor.elementAdd), median(anchor.elementDelete)))
         // Where an add's time goes: a goto element makes the kernel re-validate the jump graph.
         print(String(format: "  add CPU per operation: user %.3f ms, system %.3f ms",
-                     addUser * 1000 / Double(elementRepeats), addSys * 1000 / Double(elementRepeats)))
-        printResult("nft-element", netplane: median(addTimes), anchor: median(cliAdd), unit: "ms")
+                     netplane.elementAddCPU.user * 1000, netplane.elementAddCPU.system * 1000))
+        printResult("nft-element", netplane: median(netplane.elementAdd), anchor: median(anchor.elementAdd), unit: "ms")
     }
 }
