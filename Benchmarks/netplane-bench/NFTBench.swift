@@ -96,6 +96,8 @@ struct NFTBench: ParsableCommand {
         var elementAdd: [Double] = []
         var elementDelete: [Double] = []
         var elementAddCPU = (user: 0.0, system: 0.0)
+        /// Netplane only: an element added to a data map (no verdict) in the same table.
+        var dataElementAdd: [Double] = []
     }
 
     var element: SetElement {
@@ -115,6 +117,19 @@ struct NFTBench: ParsableCommand {
             side.elementAddCPU.user += cost.user / Double(elementRepeats)
             side.elementAddCPU.system += cost.system / Double(elementRepeats)
             side.elementDelete.append(try measureInProcess { try sock.commit(del) }.wall * 1000)
+        }
+        // The same single-element change on a map whose data is not a verdict (as a DNAT map
+        // `ip daddr . th dport : ip daddr . th dport` would be): no jump graph to re-validate.
+        let dataMap = NamedSet(table, "backends", key: [.ipv4Address, .inetProto, .inetService], data: .value([.ipv4Address, .inetService]))
+        var create = Transaction(); create.add(dataMap)
+        try sock.commit(create)
+        let backend = SetElement([.ipv4(serviceIP(services + 1)), .proto(6), .port(80)],
+                                 to: .value([.ipv4(endpointIP(0, 0)), .port(8080)]))
+        for _ in 0..<elementRepeats {
+            var add = Transaction(); add.add([backend], to: dataMap)
+            var del = Transaction(); del.delete([backend], from: dataMap)
+            side.dataElementAdd.append(try measureInProcess { try sock.commit(add) }.wall * 1000)
+            try sock.commit(del)
         }
         return side
     }
@@ -175,6 +190,7 @@ struct NFTBench: ParsableCommand {
         // Where an add's time goes: a goto element makes the kernel re-validate the jump graph.
         print(String(format: "  add CPU per operation: user %.3f ms, system %.3f ms",
                      netplane.elementAddCPU.user * 1000, netplane.elementAddCPU.system * 1000))
+        print(String(format: "  data-map element add (no verdict, same table): median %.3f ms", median(netplane.dataElementAdd)))
         printResult("nft-element", netplane: median(netplane.elementAdd), anchor: median(anchor.elementAdd), unit: "ms")
     }
 }
