@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress", "NetNamespace"], swiftSettings: strict),
         .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress", "NetNamespace"],
                 swiftSettings: strict),
+        // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
+        .target(name: "IPAM", dependencies: ["NetAddress"], swiftSettings: strict),
 
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
@@ -67,6 +69,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
