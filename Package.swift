@@ -49,6 +49,9 @@ let package = Package(
         // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
         .target(name: "IPAM", dependencies: ["NetAddress"], swiftSettings: strict),
 
+        // CNI: spec types and plugin entry point, without full Foundation (FoundationEssentials).
+        .target(name: "CNI", dependencies: ["NetAddress"], swiftSettings: strict),
+
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
 
@@ -62,6 +65,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/testbed", swiftSettings: strict),
 
+        .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
+
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
         .testTarget(name: "NetNamespaceTests", dependencies: ["NetNamespace", "NetplaneTestSupport"],
@@ -70,6 +75,7 @@ let package = Package(
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,7 @@
 NETPLANE_APT_PACKAGES=(
     libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libipset-dev
     pkg-config iproute2 nftables ipset iputils-ping curl python3
+    containernetworking-plugins
 )
 
 # Where SwiftPM builds; override with NETPLANE_SCRATCH_PATH to keep a separate build folder.
