@@ -66,6 +66,7 @@ let package = Package(
                           path: "Tools/testbed", swiftSettings: strict),
 
         .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
+        .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
 
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
-        .testTarget(name: "IPAMTests", dependencies: ["IPAM"], swiftSettings: strict),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -73,3 +73,19 @@ import NetAddress
         #expect { try HostLocalConfig(json: Array("not json".utf8)) } throws: { ($0 as? IPAMError)?.kind == .decode }
     }
 }
+
+@Suite struct ResolvConfTests {
+    @Test func parsesLikeTheReference() {
+        let r = ResolvConf(parsing: """
+        # generated
+        nameserver 10.96.0.10
+        ; comment
+        nameserver fd00::a\r
+        domain cluster.local
+        search default.svc.cluster.local svc.cluster.local
+        options ndots:5 timeout:1
+        """)
+        #expect(r == ResolvConf(nameservers: ["10.96.0.10", "fd00::a"], domain: "cluster.local",
+                                search: ["default.svc.cluster.local", "svc.cluster.local"], options: ["ndots:5", "timeout:1"]))
+    }
+}
