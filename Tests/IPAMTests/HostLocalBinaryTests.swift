@@ -108,3 +108,38 @@ struct HostLocalBinaryTests {
         #expect(Set(left) == ["10.244.1.2", "fd00:10:244:1::2", "last_reserved_ip.0", "last_reserved_ip.1"])
     }
 }
+
+@Suite("host-local executable, concurrent processes")
+struct HostLocalConcurrencyTests {
+    /// 64 plugin processes started at once on one data directory (half of them the reference
+    /// plugin when it is installed: both take the same flock on <dir>/lock) get 64 distinct
+    /// addresses.
+    @Test func sixtyFourProcessesGetDistinctAddresses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("host-local-par-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let conf = #"{"cniVersion":"1.0.0","name":"par","ipam":{"type":"host-local","dataDir":"\#(dir)","subnet":"10.244.3.0/24"}}"#
+        try conf.write(toFile: dir + "/conf.json", atomically: true, encoding: .utf8)
+        let ours = buildDirectory() + "/host-local"
+        let theirs = FileManager.default.isExecutableFile(atPath: reference) ? reference : ours
+        // xargs reaps with waitpid: a shell's `wait` can hang when the test process hands
+        // its children a signal mask with SIGCHLD blocked.
+        let script = """
+        seq 0 63 | xargs -P 64 -I{} sh -c '
+          if [ $(({} % 2)) -eq 0 ]; then bin="\(ours)"; else bin="\(theirs)"; fi
+          exec env -i CNI_COMMAND=ADD CNI_CONTAINERID=c{} CNI_NETNS=/run/netns/none CNI_IFNAME=eth0 \\
+            CNI_PATH=/nonexistent "$bin" < "\(dir)/conf.json" > "\(dir)/out.{}" 2>&1'
+        """
+        _ = try Command.check(["sh", "-c", script])
+        var addresses: [String] = []
+        for i in 0..<64 {
+            let out = try String(contentsOfFile: dir + "/out.\(i)", encoding: .utf8)
+            let doc = try #require(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+            let ips = try #require(doc["ips"] as? [[String: Any]], "\(out)")
+            addresses += ips.compactMap { $0["address"] as? String }
+        }
+        #expect(addresses.count == 64)
+        #expect(Set(addresses).count == 64)
+        #expect(Set(addresses) == Set((2...65).map { "10.244.3.\($0)/24" }))
+    }
+}
