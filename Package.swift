@@ -67,6 +67,7 @@ let package = Package(
 
         .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
         .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
+        .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict),
 
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import CNI
+import NetplaneTestSupport
+
+/// The directory of the built executables: where the test bundle lives.
+private func buildDirectory() -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+}
+
+@Suite("CNI bridge (Root)", .serialized)
+struct BridgeRootTests {
+    /// Runs the built bridge plugin inside `node` (the host side) for `pod`.
+    func plugin(_ command: String, node: TestNamespace, pod: TestNamespace, id: String,
+                config: String) throws -> CommandResult {
+        let dir = buildDirectory()
+        return try Command.run(["ip", "netns", "exec", node.name, "env",
+                                "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(id)", "CNI_NETNS=\(pod.path)",
+                                "CNI_IFNAME=eth0", "CNI_PATH=\(dir)", dir + "/bridge"], stdin: config)
+    }
+
+    func podAddresses(_ pod: TestNamespace) throws -> [String] {
+        let links = try Command.jsonObjects(["ip", "-j", "-4", "-n", pod.name, "addr", "show", "eth0"])
+        return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap {
+            guard let a = $0["local"] as? String, let l = $0["prefixlen"] as? Int else { return nil }
+            return "\(a)/\(l)"
+        } }
+    }
+
+    func nodeVeths(_ node: TestNamespace) throws -> [String] {
+        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show"])
+            .compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("veth") }
+    }
+
+    @Test("CNI Root: bridge ADD connects two pods and the gateway; DEL twice cleans up")
+    func twoPods() throws {
+        let dir = buildDirectory()
+        try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
+        try #require(FileManager.default.isExecutableFile(atPath: dir + "/host-local"), "no host-local in \(dir)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-bridge-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let config = #"{"cniVersion":"1.0.0","name":"t","type":"bridge","bridge":"cni0","isGateway":true,"#
+            + #""ipam":{"type":"host-local","subnet":"10.244.7.0/24","dataDir":"\#(data)"}}"#
+        try TestNamespace.with(3, label: "cnibr") { nss in
+            let (node, pods) = (nss[0], [nss[1], nss[2]])
+            var ips: [String] = []
+            for (i, pod) in pods.enumerated() {
+                let out = try plugin("ADD", node: node, pod: pod, id: "ctr-\(i)", config: config)
+                try #require(out.succeeded, "ADD failed: \(out.stdout) \(out.stderr)")
+                let result = try CNIResult(bytes: Array(out.stdout.utf8))
+                #expect(result.interfaces.map(\.name).first == "cni0")
+                #expect(result.interfaces.count == 3 && result.interfaces[2].name == "eth0"
+                        && result.interfaces[2].sandbox == pod.path)
+                let ip = try #require(result.ips.first)
+                #expect(ip.interface == 2 && ip.address.hasPrefix("10.244.7."))
+                #expect(try podAddresses(pod) == [ip.address])
+                ips.append(String(ip.address.split(separator: "/")[0]))
+                #expect(FileManager.default.fileExists(atPath: data + "/t/" + ips[i]), "no reservation for \(ips[i])")
+            }
+            let bridge = try #require(try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show", "cni0"]).first)
+            #expect((bridge["flags"] as? [String])?.contains("UP") == true)
+            #expect(try nodeVeths(node).count == 2)
+            try pods[0].check(["ping", "-c1", "-W2", ips[1]])
+            try pods[1].check(["ping", "-c1", "-W2", ips[0]])
+            try pods[0].check(["ping", "-c1", "-W2", "10.244.7.1"])
+            try pods[1].check(["ping", "-c1", "-W2", "10.244.7.1"])
+
+            for (i, pod) in pods.enumerated() {
+                for _ in 0..<2 {
+                    let out = try plugin("DEL", node: node, pod: pod, id: "ctr-\(i)", config: config)
+                    #expect(out.succeeded, "DEL failed: \(out.stdout) \(out.stderr)")
+                }
+                let podLinks = try Command.jsonObjects(["ip", "-j", "-n", pod.name, "link", "show"])
+                #expect(!podLinks.contains { $0["ifname"] as? String == "eth0" })
+            }
+            #expect(try nodeVeths(node).isEmpty)
+            for ip in ips {
+                #expect(!FileManager.default.fileExists(atPath: data + "/t/" + ip))
+            }
+        }
+    }
+}
