@@ -34,9 +34,6 @@ func ensureBridge(_ nl: NetlinkHandle, _ conf: BridgeConfig) throws -> Link {
 
 func add(_ request: CNIRequest) throws -> CNIResult {
     let conf = try BridgeConfig(request.config)
-    if conf.ipMasq {
-        throw CNIError(code: .unsupportedField, msg: "ipMasq not supported yet")
-    }
     let ipam = try ipamType(request.config)
     let env = request.env
     let host = try NetlinkHandle()
@@ -47,6 +44,7 @@ func add(_ request: CNIRequest) throws -> CNIResult {
     try host.addLink(LinkSpec(name: vethName, kind: .veth(peerName: env.ifname, peerNamespace: containerNS),
                               mtu: conf.mtu, master: conf.bridge, up: true))
     var ipamAllocated = false
+    let masqComment = Masq.comment(network: request.config.name, containerID: env.containerID)
     do {
         let ipamResult = try IPAMDelegate.exec(plugin: ipam, config: request.stdin)
         ipamAllocated = true
@@ -73,6 +71,10 @@ func add(_ request: CNIRequest) throws -> CNIResult {
             let gw = r.gw.flatMap { IPAddress($0) }
             try ctr.addRoute(Route(destination: try prefix(r.dst), gateway: gw, device: env.ifname))
         }
+        if conf.ipMasq {
+            try Masq.add(try ipamResult.ips.map { ip throws(CNIError) in try prefix(ip.address) },
+                         comment: masqComment)
+        }
         let hostLink = try host.link(named: vethName)
         let ctrLink = try ctr.link(named: env.ifname)
         return CNIResult(
@@ -85,6 +87,7 @@ func add(_ request: CNIRequest) throws -> CNIResult {
     } catch {
         // No leaks: the veth pair goes (deleting one end removes both) and the address is released.
         try? host.deleteLink(named: vethName)
+        if conf.ipMasq { try? Masq.remove(comment: masqComment) }
         if ipamAllocated {
             _ = try? IPAMDelegate.exec(plugin: ipam, config: request.stdin, env: ["CNI_COMMAND": "DEL"])
         }
@@ -100,6 +103,9 @@ func del(_ request: CNIRequest) throws {
        let ns = try? NetNS.open(path: path), let ctr = try? NetlinkHandle(namespace: ns),
        (try? ctr.link(named: env.ifname)) != nil {
         try ctr.deleteLink(named: env.ifname)
+    }
+    if try BridgeConfig(request.config).ipMasq {
+        try Masq.remove(comment: Masq.comment(network: request.config.name, containerID: env.containerID))
     }
     // The host end goes with its peer; remove a leftover one too (e.g. namespace gone first).
     let host = try NetlinkHandle()

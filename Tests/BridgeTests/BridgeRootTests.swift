@@ -80,4 +80,37 @@ struct BridgeRootTests {
             }
         }
     }
+
+    @Test("CNI Root: bridge ipMasq adds a masquerade rule per pod, DEL removes it")
+    func ipMasq() throws {
+        let dir = buildDirectory()
+        try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-bridge-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let config = #"{"cniVersion":"1.0.0","name":"t","type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"#
+            + #""ipam":{"type":"host-local","subnet":"10.244.7.0/24","dataDir":"\#(data)"}}"#
+        try TestNamespace.with(3, label: "cnimq") { nss in
+            let (node, pod, other) = (nss[0], nss[1], nss[2])
+            // A second pod first: the table and chain already exist when ctr-m is added.
+            let first = try plugin("ADD", node: node, pod: other, id: "ctr-n", config: config)
+            try #require(first.succeeded, "ADD failed: \(first.stdout) \(first.stderr)")
+            let out = try plugin("ADD", node: node, pod: pod, id: "ctr-m", config: config)
+            try #require(out.succeeded, "ADD failed: \(out.stdout) \(out.stderr)")
+            let ip = try #require(try CNIResult(bytes: Array(out.stdout.utf8)).ips.first)
+            let podIP = String(ip.address.split(separator: "/")[0])
+            let listing = try node.check(["nft", "list", "table", "ip", "netplane-cni-masq"])
+            #expect(listing.contains("ip saddr \(podIP) ip daddr != 10.244.7.0/24 masquerade"), "\(listing)")
+            #expect(listing.contains("id: ctr-m"), "\(listing)")
+            for _ in 0..<2 {
+                let del = try plugin("DEL", node: node, pod: pod, id: "ctr-m", config: config)
+                #expect(del.succeeded, "DEL failed: \(del.stdout) \(del.stderr)")
+            }
+            let after = try node.check(["nft", "list", "table", "ip", "netplane-cni-masq"])
+            #expect(!after.contains("id: ctr-m") && after.contains("id: ctr-n"), "\(after)")
+            #expect(try plugin("DEL", node: node, pod: other, id: "ctr-n", config: config).succeeded)
+            let end = try node.check(["nft", "list", "table", "ip", "netplane-cni-masq"])
+            #expect(!end.contains("masquerade"), "\(end)")
+            #expect(try nodeVeths(node).isEmpty)
+        }
+    }
 }
