@@ -113,4 +113,32 @@ func del(_ request: CNIRequest) throws {
     if (try? host.link(named: vethName)) != nil { try? host.deleteLink(named: vethName) }
 }
 
-PluginMain.run(supportedVersions: CNIVersion.all, add: add, del: del)
+/// CHECK: the IPAM plugin agrees, the bridge and the host veth (on the bridge) exist, and the
+/// container interface is up with the addresses of prevResult.
+func check(_ request: CNIRequest) throws {
+    let conf = try BridgeConfig(request.config)
+    let env = request.env
+    guard let prev = try request.config.decodedPrevResult() else {
+        throw CNIError(code: .invalidNetworkConfig, msg: "bridge: CHECK needs a prevResult")
+    }
+    try IPAMDelegate.exec(plugin: try ipamType(request.config), config: request.stdin)
+    func fail(_ msg: String) -> CNIError { CNIError(code: .generic, msg: "bridge: \(msg)") }
+    let host = try NetlinkHandle()
+    guard let bridge = try? host.link(named: conf.bridge), bridge.kind == "bridge" else {
+        throw fail("bridge \(conf.bridge) is missing")
+    }
+    let vethName = hostVethName(containerID: env.containerID, ifname: env.ifname)
+    guard let veth = try? host.link(named: vethName) else { throw fail("host veth \(vethName) is missing") }
+    guard veth.masterIndex == bridge.index else { throw fail("\(vethName) is not attached to \(conf.bridge)") }
+    let ctr = try NetlinkHandle(namespace: NetNS.open(path: env.netns))
+    guard let link = try? ctr.link(named: env.ifname) else { throw fail("\(env.ifname) is missing in \(env.netns)") }
+    guard link.isUp else { throw fail("\(env.ifname) is down") }
+    let have = try ctr.addresses(link: env.ifname).map(\.prefix)
+    let index = prev.interfaces.firstIndex { $0.name == env.ifname && $0.sandbox != nil }
+    for ip in prev.ips where ip.interface == nil || ip.interface == index {
+        let p = try prefix(ip.address)
+        guard have.contains(p) else { throw fail("\(ip.address) is not on \(env.ifname)") }
+    }
+}
+
+PluginMain.run(supportedVersions: CNIVersion.all, add: add, del: del, check: check)

@@ -56,11 +56,21 @@ struct BridgeRootTests {
                 #expect(ip.interface == 2 && ip.address.hasPrefix("10.244.7."))
                 #expect(try podAddresses(pod) == [ip.address])
                 ips.append(String(ip.address.split(separator: "/")[0]))
+                // CHECK with the ADD result as prevResult.
+                let withPrev = String(config.dropLast()) + #","prevResult":"# + out.stdout + "}"
+                let checked = try plugin("CHECK", node: node, pod: pod, id: "ctr-\(i)", config: withPrev)
+                #expect(checked.succeeded, "CHECK failed: \(checked.stdout) \(checked.stderr)")
                 #expect(FileManager.default.fileExists(atPath: data + "/t/" + ips[i]), "no reservation for \(ips[i])")
             }
             let bridge = try #require(try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show", "cni0"]).first)
             #expect((bridge["flags"] as? [String])?.contains("UP") == true)
             #expect(try nodeVeths(node).count == 2)
+            // CHECK notices a container interface gone down.
+            _ = try Command.check(["ip", "-n", pods[0].name, "link", "set", "eth0", "down"])
+            let prev0 = String(config.dropLast()) + #","prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"x"}],"ips":[{"address":"\#(ips[0])/24","interface":0}]}}"#
+            #expect(try !plugin("CHECK", node: node, pod: pods[0], id: "ctr-0", config: prev0).succeeded)
+            _ = try Command.check(["ip", "-n", pods[0].name, "link", "set", "eth0", "up"])
+            #expect(try plugin("CHECK", node: node, pod: pods[0], id: "ctr-0", config: prev0).succeeded)
             try pods[0].check(["ping", "-c1", "-W2", ips[1]])
             try pods[1].check(["ping", "-c1", "-W2", ips[0]])
             try pods[0].check(["ping", "-c1", "-W2", "10.244.7.1"])
