@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import CNI
+import NetplaneTestSupport
+
+/// The directory of the built executables: where the test bundle lives.
+private func builtPlugins() -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+}
+
+/// The repository's `cni-conf` directory.
+private func confDirectory() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("cni-conf").path
+}
+
+/// Runs a conflist the way a container runtime does: plugins in order for ADD, threading
+/// prevResult, and in reverse order for DEL with the final ADD result as prevResult.
+struct ConfListRunner {
+    var list: NetConfList
+    var cniPath: [String]
+    var node: TestNamespace
+    var pod: TestNamespace
+    var id: String
+    var runtimeConfig: [String: JSONValue] = [:]
+
+    func binary(_ type: String) throws -> String {
+        for dir in cniPath where FileManager.default.isExecutableFile(atPath: dir + "/" + type) {
+            return dir + "/" + type
+        }
+        throw CNIError(code: 50, msg: "plugin \(type) not found")
+    }
+
+    func run(_ command: String, index: Int, prevResult: JSONValue?) throws -> CommandResult {
+        let conf = try list.pluginConfig(at: index, prevResult: prevResult, runtimeConfig: runtimeConfig)
+        return try Command.run(["ip", "netns", "exec", node.name, "env",
+                                "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(id)", "CNI_NETNS=\(pod.path)",
+                                "CNI_IFNAME=eth0", "CNI_PATH=\(cniPath.joined(separator: ":"))",
+                                try binary(conf.type)], stdin: conf.json.jsonString)
+    }
+
+    /// ADD through the whole list; the final result.
+    func add() throws -> JSONValue {
+        var prev: JSONValue? = nil
+        for i in list.plugins.indices {
+            let out = try run("ADD", index: i, prevResult: prev)
+            try #require(out.succeeded, "ADD of plugin \(i) failed: \(out.stdout) \(out.stderr)")
+            prev = try JSONValue.parse(Array(out.stdout.utf8))
+        }
+        return try #require(prev)
+    }
+
+    /// DEL through the list in reverse; whether every plugin succeeded.
+    func del(prevResult: JSONValue?) throws -> Bool {
+        var ok = true
+        for i in list.plugins.indices.reversed() {
+            let out = try run("DEL", index: i, prevResult: prevResult)
+            if !out.succeeded {
+                ok = false
+                Issue.record("DEL of plugin \(i) failed: \(out.stdout) \(out.stderr)")
+            }
+        }
+        return ok
+    }
+}
+
+@Suite("CNI conflists (Root)", .serialized)
+struct ConfListRootTests {
+    /// Loads `cni-conf/<file>` with every IPAM dataDir pointed at `data`.
+    func load(_ file: String, data: String) throws -> NetConfList {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: confDirectory() + "/" + file))
+        guard case .object(var o) = try JSONValue.parse(Array(bytes)),
+              let plugins = o["plugins"]?.arrayValue else {
+            throw CNIError(code: 7, msg: "\(file): not a conflist")
+        }
+        o["plugins"] = .array(plugins.map { p in
+            guard case .object(var po) = p, case .object(var ipam)? = po["ipam"] else { return p }
+            ipam["dataDir"] = .string(data)
+            po["ipam"] = .object(ipam)
+            return .object(po)
+        })
+        return try NetConfList(json: .object(o))
+    }
+
+    func podAddress(_ pod: TestNamespace) throws -> String? {
+        let links = try Command.jsonObjects(["ip", "-j", "-4", "-n", pod.name, "addr", "show", "eth0"])
+        return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap { $0["local"] as? String } }.first
+    }
+
+    func nodeVeths(_ node: TestNamespace) throws -> [String] {
+        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show"])
+            .compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("veth") }
+    }
+
+    func exercise(_ file: String, label: String, runtimeConfig: [String: JSONValue] = [:],
+                  extraChecks: (TestNamespace, TestNamespace) throws -> Void = { _, _ in }) throws {
+        let dir = builtPlugins()
+        try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-conf-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let list = try load(file, data: data)
+        try TestNamespace.with(2, label: label) { nss in
+            let runner = ConfListRunner(list: list, cniPath: [dir, "/usr/lib/cni"], node: nss[0], pod: nss[1],
+                                        id: "ctr-\(label)", runtimeConfig: runtimeConfig)
+            let result = try runner.add()
+            let first = try #require(result["ips"]?.arrayValue?.first?["address"]?.stringValue)
+            #expect(first.hasPrefix("10.244.9."), "\(result.jsonString)")
+            let address = try #require(try podAddress(nss[1]))
+            #expect(first == address + "/24")
+            try nss[1].check(["ping", "-c1", "-W2", "10.244.9.1"])
+            try extraChecks(nss[0], nss[1])
+            #expect(try runner.del(prevResult: result))
+            #expect(try runner.del(prevResult: result))
+            #expect(try nodeVeths(nss[0]).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: data + "/" + list.name + "/" + address))
+        }
+    }
+
+    @Test("CNI Root: cni-conf/10-netplane-bridge.conflist attaches a pod that pings the gateway")
+    func bridgeConfList() throws {
+        try exercise("10-netplane-bridge.conflist", label: "cnicl")
+    }
+
+    @Test("CNI Root: cni-conf/20-portmap-chain.conflist chains reference portmap and tuning after Netplane's bridge")
+    func portmapChain() throws {
+        let mappings: JSONValue = .array([.object(["hostPort": .int(8080), "containerPort": .int(80),
+                                                  "protocol": .string("tcp")])])
+        try exercise("20-portmap-chain.conflist", label: "cnipm", runtimeConfig: ["portMappings": mappings]) { (node: TestNamespace, pod: TestNamespace) throws in
+            let nat = try node.check(["iptables", "-t", "nat", "-S"])
+            #expect(nat.contains("--dport 8080"), "portmap left no DNAT rule: \(nat)")
+            #expect(try pod.check(["sysctl", "-n", "net.core.somaxconn"]).trimmingCharacters(in: .whitespacesAndNewlines) == "512")
+        }
+    }
+}
