@@ -34,12 +34,7 @@ extension NetlinkHandle {
         var header = ifinfomsg()
         header.ifi_family = UInt8(AF_BRIDGE)
         header.ifi_index = index
-        return try dump(operation, request: { () throws(NetlinkError) in
-            try Message(type: Int32(RTM_GETNEIGH), header: header)
-        }, parse: { message in
-            var parsed: OpaquePointer?
-            guard rtnl_neigh_parse(message, &parsed) >= 0, let parsed else { return nil }
-            defer { rtnl_neigh_put(parsed) }
+        return try dumpNeighbours(operation, header: header) { parsed in
             guard rtnl_neigh_get_family(parsed) == AF_BRIDGE, rtnl_neigh_get_ifindex(parsed) == index,
                   let mac = MACAddress(nl: rtnl_neigh_get_lladdr(parsed)) else { return nil }
             let vlan = rtnl_neigh_get_vlan(parsed)
@@ -49,7 +44,7 @@ extension NetlinkHandle {
                             state: NeighbourState(rawValue: UInt16(truncatingIfNeeded: rtnl_neigh_get_state(parsed))),
                             master: master > 0 ? names[master] : nil,
                             isSelf: rtnl_neigh_get_flags(parsed) & ntfSelf != 0)
-        })
+        }
     }
 
     private func changeFDB(mac: MACAddress, device: String, destination: IPAddress?, verb: String,

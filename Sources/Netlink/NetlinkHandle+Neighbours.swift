@@ -30,12 +30,7 @@ extension NetlinkHandle {
         let names = try linkNames()
         var header = ndmsg()
         header.ndm_family = UInt8(family.af)
-        return try dump(operation, request: { () throws(NetlinkError) in
-            try Message(type: Int32(RTM_GETNEIGH), header: header)
-        }, parse: { message in
-            var parsed: OpaquePointer?
-            guard rtnl_neigh_parse(message, &parsed) >= 0, let parsed else { return nil }
-            defer { rtnl_neigh_put(parsed) }
+        return try dumpNeighbours(operation, header: header) { parsed in
             let entryFamily = rtnl_neigh_get_family(parsed)
             let ifindex = rtnl_neigh_get_ifindex(parsed)
             let state = NeighbourState(rawValue: UInt16(truncatingIfNeeded: rtnl_neigh_get_state(parsed)))
@@ -46,6 +41,20 @@ extension NetlinkHandle {
                   let ip = IPAddress(nl: rtnl_neigh_get_dst(parsed)) else { return nil }
             return Neighbour(ip: ip, mac: MACAddress(nl: rtnl_neigh_get_lladdr(parsed)),
                              device: names[ifindex] ?? "#\(ifindex)", state: state)
+        }
+    }
+
+    /// Dumps the neighbour table (RTM_GETNEIGH with `header`, an ndmsg or, for a bridge port's
+    /// FDB, an ifinfomsg) and maps each entry libnl parsed through `entry`.
+    func dumpNeighbours<Header: BitwiseCopyable, T>(_ operation: String, header: Header,
+                                                    _ entry: (OpaquePointer) -> T?) throws(NetlinkError) -> [T] {
+        try dump(operation, request: { () throws(NetlinkError) in
+            try Message(type: Int32(RTM_GETNEIGH), header: header)
+        }, parse: { message in
+            var parsed: OpaquePointer?
+            guard rtnl_neigh_parse(message, &parsed) >= 0, let parsed else { return nil }
+            defer { rtnl_neigh_put(parsed) }
+            return entry(parsed)
         })
     }
 
