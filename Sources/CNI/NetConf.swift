@@ -86,6 +86,19 @@ public struct NetConf: Hashable, Sendable {
     /// The IPAM plugin's type (`ipam.type`), if the config names one.
     public var ipamType: String? { ipam?["type"]?.stringValue }
 
+    /// GC's `cni.dev/valid-attachments`: the (container, interface) pairs still in use.
+    public func validAttachments() throws(CNIError) -> [(containerID: String, ifname: String)] {
+        var result: [(containerID: String, ifname: String)] = []
+        for item in raw["cni.dev/valid-attachments"]?.arrayValue ?? [] {
+            guard let id = item["containerID"]?.stringValue, let ifname = item["ifname"]?.stringValue else {
+                throw CNIError(code: .invalidNetworkConfig,
+                               msg: "cni.dev/valid-attachments entries need containerID and ifname")
+            }
+            result.append((id, ifname))
+        }
+        return result
+    }
+
     /// prevResult decoded, if present.
     public func decodedPrevResult() throws(CNIError) -> CNIResult? {
         guard let prevResult, prevResult != .null else { return nil }

@@ -21,6 +21,7 @@
 #include <netlink/genl/family.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/if_bridge.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/netlink.h>

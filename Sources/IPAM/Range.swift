@@ -151,16 +151,6 @@ extension Array where Element == IPRange {
 }
 
 extension IPAddress {
-    /// The following address (wrapping at the top of the family).
-    public var next: IPAddress {
-        switch self {
-        case .v4(let a): return .v4(IPv4Address(a.value &+ 1))
-        case .v6(let a):
-            let low = a.low &+ 1
-            return .v6(IPv6Address(high: low == 0 ? a.high &+ 1 : a.high, low: low))
-        }
-    }
-
     /// For a network address: the last address of the prefix, minus the broadcast for IPv4.
     func lastUsable(prefixLength n: Int) -> IPAddress {
         switch self {

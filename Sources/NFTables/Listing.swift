@@ -45,25 +45,22 @@ public struct RuleInfo: Hashable, Sendable {
 extension NFTSocket {
     /// All tables of `family` (every family when nil).
     public func tables(family: Family? = nil) throws(NFTablesError) -> [Table] {
-        var out: [Table] = []
-        try dump(NFT_MSG_GETTABLE, family: family, what: "list tables") { nlh in
+        try dump(NFT_MSG_GETTABLE, family: family, what: "list tables") { nlh -> [Table] in
             let t = nftnl_table_alloc()!
             defer { nftnl_table_free(t) }
             guard nftnl_table_nlmsg_parse(nlh, t) == 0,
-                  let family = Family(rawValue: UInt8(nftnl_table_get_u32(t, attr(NFTNL_TABLE_FAMILY.rawValue)))) else { return }
-            out.append(Table(family, String(cString: nftnl_table_get_str(t, attr(NFTNL_TABLE_NAME.rawValue)))))
+                  let family = Family(rawValue: UInt8(nftnl_table_get_u32(t, attr(NFTNL_TABLE_FAMILY.rawValue)))) else { return [] }
+            return [Table(family, String(cString: nftnl_table_get_str(t, attr(NFTNL_TABLE_NAME.rawValue))))]
         }
-        return out
     }
 
     /// The chains of `table`.
     public func chains(in table: Table) throws(NFTablesError) -> [ChainInfo] {
-        var out: [ChainInfo] = []
-        try dump(NFT_MSG_GETCHAIN, family: table.family, what: "list chains in table \(table.family) \(table.name)") { nlh in
+        try dump(NFT_MSG_GETCHAIN, family: table.family, what: "list chains in table \(table.family) \(table.name)") { nlh -> [ChainInfo] in
             let c = nftnl_chain_alloc()!
             defer { nftnl_chain_free(c) }
             guard nftnl_chain_nlmsg_parse(nlh, c) == 0,
-                  String(cString: nftnl_chain_get_str(c, attr(NFTNL_CHAIN_TABLE.rawValue))) == table.name else { return }
+                  String(cString: nftnl_chain_get_str(c, attr(NFTNL_CHAIN_TABLE.rawValue))) == table.name else { return [] }
             var base: BaseChain?
             if nftnl_chain_is_set(c, attr(NFTNL_CHAIN_HOOKNUM.rawValue)),
                let hook = Hook(rawValue: nftnl_chain_get_u32(c, attr(NFTNL_CHAIN_HOOKNUM.rawValue))),
@@ -73,120 +70,127 @@ extension NFTSocket {
                                  priority: nftnl_chain_get_s32(c, attr(NFTNL_CHAIN_PRIO.rawValue)),
                                  policy: ChainPolicy(rawValue: nftnl_chain_get_u32(c, attr(NFTNL_CHAIN_POLICY.rawValue))) ?? .accept)
             }
-            out.append(ChainInfo(table: table, name: String(cString: nftnl_chain_get_str(c, attr(NFTNL_CHAIN_NAME.rawValue))),
-                                 base: base, handle: nftnl_chain_get_u64(c, attr(NFTNL_CHAIN_HANDLE.rawValue))))
+            return [ChainInfo(table: table, name: String(cString: nftnl_chain_get_str(c, attr(NFTNL_CHAIN_NAME.rawValue))),
+                              base: base, handle: nftnl_chain_get_u64(c, attr(NFTNL_CHAIN_HANDLE.rawValue)))]
         }
-        return out
     }
 
     /// The sets and maps of `table`.
     public func sets(in table: Table) throws(NFTablesError) -> [SetInfo] {
-        var out: [SetInfo] = []
         let request = nftnl_set_alloc()!
         defer { nftnl_set_free(request) }
         nftnl_set_set_str(request, attr(NFTNL_SET_TABLE.rawValue), table.name)
-        try dump(NFT_MSG_GETSET, family: table.family, what: "list sets in table \(table.family) \(table.name)",
-                 build: { nftnl_set_nlmsg_build_payload($0, request) }) { nlh in
+        return try dump(NFT_MSG_GETSET, family: table.family, what: "list sets in table \(table.family) \(table.name)",
+                        build: { nftnl_set_nlmsg_build_payload($0, request) }) { nlh -> [SetInfo] in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
-            guard nftnl_set_nlmsg_parse(nlh, s) == 0 else { return }
+            guard nftnl_set_nlmsg_parse(nlh, s) == 0 else { return [] }
             let isMap = nftnl_set_is_set(s, attr(NFTNL_SET_DATA_TYPE.rawValue))
-            out.append(SetInfo(table: table, name: String(cString: nftnl_set_get_str(s, attr(NFTNL_SET_NAME.rawValue))),
+            return [SetInfo(table: table, name: String(cString: nftnl_set_get_str(s, attr(NFTNL_SET_NAME.rawValue))),
                                flags: nftnl_set_get_u32(s, attr(NFTNL_SET_FLAGS.rawValue)),
                                keyType: nftnl_set_get_u32(s, attr(NFTNL_SET_KEY_TYPE.rawValue)),
                                keyLength: Int(nftnl_set_get_u32(s, attr(NFTNL_SET_KEY_LEN.rawValue))),
-                               dataType: isMap ? nftnl_set_get_u32(s, attr(NFTNL_SET_DATA_TYPE.rawValue)) : nil))
+                               dataType: isMap ? nftnl_set_get_u32(s, attr(NFTNL_SET_DATA_TYPE.rawValue)) : nil)]
         }
-        return out
     }
 
     /// The elements of the set or map `name` in `table`.
     public func elements(of name: String, in table: Table) throws(NFTablesError) -> [ElementInfo] {
-        var out: [ElementInfo] = []
         let request = nftnl_set_alloc()!
         defer { nftnl_set_free(request) }
         nftnl_set_set_str(request, attr(NFTNL_SET_TABLE.rawValue), table.name)
         nftnl_set_set_str(request, attr(NFTNL_SET_NAME.rawValue), name)
-        try dump(NFT_MSG_GETSETELEM, family: table.family, what: "list elements of \(table.family) \(table.name) \(name)",
-                 build: { nftnl_set_elems_nlmsg_build_payload($0, request) }) { nlh in
+        return try dump(NFT_MSG_GETSETELEM, family: table.family, what: "list elements of \(table.family) \(table.name) \(name)",
+                        build: { nftnl_set_elems_nlmsg_build_payload($0, request) }) { nlh -> [ElementInfo] in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
-            guard nftnl_set_elems_nlmsg_parse(nlh, s) == 0 else { return }
+            guard nftnl_set_elems_nlmsg_parse(nlh, s) == 0 else { return [] }
             let iter = nftnl_set_elems_iter_create(s)!
             defer { nftnl_set_elems_iter_destroy(iter) }
+            var out: [ElementInfo] = []
             while let e = nftnl_set_elems_iter_next(iter) {
                 out.append(ElementInfo(e))
             }
+            return out
         }
-        return out
     }
 
     /// The rules of `table` (all chains), in chain order.
     public func rules(in table: Table, chain: String? = nil) throws(NFTablesError) -> [RuleInfo] {
-        var out: [RuleInfo] = []
         let request = nftnl_rule_alloc()!
         defer { nftnl_rule_free(request) }
         nftnl_rule_set_str(request, attr(NFTNL_RULE_TABLE.rawValue), table.name)
         if let chain { nftnl_rule_set_str(request, attr(NFTNL_RULE_CHAIN.rawValue), chain) }
-        try dump(NFT_MSG_GETRULE, family: table.family, what: "list rules in table \(table.family) \(table.name)",
-                 build: { nftnl_rule_nlmsg_build_payload($0, request) }) { nlh in
+        return try dump(NFT_MSG_GETRULE, family: table.family, what: "list rules in table \(table.family) \(table.name)",
+                        build: { nftnl_rule_nlmsg_build_payload($0, request) }) { nlh -> [RuleInfo] in
             let r = nftnl_rule_alloc()!
             defer { nftnl_rule_free(r) }
-            guard nftnl_rule_nlmsg_parse(nlh, r) == 0 else { return }
+            guard nftnl_rule_nlmsg_parse(nlh, r) == 0 else { return [] }
             var kinds: [String] = []
             let iter = nftnl_expr_iter_create(r)!
             while let e = nftnl_expr_iter_next(iter) {
                 kinds.append(String(cString: nftnl_expr_get_str(e, attr(NFTNL_EXPR_NAME))))
             }
             nftnl_expr_iter_destroy(iter)
-            out.append(RuleInfo(table: table, chain: String(cString: nftnl_rule_get_str(r, attr(NFTNL_RULE_CHAIN.rawValue))),
-                                handle: nftnl_rule_get_u64(r, attr(NFTNL_RULE_HANDLE.rawValue)),
-                                expressionKinds: kinds, comment: ruleComment(r)))
+            return [RuleInfo(table: table, chain: String(cString: nftnl_rule_get_str(r, attr(NFTNL_RULE_CHAIN.rawValue))),
+                             handle: nftnl_rule_get_u64(r, attr(NFTNL_RULE_HANDLE.rawValue)),
+                             expressionKinds: kinds, comment: ruleComment(r))]
         }
-        return out
     }
 
-    /// Sends a dump request and feeds every reply message to `parse`.
-    func dump(_ type: nf_tables_msg_types, family: Family?, what: String,
-              build: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
-              parse: @escaping (UnsafePointer<nlmsghdr>) -> Void) throws(NFTablesError) {
+    /// Sends a dump request and returns what `parse` makes of every reply message.
+    ///
+    /// A dump that the ruleset changed under (the kernel flags its messages NLM_F_DUMP_INTR,
+    /// e.g. another process committed meanwhile) is inconsistent: it is read to its end,
+    /// thrown away and asked for again, a few times.
+    func dump<T>(_ type: nf_tables_msg_types, family: Family?, what: String,
+                 build: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
+                 parse: (UnsafePointer<nlmsghdr>) -> [T]) throws(NFTablesError) -> [T] {
         var buf = [UInt8](repeating: 0, count: 1 << 16)
-        let s = nextSeq()
-        let sent = buf.withUnsafeMutableBytes { raw -> Int in
-            let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
-                                            UInt16(family?.rawValue ?? 0), UInt16(NLM_F_DUMP | NLM_F_ACK), s)!
-            build(nlh)
-            return mnl_socket_sendto(socket, nlh, Int(nlh.pointee.nlmsg_len))
-        }
-        guard sent >= 0 else { throw NFTablesError(.system(call: "sendto", errno: errno), object: what) }
-        let box = ParseBox(parse)
-        while true {
-            let n = buf.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
-            guard n >= 0 else {
-                // EINTR: the kernel asks for a retry of an interrupted dump (NLM_F_DUMP_INTR).
-                throw NFTablesError(.system(call: "recvfrom", errno: errno), object: what)
+        for _ in 0..<10 {
+            let s = nextSeq()
+            let sent = buf.withUnsafeMutableBytes { raw -> Int in
+                let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
+                                                UInt16(family?.rawValue ?? 0), UInt16(NLM_F_DUMP | NLM_F_ACK), s)!
+                build(nlh)
+                return mnl_socket_sendto(socket, nlh, Int(nlh.pointee.nlmsg_len))
             }
-            let r = withExtendedLifetime(box) {
+            guard sent >= 0 else { throw NFTablesError(.system(call: "sendto", errno: errno), object: what) }
+            var results: [T] = []
+            var interrupted = false
+            var failure: Int32 = 0
+            var done = false
+            while !done {
+                let n = buf.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
+                guard n >= 0 else { throw NFTablesError(.system(call: "recvfrom", errno: errno), object: what) }
                 buf.withUnsafeBytes { raw in
-                    mnl_cb_run(raw.baseAddress, n, s, portID, { nlh, data in
-                        Unmanaged<ParseBox>.fromOpaque(data!).takeUnretainedValue().parse(nlh!)
-                        return MNL_CB_OK
-                    }, Unmanaged.passUnretained(box).toOpaque())
+                    var length = Int32(n)
+                    var nlh = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
+                    while mnl_nlmsg_ok(nlh, length) {
+                        defer { nlh = UnsafePointer(mnl_nlmsg_next(nlh, &length)) }
+                        guard nlh.pointee.nlmsg_seq == s else { continue }  // left over from an earlier request
+                        if Int32(nlh.pointee.nlmsg_flags) & NLM_F_DUMP_INTR != 0 { interrupted = true }
+                        switch Int32(nlh.pointee.nlmsg_type) {
+                        case NLMSG_DONE:
+                            done = true
+                        case NLMSG_ERROR:
+                            let code = UnsafeRawPointer(mnl_nlmsg_get_payload(nlh))!.loadUnaligned(as: Int32.self)
+                            if code != 0, failure == 0 { failure = -code }
+                            done = true
+                        case NLMSG_NOOP, NLMSG_OVERRUN:
+                            break
+                        default:
+                            if !interrupted { results += parse(nlh) }
+                        }
+                    }
                 }
             }
-            if r == MNL_CB_STOP { return }
-            if r < 0 {
-                // The kernel's answer to the dump itself, e.g. ENOENT for a missing table.
-                throw NFTablesError(.kernel(errno: errno), object: what)
-            }
+            // The kernel's answer to the dump itself, e.g. ENOENT for a missing table.
+            if failure != 0 { throw NFTablesError(.kernel(errno: failure), object: what) }
+            if !interrupted { return results }
         }
+        throw NFTablesError(.kernel(errno: EINTR), object: what + " (the ruleset kept changing during the dump)")
     }
-}
-
-/// Carries the parse closure through libmnl's C callback.
-private final class ParseBox {
-    let parse: (UnsafePointer<nlmsghdr>) -> Void
-    init(_ parse: @escaping (UnsafePointer<nlmsghdr>) -> Void) { self.parse = parse }
 }
 
 extension ElementInfo {

@@ -138,3 +138,15 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 extension IPv4Address {
     init(_ b: [UInt8], _ at: Int) { self.init(b[at], b[at + 1], b[at + 2], b[at + 3]) }
 }
+
+extension IPAddress {
+    /// The following address (wrapping at the top of the family).
+    public var next: IPAddress {
+        switch self {
+        case .v4(let a): return .v4(IPv4Address(a.value &+ 1))
+        case .v6(let a):
+            let low = a.low &+ 1
+            return .v6(IPv6Address(high: low == 0 ? a.high &+ 1 : a.high, low: low))
+        }
+    }
+}

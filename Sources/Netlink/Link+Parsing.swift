@@ -4,6 +4,7 @@ import Glibc
 
 /// Interface flags from <linux/if.h>, which Swift imports as an enum type.
 let iffUp: UInt32 = 0x1
+let iffPromisc: UInt32 = 0x100
 
 extension Link {
     /// Reads an RTM_NEWLINK message through libnl's link parser; also returns the index of a
@@ -22,6 +23,7 @@ extension Link {
         mtu = rtnl_link_get_mtu(link)
         mac = MACAddress(nl: rtnl_link_get_addr(link))
         isUp = rtnl_link_get_flags(link) & iffUp != 0
+        isPromiscuous = rtnl_link_get_flags(link) & iffPromisc != 0
         operState = OperState(rawValue: rtnl_link_get_operstate(link))
         let master = rtnl_link_get_master(link)
         masterIndex = master > 0 ? master : nil

@@ -34,6 +34,8 @@ extension NetlinkHandle {
             guard let peer = rtnl_link_veth_get_peer(link) else { throw .system(ENOMEM, operation) }
             defer { rtnl_link_put(peer) }
             rtnl_link_set_name(peer, peerName)
+            // Both ends carry the same MTU: a smaller one on one side only drops large frames.
+            if let mtu = spec.mtu { rtnl_link_set_mtu(peer, mtu) }
             if let namespace { rtnl_link_set_ns_fd(peer, namespace.fd) }
         case .ipip(let options):
             if let local = options.local { _ = rtnl_link_ipip_set_local(link, local.value.bigEndian) }

@@ -11,6 +11,8 @@ public struct Link: Hashable, Sendable, CustomStringConvertible {
     public var mac: MACAddress?
     /// Administratively up (IFF_UP), what `ip link set … up` changes.
     public var isUp: Bool
+    /// IFF_PROMISC, what `ip link set … promisc on` changes.
+    public var isPromiscuous: Bool
     /// Whether the link can pass packets (RFC 2863 state; a veth whose peer is down is
     /// `lowerLayerDown` even when `isUp`).
     public var operState: OperState
@@ -166,4 +168,6 @@ public enum LinkChange: Sendable {
     case rename(String)
     /// Move the link into another namespace. Its addresses and routes are lost on the way.
     case namespace(NetNS)
+    /// Receive every frame, not only those addressed to the link (IFF_PROMISC).
+    case promiscuous(Bool)
 }

@@ -134,3 +134,19 @@ func systemCall(_ operation: @autoclosure () -> String, _ call: () -> Int32) thr
         throw .system(code, operation())
     }
 }
+
+extension NetlinkError {
+    /// Runs `body`, treating a failure with `code` as done: `.exists` for an add that
+    /// may race with another process, `.notFound`/`.linkNotFound` for a delete that may be
+    /// repeated. Returns whether `body` itself succeeded.
+    @discardableResult
+    public static func ignoring(_ code: Code, _ body: () throws -> Void) throws -> Bool {
+        do {
+            try body()
+            return true
+        } catch {
+            guard (error as? NetlinkError)?.code == code else { throw error }
+            return false
+        }
+    }
+}

@@ -74,6 +74,8 @@ extension NetlinkHandle {
             case .noMaster: rtnl_link_set_master(change, 0)
             case .rename(let newName): rtnl_link_set_name(change, newName)
             case .namespace(let namespace): rtnl_link_set_ns_fd(change, namespace.fd)
+            case .promiscuous(true): rtnl_link_set_flags(change, iffPromisc)
+            case .promiscuous(false): rtnl_link_unset_flags(change, iffPromisc)
             }
         }
         let message = try Message.build(operation) { rtnl_link_build_change_request(original, change, 0, $0) }
@@ -120,6 +122,7 @@ extension LinkChange {
         case .noMaster: "nomaster"
         case .rename(let name): "name \(name)"
         case .namespace(let namespace): "netns \(namespace.path)"
+        case .promiscuous(let on): "promisc \(on ? "on" : "off")"
         }
     }
 }

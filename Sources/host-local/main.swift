@@ -76,13 +76,10 @@ PluginMain.run(
         }
     },
     gc: { request in
-        var valid: [Attachment] = []
-        for item in request.config["cni.dev/valid-attachments"]?.arrayValue ?? [] {
-            guard let id = item["containerID"]?.stringValue, let ifname = item["ifname"]?.stringValue else {
-                throw CNIError(code: .invalidNetworkConfig,
-                               msg: "cni.dev/valid-attachments entries need containerID and ifname")
-            }
-            valid.append(Attachment(containerID: id, ifname: ifname))
-        }
+        let valid = try request.config.validAttachments().map { Attachment(containerID: $0.containerID, ifname: $0.ifname) }
         try withAllocator(request) { (a) throws(IPAMError) in _ = try a.gc(valid: valid) }
+    },
+    // Ready when the config is valid and the data directory can be opened and locked.
+    status: { request in
+        try withAllocator(request) { (_) throws(IPAMError) in }
     })

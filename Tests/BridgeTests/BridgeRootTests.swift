@@ -3,42 +3,19 @@ import Testing
 import CNI
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-private func buildDirectory() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 @Suite("CNI bridge (Root)", .serialized)
 struct BridgeRootTests {
-    /// Runs the built bridge plugin inside `node` (the host side) for `pod`.
     func plugin(_ command: String, node: TestNamespace, pod: TestNamespace, id: String,
                 config: String) throws -> CommandResult {
-        let dir = buildDirectory()
-        return try Command.run(["ip", "netns", "exec", node.name, "env",
-                                "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(id)", "CNI_NETNS=\(pod.path)",
-                                "CNI_IFNAME=eth0", "CNI_PATH=\(dir)", dir + "/bridge"], stdin: config)
-    }
-
-    func podAddresses(_ pod: TestNamespace) throws -> [String] {
-        let links = try Command.jsonObjects(["ip", "-j", "-4", "-n", pod.name, "addr", "show", "eth0"])
-        return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap {
-            guard let a = $0["local"] as? String, let l = $0["prefixlen"] as? Int else { return nil }
-            return "\(a)/\(l)"
-        } }
-    }
-
-    func nodeVeths(_ node: TestNamespace) throws -> [String] {
-        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show"])
-            .compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("veth") }
+        try runPlugin(builtPlugins() + "/bridge", command, node: node, pod: pod, id: id, config: config)
     }
 
     @Test("CNI Root: bridge ADD connects two pods and the gateway; DEL twice cleans up")
     func twoPods() throws {
-        let dir = buildDirectory()
+        let dir = builtPlugins()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/host-local"), "no host-local in \(dir)")
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-bridge-\(UUID().uuidString)").path
+        let data = scratchPath("bridge")
         defer { try? FileManager.default.removeItem(atPath: data) }
         let config = #"{"cniVersion":"1.0.0","name":"t","type":"bridge","bridge":"cni0","isGateway":true,"#
             + #""ipam":{"type":"host-local","subnet":"10.244.7.0/24","dataDir":"\#(data)"}}"#
@@ -54,7 +31,7 @@ struct BridgeRootTests {
                         && result.interfaces[2].sandbox == pod.path)
                 let ip = try #require(result.ips.first)
                 #expect(ip.interface == 2 && ip.address.hasPrefix("10.244.7."))
-                #expect(try podAddresses(pod) == [ip.address])
+                #expect(try interfaceAddresses(pod) == [ip.address])
                 ips.append(String(ip.address.split(separator: "/")[0]))
                 // CHECK with the ADD result as prevResult.
                 let withPrev = String(config.dropLast()) + #","prevResult":"# + out.stdout + "}"
@@ -93,9 +70,9 @@ struct BridgeRootTests {
 
     @Test("CNI Root: bridge ipMasq adds a masquerade rule per pod, DEL removes it")
     func ipMasq() throws {
-        let dir = buildDirectory()
+        let dir = builtPlugins()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-bridge-\(UUID().uuidString)").path
+        let data = scratchPath("bridge")
         defer { try? FileManager.default.removeItem(atPath: data) }
         let config = #"{"cniVersion":"1.0.0","name":"t","type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"#
             + #""ipam":{"type":"host-local","subnet":"10.244.7.0/24","dataDir":"\#(data)"}}"#

@@ -3,12 +3,6 @@ import Testing
 import CNI
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-private func builtPlugins() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 /// The repository's `cni-conf` directory.
 private func confDirectory() -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -88,11 +82,6 @@ struct ConfListRootTests {
         return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap { $0["local"] as? String } }.first
     }
 
-    func nodeVeths(_ node: TestNamespace) throws -> [String] {
-        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show"])
-            .compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("veth") }
-    }
-
     func exercise(_ file: String, label: String, runtimeConfig: [String: JSONValue] = [:],
                   extraChecks: (TestNamespace, TestNamespace) throws -> Void = { _, _ in }) throws {
         let dir = builtPlugins()
@@ -120,6 +109,23 @@ struct ConfListRootTests {
     @Test("CNI Root: cni-conf/10-netplane-bridge.conflist attaches a pod that pings the gateway")
     func bridgeConfList() throws {
         try exercise("10-netplane-bridge.conflist", label: "cnicl")
+    }
+
+    @Test("CNI Root: cni-conf/30-dual-stack.conflist gives the pod IPv4 and IPv6 with default routes through the bridge")
+    func dualStack() throws {
+        let mappings: JSONValue = .array([.object(["hostPort": .int(8081), "containerPort": .int(80),
+                                                  "protocol": .string("tcp")])])
+        try exercise("30-dual-stack.conflist", label: "cnids", runtimeConfig: ["portMappings": mappings]) { (node: TestNamespace, pod: TestNamespace) throws in
+            let v6 = try interfaceAddresses(pod, family: "-6")
+            #expect(v6.count == 1 && v6[0].hasPrefix("fd00:10:244:9::") && v6[0].hasSuffix("/64"), "\(v6)")
+            let v4default = try pod.ipJSON(["-4", "route", "show", "default"])
+            #expect(v4default.first?["gateway"] as? String == "10.244.9.1", "\(v4default)")
+            let v6default = try pod.ipJSON(["-6", "route", "show", "default"])
+            #expect(v6default.first?["gateway"] as? String == "fd00:10:244:9::1", "\(v6default)")
+            // The bridge's own address may still be in duplicate address detection: wait up to 5 s.
+            try pod.check(["ping", "-6", "-c1", "-w5", "fd00:10:244:9::1"])
+            #expect(try interfaceAddresses(node, "cni0", family: "-6").contains("fd00:10:244:9::1/64"))
+        }
     }
 
     @Test("CNI Root: cni-conf/20-portmap-chain.conflist chains reference portmap and tuning after Netplane's bridge")

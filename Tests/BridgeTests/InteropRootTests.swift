@@ -3,12 +3,6 @@ import Testing
 import CNI
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-private func builtPlugins() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 /// Netplane's plugins mixed with the reference ones (Debian's containernetworking-plugins in
 /// /usr/lib/cni), each side delegating IPAM to the other.
 @Suite("CNI interop (Root)", .serialized)
@@ -24,14 +18,7 @@ struct InteropRootTests {
 
     func plugin(_ command: String, dir: String, node: TestNamespace, pod: TestNamespace, id: String,
                 config: String) throws -> CommandResult {
-        try Command.run(["ip", "netns", "exec", node.name, "env",
-                         "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(id)", "CNI_NETNS=\(pod.path)",
-                         "CNI_IFNAME=eth0", "CNI_PATH=\(dir)", dir + "/bridge"], stdin: config)
-    }
-
-    func nodeVeths(_ node: TestNamespace) throws -> [String] {
-        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show"])
-            .compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("veth") }
+        try runPlugin(dir + "/bridge", command, node: node, pod: pod, id: id, cniPath: dir, config: config)
     }
 
     func twoPods(bridge: String, hostLocal: String, label: String) throws {

@@ -255,4 +255,33 @@ extension NFTablesRootTests {
             #expect(try sock.sets(in: table).isEmpty)
         }
     }
+
+    /// Another process committing while we list flags the dump as interrupted (EINTR in the
+    /// kernel's words); listings retry instead of failing, and never see a half dump.
+    @Test func listingRetriesDumpsInterruptedByConcurrentCommits() throws {
+        try TestNamespace.with(label: "nftdi") { ns in
+            let sock = try NFTSocket(namespacePath: ns.path)
+            var tx = Transaction()
+            tx.add(table)
+            tx.add(Chain(table, "c"))
+            tx.add(Chain(table, "d"))
+            for i in 0..<300 { tx.add(Rule(table, "c", Match.mark(UInt32(i)) + [.counter], comment: "r\(i)")) }
+            try sock.commit(tx)
+            // `nft` in a loop adds and flushes a rule in another chain: each commit changes the
+            // ruleset's generation, which is what marks a dump in progress as interrupted.
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/usr/bin/ip")
+            writer.arguments = ["netns", "exec", ns.name, "sh", "-c",
+                                "while :; do nft add rule ip netplane d counter; nft flush chain ip netplane d; done"]
+            try writer.run()
+            defer { writer.terminate(); writer.waitUntilExit() }
+            var listed = 0
+            for _ in 0..<200 {
+                let rules = try sock.rules(in: table, chain: "c")
+                #expect(rules.count == 300, "a partial dump of \(rules.count) rules")
+                listed += 1
+            }
+            #expect(listed == 200)
+        }
+    }
 }

@@ -35,6 +35,41 @@ struct LinkRootTests {
         }
     }
 
+    @Test("Root: promiscuous mode, bridge port hairpin and isolation, VLAN filtering where the kernel has it")
+    func bridgePortSettings() throws {
+        try TestNamespace.with(label: "brport") { (ns: TestNamespace) in
+            let nl = try ns.handle()
+            try nl.addLink(LinkSpec(name: "br0", kind: .bridge, up: true))
+            try nl.addLink(LinkSpec(name: "p0", kind: .veth(peerName: "p1"), master: "br0"))
+            try nl.setLink(named: "br0", .promiscuous(true))
+            #expect((try ns.linksByName()["br0"]?["flags"] as? [String])?.contains("PROMISC") == true)
+            #expect(try nl.link(named: "br0").isPromiscuous)
+            try nl.setBridgePort(named: "p0", hairpin: true, isolated: true)
+            var port = try #require(try ns.linksByName()["p0"]?[path: "linkinfo", "info_slave_data"] as? [String: Any])
+            #expect(port["hairpin"] as? Bool == true && port["isolated"] as? Bool == true)
+            try nl.setBridgePort(named: "p0", hairpin: false)
+            port = try #require(try ns.linksByName()["p0"]?[path: "linkinfo", "info_slave_data"] as? [String: Any])
+            #expect(port["hairpin"] as? Bool == false && port["isolated"] as? Bool == true)
+            #expect(throws: NetlinkError.self) { try nl.setBridgePort(named: "p1", hairpin: true) }
+
+            // iproute2 says independently whether this kernel has bridge VLAN filtering.
+            let hasFiltering = try ns.run(["ip", "link", "add", "probe0", "type", "bridge", "vlan_filtering", "1"]).succeeded
+            _ = try ns.run(["ip", "link", "del", "probe0"])
+            if hasFiltering {
+                try nl.setBridgeVLANFiltering(true, bridge: "br0")
+                #expect(try ns.linksByName()["br0"]?[path: "linkinfo", "info_data", "vlan_filtering"] as? Int == 1)
+                try nl.addBridgeVLAN(100, link: "p0", pvid: true, untagged: true)
+                try nl.deleteBridgeVLAN(1, link: "p0")
+                let vlans = try ns.check(["bridge", "-j", "vlan", "show", "dev", "p0"])
+                #expect(vlans.contains("\"vlan\":100") && !vlans.contains("\"vlan\":1,"), "\(vlans)")
+            } else {
+                let error = try #require(throws: NetlinkError.self) { try nl.setBridgeVLANFiltering(true, bridge: "br0") }
+                #expect(error.code == .unsupported, "\(error)")
+            }
+            #expect(throws: NetlinkError.self) { try nl.addBridgeVLAN(0, link: "p0") }
+        }
+    }
+
     @Test("Root: vxlan with VNI, port, local, device, TTL and learning off")
     func vxlan() throws {
         try TestNamespace.with(label: "vxlan") { (ns: TestNamespace) in
