@@ -34,7 +34,8 @@ struct ChildFailed: Error, CustomStringConvertible {
 }
 
 /// Runs a command to completion and measures it (wall, and the child's user/system CPU).
-func measureCommand(_ args: [String], stdinFile: String? = nil) throws -> Cost {
+/// `environment` replaces this process's environment when given.
+func measureCommand(_ args: [String], stdinFile: String? = nil, environment: [String]? = nil) throws -> Cost {
     var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -42,9 +43,12 @@ func measureCommand(_ args: [String], stdinFile: String? = nil) throws -> Cost {
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
+    var envp: [UnsafeMutablePointer<CChar>?] = (environment ?? []).map { strdup($0) } + [nil]
+    defer { envp.forEach { free($0) } }
     var pid: pid_t = 0
     let start = now()
-    let rc = posix_spawnp(&pid, args[0], &actions, nil, &argv, environ)
+    let rc = environment == nil ? posix_spawnp(&pid, args[0], &actions, nil, &argv, environ)
+                                : posix_spawnp(&pid, args[0], &actions, nil, &argv, &envp)
     guard rc == 0 else { throw ChildFailed(command: args, status: rc) }
     var status: Int32 = 0
     var usage = rusage()

@@ -6,6 +6,6 @@ import ArgumentParser
 struct NetplaneBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netplane-bench",
-        abstract: "Time Netplane against its anchor (iproute2, nft) in the same run.",
-        subcommands: [RoutesBench.self, NFTBench.self])
+        abstract: "Time Netplane against its anchor (iproute2, nft, the reference CNI plugins) in the same run.",
+        subcommands: [RoutesBench.self, NFTBench.self, CNIBench.self])
 }

@@ -21,23 +21,22 @@ public enum IPAMDelegate {
     /// JSON is thrown as that CNIError.
     @discardableResult
     public static func exec(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> CNIResult? {
-        let out = try run(plugin: plugin, config: config, env: env)
-        guard out.contains(where: { $0 != 32 && $0 != 10 && $0 != 9 && $0 != 13 }) else { return nil }
-        return try CNIResult(bytes: out)
+        try start(plugin: plugin, config: config, env: env).result()
     }
 
     /// Same as `exec` but returns the plugin's stdout unparsed (after checking the exit status).
     public static func run(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> [UInt8] {
+        try start(plugin: plugin, config: config, env: env).output()
+    }
+
+    /// Starts `plugin` with `config` on stdin and returns at once, so the caller can do other
+    /// work while the delegate runs (a bridge sets up its veth while IPAM allocates).
+    public static func start(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> DelegatedPlugin {
         var environment = currentEnvironment()
         for (k, v) in env { environment[k] = v }
         let path = try find(plugin: plugin, in: (environment["CNI_PATH"] ?? "").split(separator: ":").map(String.init))
-        let (status, out) = try spawn(path: path, environment: environment, input: config)
-        if status != 0 {
-            if let value = try? JSONValue.parse(out), let error = CNIError(json: value) { throw error }
-            throw CNIError(code: .generic, msg: "plugin \(plugin) failed with status \(status)",
-                           details: String(decoding: out, as: UTF8.self))
-        }
-        return out
+        let (pid, stdout) = try spawn(path: path, environment: environment, input: config)
+        return DelegatedPlugin(name: plugin, pid: pid, stdout: stdout)
     }
 
     static func currentEnvironment() -> [String: String] {
@@ -51,8 +50,9 @@ public enum IPAMDelegate {
         return result
     }
 
-    /// posix_spawn with stdin and stdout on pipes; returns the exit status and stdout.
-    static func spawn(path: String, environment: [String: String], input: [UInt8]) throws(CNIError) -> (Int32, [UInt8]) {
+    /// posix_spawn with stdin and stdout on pipes; writes `input` and returns the child and
+    /// the read end of its stdout.
+    static func spawn(path: String, environment: [String: String], input: [UInt8]) throws(CNIError) -> (pid_t, Int32) {
         func ioError(_ what: String) -> CNIError {
             CNIError(code: .ioFailure, msg: "\(what): \(String(cString: strerror(errno)))", details: path)
         }
@@ -82,16 +82,65 @@ public enum IPAMDelegate {
         }
         // A plugin that exits without reading stdin must not kill us with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        // A config is far smaller than a pipe's buffer, and the child reads all of stdin
+        // before it writes, so this does not wait for the child's work.
         PluginMain.writeAll(fd: inPipe[1], input)
         close(inPipe[1])
-        let out = PluginMain.readAll(fd: outPipe[0])
-        close(outPipe[0])
+        return (pid, outPipe[0])
+    }
+}
+
+/// A delegated plugin that has been started: collect its output once with `output()` or
+/// `result()`. Dropping it without collecting still waits for the child (no zombies, and a
+/// following DEL never races the ADD still running).
+public final class DelegatedPlugin {
+    let name: String
+    let pid: pid_t
+    var stdout: Int32
+    var collected: (status: Int32, output: [UInt8])?
+
+    init(name: String, pid: pid_t, stdout: Int32) {
+        self.name = name
+        self.pid = pid
+        self.stdout = stdout
+    }
+
+    deinit { _ = finish() }
+
+    /// Reads stdout to its end and reaps the child (once); its exit status and output.
+    func finish() -> (status: Int32, output: [UInt8]) {
+        if let collected { return collected }
+        let out = PluginMain.readAll(fd: stdout)
+        close(stdout)
+        stdout = -1
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw ioError("waitpid") }
-        }
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED / WEXITSTATUS by hand: Swift does not import the macros.
         let exited = (status & 0x7f) == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
+        let result = (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
+        collected = result
+        return result
     }
+
+    /// The plugin's stdout after a zero exit; its error JSON, thrown, otherwise.
+    @discardableResult
+    public func output() throws(CNIError) -> [UInt8] {
+        let (status, out) = finish()
+        if status != 0 {
+            if let value = try? JSONValue.parse(out), let error = CNIError(json: value) { throw error }
+            throw CNIError(code: .generic, msg: "plugin \(name) failed with status \(status)",
+                           details: String(decoding: out, as: UTF8.self))
+        }
+        return out
+    }
+
+    /// The parsed result (nil when the plugin printed nothing, as DEL does).
+    public func result() throws(CNIError) -> CNIResult? {
+        let out = try output()
+        guard out.contains(where: { $0 != 32 && $0 != 10 && $0 != 9 && $0 != 13 }) else { return nil }
+        return try CNIResult(bytes: out)
+    }
+
+    /// Waits for the plugin to end, ignoring what it said (before undoing its work).
+    public func wait() { _ = finish() }
 }

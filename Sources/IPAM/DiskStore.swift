@@ -79,14 +79,13 @@ public final class DiskStore: Store {
     }
 
     public func releaseByID(containerID: String, ifname: String) throws(IPAMError) {
-        var found = matching(containerID: containerID, ifname: ifname, legacy: false)
-        if found.isEmpty { found = matching(containerID: containerID, ifname: ifname, legacy: true) }
-        for ip in found { try release(ip) }
+        let (current, legacy) = try matching(containerID: containerID, ifname: ifname)
+        for ip in current.isEmpty ? legacy : current { try release(ip) }
     }
 
     public func getByID(containerID: String, ifname: String) throws(IPAMError) -> [IPAddress] {
-        (matching(containerID: containerID, ifname: ifname, legacy: false)
-            + matching(containerID: containerID, ifname: ifname, legacy: true)).sorted()
+        let (current, legacy) = try matching(containerID: containerID, ifname: ifname)
+        return (current + legacy).sorted()
     }
 
     /// Every address file; a file in the old format (container ID only) has an empty ifname.
@@ -104,9 +103,16 @@ public final class DiskStore: Store {
 
     private func path(_ name: String) -> String { directory + "/" + name }
 
-    private func matching(containerID: String, ifname: String, legacy: Bool) -> [IPAddress] {
-        let key = legacy ? trimmed(containerID) : trimmed(containerID) + Self.lineBreak + ifname
-        return ((try? addressFiles()) ?? []).filter { $0.content == key }.map(\.ip)
+    /// The attachment's addresses in one pass over the directory: files in the current
+    /// format (container ID and ifname) and in the old one (container ID only).
+    private func matching(containerID: String, ifname: String) throws(IPAMError) -> (current: [IPAddress], legacy: [IPAddress]) {
+        let legacyKey = trimmed(containerID)
+        let key = legacyKey + Self.lineBreak + ifname
+        var current: [IPAddress] = [], legacy: [IPAddress] = []
+        for file in try addressFiles() {
+            if file.content == key { current.append(file.ip) } else if file.content == legacyKey { legacy.append(file.ip) }
+        }
+        return (current, legacy)
     }
 
     /// (address, trimmed content) of every file named by an IP address.

@@ -2,6 +2,7 @@ import CNI
 import Glibc
 import Netlink
 import NetAddress
+import NFTables
 
 func prefix(_ text: String) throws(CNIError) -> IPPrefix {
     do { return try IPPrefix(text) } catch {
@@ -14,14 +15,16 @@ struct Undo {
     var createdBridge = false
     var createdVeth = false
     var addedRules = false
-    var allocated = false
+    /// The IPAM ADD, started early; it is waited for before its DEL.
+    var ipam: DelegatedPlugin?
 
     func run(_ request: CNIRequest, _ conf: BridgeConfig, host: NetlinkHandle, vethName: String, tag: AttachmentTag) {
         // Deleting one end of the veth removes both.
         if createdVeth { try? host.deleteLink(named: vethName) }
-        if addedRules { try? removeTaggedRules { $0 == tag.comment } }
-        if allocated, let ipam = conf.ipamType {
-            _ = try? IPAMDelegate.exec(plugin: ipam, config: request.stdin, env: ["CNI_COMMAND": "DEL"])
+        if addedRules, let nft = try? NFTSocket() { try? removeTaggedRules(of: tag, using: nft) }
+        if let ipam, let type = conf.ipamType {
+            ipam.wait()
+            _ = try? IPAMDelegate.exec(plugin: type, config: request.stdin, env: ["CNI_COMMAND": "DEL"])
         }
         // The bridge is shared by every pod of the node: remove it only if this ADD made it
         // and no other pod has been attached meanwhile.
@@ -48,6 +51,9 @@ func add(_ request: CNIRequest) throws -> CNIResult {
     let vethName = hostVethName(containerID: env.containerID, ifname: env.ifname)
     let tag = AttachmentTag(network: request.config.name, containerID: env.containerID, ifname: env.ifname)
     var undo = Undo()
+    // IPAM runs in its own process while the links are set up here: the allocation does not
+    // depend on them, and the two together are most of an ADD's time.
+    if let ipam = conf.ipamType { undo.ipam = try IPAMDelegate.start(plugin: ipam, config: request.stdin) }
     do {
         let bridge = try ensureBridge(host, conf, created: &undo.createdBridge)
         try setupVeth(host: host, ctr: ctr, containerNS: containerNS, conf: conf, env: env,
@@ -58,13 +64,12 @@ func add(_ request: CNIRequest) throws -> CNIResult {
             try SpoofCheck.add(hostInterface: vethName, mac: containerMAC, tag: tag)
         }
         var result = CNIResult(cniVersion: request.config.cniVersion)
-        if let ipam = conf.ipamType {
-            let ipamResult = try IPAMDelegate.exec(plugin: ipam, config: request.stdin)
-            undo.allocated = true
-            guard let ipamResult, !ipamResult.ips.isEmpty else {
-                throw CNIError(code: .generic, msg: "bridge: IPAM plugin \(ipam) returned no IP configuration")
+        if let ipam = undo.ipam, let type = conf.ipamType {
+            try configureContainerSysctls(conf, containerNS: containerNS, ifname: env.ifname)
+            guard let ipamResult = try ipam.result(), !ipamResult.ips.isEmpty else {
+                throw CNIError(code: .generic, msg: "bridge: IPAM plugin \(type) returned no IP configuration")
             }
-            result = try layer3(ipamResult, conf: conf, host: host, ctr: ctr, containerNS: containerNS, env: env)
+            result = try layer3(ipamResult, conf: conf, host: host, ctr: ctr, env: env)
             if conf.ipMasq {
                 undo.addedRules = true
                 try Masq.add(try result.ips.map { ip throws(CNIError) in try prefix(ip.address) }, tag: tag)
@@ -83,6 +88,21 @@ func add(_ request: CNIRequest) throws -> CNIResult {
     } catch {
         undo.run(request, conf, host: host, vethName: vethName, tag: tag)
         throw error
+    }
+}
+
+/// Without duplicate address detection an IPv6 address is usable at once (the default, as in
+/// the reference); arp_notify announces the new MAC. Both are written from one thread inside
+/// the container's namespace; a missing key (IPv6 disabled) is not an error.
+func configureContainerSysctls(_ conf: BridgeConfig, containerNS: NetNS, ifname: String) throws {
+    var values = [("net/ipv4/conf/\(ifname)/arp_notify", "1")]
+    if conf.enableDAD {
+        values += [("net/ipv6/conf/\(ifname)/enhanced_dad", "1"), ("net/ipv6/conf/\(ifname)/accept_dad", "1")]
+    } else {
+        values.append(("net/ipv6/conf/\(ifname)/accept_dad", "0"))
+    }
+    try containerNS.run {
+        for (key, value) in values { try? Sysctl.set(key, value) }
     }
 }
 
@@ -150,7 +170,7 @@ func setupVeth(host: NetlinkHandle, ctr: NetlinkHandle, containerNS: NetNS, conf
 /// Configures the container interface from the IPAM result (addresses, default routes,
 /// gateways) and the bridge as the gateway; returns the result to print.
 func layer3(_ ipam: CNIResult, conf: BridgeConfig, host: NetlinkHandle, ctr: NetlinkHandle,
-            containerNS: NetNS, env: CNIEnvironment) throws -> CNIResult {
+            env: CNIEnvironment) throws -> CNIResult {
     var result = ipam
     var gateways: [IPPrefix] = []
     for i in result.ips.indices {
@@ -170,14 +190,6 @@ func layer3(_ ipam: CNIResult, conf: BridgeConfig, host: NetlinkHandle, ctr: Net
             gateways.append(try IPPrefix(address: gw, length: p.length))
         }
     }
-    // Without DAD an IPv6 address is usable at once; arp_notify announces the new MAC.
-    if conf.enableDAD {
-        try? Sysctl.set("net/ipv6/conf/\(env.ifname)/enhanced_dad", "1", in: containerNS)
-        try? Sysctl.set("net/ipv6/conf/\(env.ifname)/accept_dad", "1", in: containerNS)
-    } else {
-        try? Sysctl.setAcceptDAD(0, interface: env.ifname, in: containerNS)
-    }
-    try? Sysctl.set("net/ipv4/conf/\(env.ifname)/arp_notify", "1", in: containerNS)
     try ctr.setLink(named: env.ifname, .up)
     for ip in result.ips { try ctr.addAddress(try prefix(ip.address), link: env.ifname) }
     // A route without a gateway goes through the gateway of its family, as in the reference.

@@ -40,16 +40,16 @@ enum Masq {
     static func add(_ addresses: [IPPrefix], tag: AttachmentTag) throws {
         let v4 = addresses.filter(\.address.isIPv4)
         guard !v4.isEmpty else { return }
+        let socket = try NFTSocket()
         var tx = Transaction()
-        tx.add(table)
-        tx.add(Chain(table, chain, base: BaseChain(type: .nat, hook: .postrouting, priority: Priority.srcnat)))
+        try ensureBaseChain(socket, &tx, table, chain, BaseChain(type: .nat, hook: .postrouting, priority: Priority.srcnat))
         for p in v4 {
             let pod = try IPPrefix(address: p.address, length: 32)
             var outside = Match.ipDaddr(p.network)
             if case .cmp(let r, _, let bytes)? = outside.last { outside[outside.count - 1] = .cmp(r, .neq, bytes) }
             tx.add(Rule(table, chain, Match.ipSaddr(pod) + outside + Action.masquerade(), comment: tag.comment))
         }
-        try NFTSocket().commit(tx)
+        try socket.commit(tx)
     }
 }
 
@@ -62,20 +62,35 @@ enum SpoofCheck {
     static let chain = "prerouting"
 
     static func add(hostInterface: String, mac: MACAddress, tag: AttachmentTag) throws {
+        let socket = try NFTSocket()
         var tx = Transaction()
-        tx.add(table)
-        tx.add(Chain(table, chain, base: BaseChain(type: .filter, hook: .prerouting, priority: -300)))
+        try ensureBaseChain(socket, &tx, table, chain, BaseChain(type: .filter, hook: .prerouting, priority: -300))
         let otherSource: [Expression] = [.payload(.link, offset: 6, length: 6, into: .r(0)),
                                          .cmp(.r(0), .neq, mac.bytes)]
         tx.add(Rule(table, chain, Match.iifname(hostInterface) + otherSource + [.verdict(.drop)], comment: tag.comment))
-        try NFTSocket().commit(tx)
+        try socket.commit(tx)
     }
+}
+
+/// Adds the table and base chain to `tx` unless they exist. Re-adding an existing chain is
+/// not free: the kernel records it as a chain update that is released only after an RCU
+/// grace period, and closing the socket waits for that (10-20 ms on every ADD).
+func ensureBaseChain(_ socket: NFTSocket, _ tx: inout Transaction, _ table: Table, _ chain: String,
+                     _ base: BaseChain) throws {
+    if (try? socket.chains(in: table))?.contains(where: { $0.name == chain }) == true { return }
+    tx.add(table)
+    tx.add(Chain(table, chain, base: base))
+}
+
+/// Removes the masquerade and spoof-check rules of one attachment.
+func removeTaggedRules(of tag: AttachmentTag, using socket: NFTSocket) throws {
+    let comment = tag.comment
+    try removeTaggedRules(using: socket) { $0 == comment }
 }
 
 /// Removes the masquerade and spoof-check rules whose comment `matches` accepts (an absent
 /// table is skipped).
-func removeTaggedRules(where matches: (String) -> Bool) throws {
-    let socket = try NFTSocket()
+func removeTaggedRules(using socket: NFTSocket, where matches: (String) -> Bool) throws {
     for (table, chain) in [(Masq.table, Masq.chain), (SpoofCheck.table, SpoofCheck.chain)] {
         try socket.deleteRules(in: table, chain: chain, where: matches)
     }

@@ -4,24 +4,35 @@
 import CNI
 import Glibc
 import Netlink
+import NFTables
 import NetAddress
 
 /// DEL: idempotent, and works when the container's namespace is already gone.
+///
+/// The IPAM plugin's DEL runs in its own process meanwhile. The order of the rest is chosen
+/// for the kernel's sake: committing the rule deletions queues their release behind an RCU
+/// grace period, and closing an nftables socket waits for that release while holding the
+/// nftables mutex, which deleting a link needs too. So the rules go first, the link second
+/// (its own wait for RCU callbacks covers the grace period), and the socket is closed last,
+/// when there is nothing left to wait for.
 func del(_ request: CNIRequest) throws {
     let conf = try BridgeConfig(request.config, cniArgs: request.env)
     let env = request.env
+    let ipam = try conf.ipamType.map { (type) throws(CNIError) in try IPAMDelegate.start(plugin: type, config: request.stdin) }
+    let nft = try NFTSocket()
+    try removeTaggedRules(of: AttachmentTag(network: request.config.name, containerID: env.containerID,
+                                            ifname: env.ifname), using: nft)
     let path = env.netns
     if !path.isEmpty, access(path, F_OK) == 0, let ns = try? NetNS.open(path: path) {
         let ctr = try NetlinkHandle(namespace: ns)
         try NetlinkError.ignoring(.linkNotFound) { try ctr.deleteLink(named: env.ifname) }
     }
-    if let ipam = conf.ipamType { try IPAMDelegate.exec(plugin: ipam, config: request.stdin) }
-    let tag = AttachmentTag(network: request.config.name, containerID: env.containerID, ifname: env.ifname)
-    try removeTaggedRules { $0 == tag.comment }
     // The host end goes with its peer; remove a leftover one too (e.g. namespace gone first).
     let host = try NetlinkHandle()
     let vethName = hostVethName(containerID: env.containerID, ifname: env.ifname)
     try NetlinkError.ignoring(.linkNotFound) { try host.deleteLink(named: vethName) }
+    try ipam?.output()
+    withExtendedLifetime(nft) {}
 }
 
 /// CHECK: the IPAM plugin agrees; the bridge (with the configured promiscuous mode), the host
@@ -80,7 +91,7 @@ func gc(_ request: CNIRequest) throws {
     let conf = try BridgeConfig(request.config, cniArgs: request.env)
     if let ipam = conf.ipamType { try IPAMDelegate.exec(plugin: ipam, config: request.stdin) }
     let valid = Set(try request.config.validAttachments().map { [$0.containerID, $0.ifname] })
-    try removeTaggedRules { comment in
+    try removeTaggedRules(using: NFTSocket()) { comment in
         guard let tag = AttachmentTag(comment: comment), tag.network == request.config.name else { return false }
         return !valid.contains([tag.containerID, tag.ifname])
     }

@@ -181,6 +181,29 @@ struct BridgeOptionsRootTests {
         }
     }
 
+    @Test("CNI Root: truncated JSON, unknown cniVersion, missing CNI_NETNS and a bad subnet give codes 6, 1, 4, 7 and leave nothing")
+    func badInput() throws {
+        let data = scratchPath("brin")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let good = config(#""isGateway":true,"ipMasq":true,"#, data: data)
+        try TestNamespace.with(2, label: "cniin") { nss in
+            let (node, pod) = (nss[0], nss[1])
+            let cases: [(String, TestNamespace?, String, Int)] = [
+                ("truncated JSON", pod, String(good.prefix(40)), 6),
+                ("unknown cniVersion", pod, good.replacingOccurrences(of: "\"1.0.0\"", with: "\"9.9.9\""), 1),
+                ("missing CNI_NETNS", nil, good, 4),
+                ("bad subnet", pod, good.replacingOccurrences(of: "10.244.7.0/24", with: "10.244.7.0/33"), 7),
+            ]
+            for (what, target, conf, code) in cases {
+                let out = try runPlugin(bridge, "ADD", node: node, pod: target, id: "ctr-in", config: conf)
+                #expect(try failure(out).code.rawValue == code, "\(what): \(out.stdout)")
+                #expect(try !hasLink(node, "cni0") && nodeVeths(node).isEmpty && !hasLink(pod, "eth0"), "\(what) left links")
+                #expect(reservations(data).isEmpty, "\(what) left a reservation")
+                #expect(try !nftRules(node).contains("ctr-in"), "\(what) left rules")
+            }
+        }
+    }
+
     @Test("CNI Root: a failure halfway through ADD (unreachable route) rolls back veth, address, rules and bridge")
     func rollback() throws {
         let data = scratchPath("brrb")
