@@ -31,8 +31,12 @@ struct Layout {
         return k
     }
 
-    /// Whether `namespace` belongs to this testbed, whatever its node count.
+    /// Whether `namespace` belongs to this testbed, whatever its node count: the fabric, the
+    /// nodes, and the pods `Tools/up` attaches to them (`<node>-pod<J>`).
     func owns(_ namespace: String) -> Bool {
-        namespace == fabric || nodeNumber(of: namespace) != nil
+        if namespace == fabric || nodeNumber(of: namespace) != nil { return true }
+        guard let dash = namespace.ranges(of: "-pod").last,
+              Int(namespace[dash.upperBound...]).map({ $0 > 0 }) == true else { return false }
+        return nodeNumber(of: String(namespace[..<dash.lowerBound])) != nil
     }
 }
