@@ -204,6 +204,27 @@ struct BridgeOptionsRootTests {
         }
     }
 
+    @Test("CNI Root: DEL after the pod's namespace is gone releases the address and removes the host veth and rules")
+    func delWithNamespaceGone() throws {
+        let data = scratchPath("brgone")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let conf = config(#""isGateway":true,"ipMasq":true,"macspoofchk":true,"#, data: data)
+        try TestNamespace.with(label: "cnigo") { (node: TestNamespace) in
+            let pod = try TestNamespace.create("cnigp")
+            defer { pod.remove() }
+            _ = try add(node, pod, id: "ctr-gone", conf)
+            #expect(try reservations(data).count == 1 && nodeVeths(node).count == 1)
+            pod.remove()
+            for _ in 0..<2 {
+                let out = try runPlugin(bridge, "DEL", node: node, pod: pod, id: "ctr-gone", config: conf)
+                #expect(out.succeeded, "DEL failed: \(out.stdout)")
+            }
+            #expect(reservations(data).isEmpty)
+            #expect(try nodeVeths(node).isEmpty)
+            #expect(try !nftRules(node).contains("ctr-gone"))
+        }
+    }
+
     @Test("CNI Root: a failure halfway through ADD (unreachable route) rolls back veth, address, rules and bridge")
     func rollback() throws {
         let data = scratchPath("brrb")
