@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C bindings: system libraries found through pkg-config.
@@ -52,6 +53,11 @@ let package = Package(
         // CNI: spec types and plugin entry point, without full Foundation (FoundationEssentials).
         .target(name: "CNI", dependencies: ["NetAddress"], swiftSettings: strict),
 
+        // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
+        // SQLite through GRDB by default.
+        .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: strict),
+
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
 
@@ -79,6 +85,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,165 @@
+import Foundation
+import GRDB
+
+/// The default store: one SQLite file in WAL mode, through GRDB.
+///
+/// Two tables: `objects` (the current value of every key) and `events` (every change, its
+/// AUTOINCREMENT row id being the global revision, so a revision is never reused even after
+/// compaction). Writes from concurrent callers are group-committed: whatever arrives while a
+/// transaction runs goes into the next one, so 32 clients pay for a handful of commits, not
+/// 32. `synchronous=NORMAL`: a committed write survives the process being killed (it is in
+/// the WAL); only a power loss can take the last commits.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    let writer: WriteBatcher
+    let hub = WatchHub()
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws(StoreError) {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try pool.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE IF NOT EXISTS objects (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value BLOB NOT NULL,
+                        create_revision INTEGER NOT NULL,
+                        mod_revision INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS events (
+                        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+                        key TEXT NOT NULL,
+                        kind INTEGER NOT NULL,
+                        value BLOB NOT NULL,
+                        create_revision INTEGER NOT NULL
+                    );
+                    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                    INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
+                    """)
+            }
+        } catch {
+            throw StoreError(.backend, "open \(path): \(error)")
+        }
+        writer = WriteBatcher(pool: pool, hub: hub)
+    }
+
+    public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> StoredObject {
+        try await writer.submit(.create(key, value))
+    }
+
+    public func update(_ key: String, value: [UInt8], ifRevision: Int64?) async throws(StoreError) -> StoredObject {
+        try await writer.submit(.update(key, value, ifRevision))
+    }
+
+    public func delete(_ key: String, ifRevision: Int64?) async throws(StoreError) -> StoredObject {
+        try await writer.submit(.delete(key, ifRevision))
+    }
+
+    public func get(_ key: String) async throws(StoreError) -> StoredObject {
+        let found = try await read { db in try Self.object(db, key) }
+        guard let found else { throw StoreError(.notFound, "\(key) not found") }
+        return found
+    }
+
+    public func list(prefix: String, after: String?, limit: Int?) async throws(StoreError) -> ListPage {
+        try await read { db in
+            let revision = try Self.revision(db)
+            var sql = "SELECT key, value, create_revision, mod_revision FROM objects WHERE key >= ? AND key < ?"
+            var arguments: StatementArguments = [prefix, Self.end(of: prefix)]
+            if let after {
+                sql += " AND key > ?"
+                arguments += [after]
+            }
+            sql += " ORDER BY key"
+            if let limit {
+                sql += " LIMIT ?"
+                arguments += [limit + 1]
+            }
+            var items = try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.object(from:))
+            var next: String?
+            if let limit, items.count > limit {
+                items.removeLast(items.count - limit)
+                next = items.last?.key
+            }
+            return ListPage(items: items, revision: revision, continueAfter: next)
+        }
+    }
+
+    public func watch(prefix: String, after revision: Int64) async throws(StoreError) -> AsyncThrowingStream<StoreEvent, any Error> {
+        // Subscribe first (live events are held back), then replay history from the
+        // database, then release the held events newer than the replay: no gap, no duplicate.
+        let (id, stream) = hub.subscribe(prefix: prefix)
+        do throws(StoreError) {
+            let (compacted, history) = try await read { db in
+                let compacted = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
+                guard revision >= compacted else { return (compacted, [StoreEvent]()) }
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT revision, key, kind, value, create_revision FROM events
+                    WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision
+                    """, arguments: [revision, prefix, Self.end(of: prefix)])
+                return (compacted, rows.map(Self.event(from:)))
+            }
+            guard revision >= compacted else {
+                hub.remove(id)
+                throw StoreError(.compacted(oldest: compacted + 1),
+                                 "revision \(revision) has been compacted; the oldest kept is \(compacted + 1)")
+            }
+            hub.replayed(id, history: history, after: revision)
+            return stream
+        } catch {
+            hub.remove(id)
+            throw error
+        }
+    }
+
+    public func currentRevision() async throws(StoreError) -> Int64 {
+        try await read { db in try Self.revision(db) }
+    }
+
+    public func compact(through revision: Int64) async throws(StoreError) {
+        do {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM events WHERE revision <= ?", arguments: [revision])
+                try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE name = 'compacted'", arguments: [revision])
+            }
+        } catch {
+            throw StoreError(.backend, "compact: \(error)")
+        }
+    }
+
+    // MARK: - SQL helpers
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.read(body) } catch let error as StoreError { throw error } catch {
+            throw StoreError(.backend, "read: \(error)")
+        }
+    }
+
+    static func revision(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+    }
+
+    static func object(_ db: Database, _ key: String) throws -> StoredObject? {
+        try Row.fetchOne(db, sql: "SELECT key, value, create_revision, mod_revision FROM objects WHERE key = ?",
+                         arguments: [key]).map(object(from:))
+    }
+
+    static func object(from row: Row) -> StoredObject {
+        StoredObject(key: row[0], value: [UInt8](row[1] as Data), createRevision: row[2], modRevision: row[3])
+    }
+
+    static func event(from row: Row) -> StoreEvent {
+        let revision: Int64 = row[0]
+        let kind = StoreEvent.Kind(rawValue: row[2]) ?? .modified
+        return StoreEvent(kind: kind, object: StoredObject(key: row[1], value: [UInt8](row[3] as Data),
+                                                           createRevision: row[4], modRevision: revision),
+                          revision: revision)
+    }
+
+    /// The smallest string greater than every string starting with `prefix` (for range scans).
+    static func end(of prefix: String) -> String { prefix + "\u{10FFFF}" }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+/// One write, as the batcher queues it.
+enum WriteOp: Sendable {
+    case create(String, [UInt8])
+    case update(String, [UInt8], Int64?)
+    case delete(String, Int64?)
+}
+
+/// Group commit: writes queue here; one transaction at a time takes everything queued and
+/// applies it in order, each write checked on its own (a conflict fails that write only).
+/// Events are published to watchers after the commit, in revision order.
+actor WriteBatcher {
+    let pool: DatabasePool
+    let hub: WatchHub
+    private var pending: [(op: WriteOp, done: CheckedContinuation<StoredObject, any Error>)] = []
+    private var flushing = false
+
+    init(pool: DatabasePool, hub: WatchHub) {
+        self.pool = pool
+        self.hub = hub
+    }
+
+    func submit(_ op: WriteOp) async throws(StoreError) -> StoredObject {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pending.append((op, continuation))
+                if !flushing {
+                    flushing = true
+                    Task { await self.flush() }
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.backend, "\(error)")
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            let ops = batch.map(\.op)
+            let outcome: Result<[Result<(StoredObject, StoreEvent), StoreError>], any Error>
+            do {
+                outcome = .success(try await pool.write { db in try ops.map { op in try Self.apply(op, db) } })
+            } catch {
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .failure(let error):
+                for item in batch { item.done.resume(throwing: StoreError(.backend, "write: \(error)")) }
+            case .success(let results):
+                hub.publish(results.compactMap { try? $0.get().1 })
+                for (item, result) in zip(batch, results) {
+                    switch result {
+                    case .success(let (object, _)): item.done.resume(returning: object)
+                    case .failure(let error): item.done.resume(throwing: error)
+                    }
+                }
+            }
+        }
+        flushing = false
+    }
+
+    /// Applies one write inside the batch's transaction. A refused write (not found, exists,
+    /// conflict) changes nothing; a database error throws and fails the whole batch.
+    static func apply(_ op: WriteOp, _ db: Database) throws -> Result<(StoredObject, StoreEvent), StoreError> {
+            switch op {
+            case .create(let key, let value):
+                if try SQLiteStore.object(db, key) != nil {
+                    return .failure(StoreError(.alreadyExists, "\(key) already exists"))
+                }
+                let revision = try record(db, key: key, kind: .added, value: value, createRevision: nil)
+                let object = StoredObject(key: key, value: value, createRevision: revision, modRevision: revision)
+                try db.execute(sql: "INSERT INTO objects (key, value, create_revision, mod_revision) VALUES (?, ?, ?, ?)",
+                               arguments: [key, Data(value), revision, revision])
+                return .success((object, StoreEvent(kind: .added, object: object, revision: revision)))
+            case .update(let key, let value, let expected):
+                guard let current = try SQLiteStore.object(db, key) else {
+                    return .failure(StoreError(.notFound, "\(key) not found"))
+                }
+                if let expected, expected != current.modRevision {
+                    return .failure(StoreError(.conflict(current: current.modRevision),
+                                               "\(key) is at revision \(current.modRevision), not \(expected)"))
+                }
+                let revision = try record(db, key: key, kind: .modified, value: value, createRevision: current.createRevision)
+                try db.execute(sql: "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?",
+                               arguments: [Data(value), revision, key])
+                let object = StoredObject(key: key, value: value, createRevision: current.createRevision, modRevision: revision)
+                return .success((object, StoreEvent(kind: .modified, object: object, revision: revision)))
+            case .delete(let key, let expected):
+                guard let current = try SQLiteStore.object(db, key) else {
+                    return .failure(StoreError(.notFound, "\(key) not found"))
+                }
+                if let expected, expected != current.modRevision {
+                    return .failure(StoreError(.conflict(current: current.modRevision),
+                                               "\(key) is at revision \(current.modRevision), not \(expected)"))
+                }
+                let revision = try record(db, key: key, kind: .deleted, value: current.value,
+                                          createRevision: current.createRevision)
+                try db.execute(sql: "DELETE FROM objects WHERE key = ?", arguments: [key])
+                var object = current
+                object.modRevision = revision
+                return .success((object, StoreEvent(kind: .deleted, object: object, revision: revision)))
+            }
+    }
+
+    /// Appends the change to `events`; its row id is the new global revision.
+    private static func record(_ db: Database, key: String, kind: StoreEvent.Kind, value: [UInt8],
+                               createRevision: Int64?) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES (?, ?, ?, 0)",
+                       arguments: [key, kind.rawValue, Data(value)])
+        let revision = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE events SET create_revision = ? WHERE revision = ?",
+                       arguments: [createRevision ?? revision, revision])
+        return revision
+    }
+}
