@@ -24,11 +24,6 @@ public enum IPAMDelegate {
         try start(plugin: plugin, config: config, env: env).result()
     }
 
-    /// Same as `exec` but returns the plugin's stdout unparsed (after checking the exit status).
-    public static func run(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> [UInt8] {
-        try start(plugin: plugin, config: config, env: env).output()
-    }
-
     /// Starts `plugin` with `config` on stdin and returns at once, so the caller can do other
     /// work while the delegate runs (a bridge sets up its veth while IPAM allocates).
     public static func start(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> DelegatedPlugin {

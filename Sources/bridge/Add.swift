@@ -80,6 +80,8 @@ func add(_ request: CNIRequest) throws -> CNIResult {
         if !conf.disableContainerInterface { try waitForPort(host, vethName) }
         let hostMAC = try host.link(named: vethName).mac
         result.cniVersion = request.config.cniVersion
+        // Read the bridge again: a bridge takes the lowest MAC of its ports, so attaching
+        // this pod's veth may have changed it.
         result.interfaces = [.init(name: bridge.name, mac: try host.link(named: conf.bridge).mac.map { "\($0)" }),
                              .init(name: vethName, mac: hostMAC.map { "\($0)" }),
                              .init(name: env.ifname, mac: containerMAC.map { "\($0)" }, sandbox: env.netns)]
