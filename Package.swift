@@ -16,12 +16,21 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "IPSet", targets: ["IPSet"]),
+        .executable(name: "netplane", targets: ["netplane"]),
         .executable(name: "netplane-bench", targets: ["netplane-bench"]),
         .executable(name: "netplane-testbed", targets: ["netplane-testbed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C bindings: system libraries found through pkg-config.
@@ -50,6 +59,27 @@ let package = Package(
         // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
         .target(name: "IPAM", dependencies: ["NetAddress"], swiftSettings: strict),
 
+        // JSON: the one JSON value type, with a parser and printer that need no Foundation.
+        .target(name: "JSON", swiftSettings: strict),
+
+        // APIMachinery: Kubernetes API semantics on JSON trees (resources, metadata,
+        // selectors, validation, defaults, patches, tables), pure and testable.
+        .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress"], swiftSettings: strict),
+
+        // APIServer: the Kubernetes REST API over a Store, carried by Hummingbird over TLS.
+        .target(name: "APIServer", dependencies: [
+            "APIMachinery", "JSON", "Storage", "NetAddress",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+
         // CNI: spec types and plugin entry point, without full Foundation (FoundationEssentials).
         .target(name: "CNI", dependencies: ["NetAddress"], swiftSettings: strict),
 
@@ -71,6 +101,13 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/testbed", swiftSettings: strict),
 
+        // The daemon binary: one subcommand per role.
+        .executableTarget(name: "netplane", dependencies: [
+            "APIServer", "APIMachinery", "Storage", "NetAddress",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
         .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
         .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
         .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict),
@@ -86,6 +123,9 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],
+                    swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -37,6 +37,7 @@ public final class SQLiteStore: Store {
                         value BLOB NOT NULL,
                         create_revision INTEGER NOT NULL
                     );
+                    CREATE INDEX IF NOT EXISTS events_by_key ON events (key, revision);
                     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
                     INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
                     """)
@@ -98,7 +99,10 @@ public final class SQLiteStore: Store {
                 let compacted = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
                 guard revision >= compacted else { return (compacted, [StoreEvent]()) }
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT revision, key, kind, value, create_revision FROM events
+                    SELECT revision, key, kind, value, create_revision,
+                        CASE kind WHEN 1 THEN (SELECT p.value FROM events p WHERE p.key = e.key
+                            AND p.revision < e.revision ORDER BY p.revision DESC LIMIT 1) END
+                    FROM events e
                     WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision
                     """, arguments: [revision, prefix, Self.end(of: prefix)])
                 return (compacted, rows.map(Self.event(from:)))
@@ -157,7 +161,7 @@ public final class SQLiteStore: Store {
         let kind = StoreEvent.Kind(rawValue: row[2]) ?? .modified
         return StoreEvent(kind: kind, object: StoredObject(key: row[1], value: [UInt8](row[3] as Data),
                                                            createRevision: row[4], modRevision: revision),
-                          revision: revision)
+                          revision: revision, previous: (row[5] as Data?).map { [UInt8]($0) })
     }
 
     /// The smallest string greater than every string starting with `prefix` (for range scans).

@@ -16,17 +16,21 @@ public struct StoredObject: Sendable, Equatable {
 }
 
 /// A change seen by a watch. For `.deleted`, `object` is the last value and `revision` the
-/// deletion's revision.
+/// deletion's revision. For `.modified`, `previous` is the value before the change (etcd's
+/// prev_kv) when the store still has it: a filtered watch needs it to tell an object that
+/// stopped matching (a DELETED for that watcher) from one that never matched.
 public struct StoreEvent: Sendable, Equatable {
     public enum Kind: Int, Sendable { case added = 0, modified = 1, deleted = 2 }
     public var kind: Kind
     public var object: StoredObject
     public var revision: Int64
+    public var previous: [UInt8]?
 
-    public init(kind: Kind, object: StoredObject, revision: Int64) {
+    public init(kind: Kind, object: StoredObject, revision: Int64, previous: [UInt8]? = nil) {
         self.kind = kind
         self.object = object
         self.revision = revision
+        self.previous = previous
     }
 }
 

@@ -90,7 +90,8 @@ actor WriteBatcher {
                 try db.execute(sql: "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?",
                                arguments: [Data(value), revision, key])
                 let object = StoredObject(key: key, value: value, createRevision: current.createRevision, modRevision: revision)
-                return .success((object, StoreEvent(kind: .modified, object: object, revision: revision)))
+                return .success((object, StoreEvent(kind: .modified, object: object, revision: revision,
+                                                    previous: current.value)))
             case .delete(let key, let expected):
                 guard let current = try SQLiteStore.object(db, key) else {
                     return .failure(StoreError(.notFound, "\(key) not found"))

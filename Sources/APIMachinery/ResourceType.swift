@@ -1,0 +1,145 @@
+/// One REST resource the API server serves: where it lives in the URL space, what kind of
+/// object it holds, and what discovery tells clients about it.
+public struct ResourceType: Sendable, Hashable {
+    /// "" for the core group.
+    public var group: String
+    public var version: String
+    /// The plural lower-case name in URLs: "pods".
+    public var plural: String
+    public var singular: String
+    public var kind: String
+    public var namespaced: Bool
+    public var shortNames: [String]
+    public var categories: [String]
+    /// Subresources served: "status", "scale", "binding".
+    public var subresources: Set<String>
+    /// Whether `metadata.generation` tracks changes to the object's spec (every kind with a
+    /// spec whose controllers report observedGeneration).
+    public var hasGeneration: Bool
+    /// Whether a create throws away a client-supplied status (it belongs to the status
+    /// subresource), as the Kubernetes registry strategies do. Nodes keep theirs: the node
+    /// agent registers a node with its addresses and capacity.
+    public var resetsStatusOnCreate: Bool
+
+    public init(group: String, version: String, plural: String, singular: String, kind: String,
+                namespaced: Bool, shortNames: [String] = [], categories: [String] = [],
+                subresources: Set<String> = [], hasGeneration: Bool = false, resetsStatusOnCreate: Bool? = nil) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.singular = singular
+        self.kind = kind
+        self.namespaced = namespaced
+        self.shortNames = shortNames
+        self.categories = categories
+        self.subresources = subresources
+        self.hasGeneration = hasGeneration
+        self.resetsStatusOnCreate = resetsStatusOnCreate ?? subresources.contains("status")
+    }
+
+    /// "v1" or "apps/v1": the apiVersion field of this resource's objects.
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// "pods" or "deployments.apps": the name kubectl and error messages use.
+    public var qualifiedName: String { group.isEmpty ? plural : "\(plural).\(group)" }
+
+    /// The store key prefix of every object of this resource.
+    public var keyPrefix: String { "/registry/\(group.isEmpty ? "core" : group)/\(plural)/" }
+
+    /// The store key prefix of the objects in one namespace (all of them if nil).
+    public func keyPrefix(namespace: String?) -> String {
+        guard namespaced, let namespace else { return keyPrefix }
+        return keyPrefix + namespace + "/"
+    }
+
+    /// The store key of one object.
+    public func key(namespace: String?, name: String) -> String {
+        namespaced ? "\(keyPrefix)\(namespace ?? "")/\(name)" : keyPrefix + name
+    }
+
+    public static let allVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+}
+
+/// Every resource Netplane serves, and lookups by URL segment, kind and short name.
+public struct ResourceRegistry: Sendable {
+    public let resources: [ResourceType]
+
+    public init(_ resources: [ResourceType]) { self.resources = resources }
+
+    /// The resource at /api/v1/<plural> (group "") or /apis/<group>/<version>/<plural>.
+    public func resource(group: String, version: String, plural: String) -> ResourceType? {
+        resources.first { $0.group == group && $0.version == version && $0.plural == plural }
+    }
+
+    public func resource(apiVersion: String, kind: String) -> ResourceType? {
+        resources.first { $0.apiVersion == apiVersion && $0.kind == kind }
+    }
+
+    /// The group/versions served, in discovery order (core first).
+    public var groupVersions: [(group: String, version: String)] {
+        var seen: [String] = []
+        var out: [(String, String)] = []
+        for r in resources where !seen.contains(r.apiVersion) {
+            seen.append(r.apiVersion)
+            out.append((r.group, r.version))
+        }
+        return out
+    }
+
+    public static let builtin = ResourceRegistry([
+        // core/v1
+        ResourceType(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace",
+                     namespaced: false, shortNames: ["ns"], subresources: ["status", "finalize"],
+                     resetsStatusOnCreate: false),
+        ResourceType(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node",
+                     namespaced: false, shortNames: ["no"], subresources: ["status"], resetsStatusOnCreate: false),
+        ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true,
+                     shortNames: ["po"], categories: ["all"], subresources: ["status", "binding"]),
+        ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service",
+                     namespaced: true, shortNames: ["svc"], categories: ["all"], subresources: ["status"]),
+        ResourceType(group: "", version: "v1", plural: "endpoints", singular: "endpoints", kind: "Endpoints",
+                     namespaced: true, shortNames: ["ep"]),
+        ResourceType(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap",
+                     namespaced: true, shortNames: ["cm"]),
+        ResourceType(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true),
+        ResourceType(group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount",
+                     kind: "ServiceAccount", namespaced: true, shortNames: ["sa"]),
+        ResourceType(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true,
+                     shortNames: ["ev"]),
+        // discovery.k8s.io/v1
+        ResourceType(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
+                     kind: "EndpointSlice", namespaced: true),
+        // networking.k8s.io/v1
+        ResourceType(group: "networking.k8s.io", version: "v1", plural: "networkpolicies", singular: "networkpolicy",
+                     kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"], hasGeneration: true),
+        ResourceType(group: "networking.k8s.io", version: "v1", plural: "ingresses", singular: "ingress",
+                     kind: "Ingress", namespaced: true, shortNames: ["ing"], subresources: ["status"],
+                     hasGeneration: true),
+        ResourceType(group: "networking.k8s.io", version: "v1", plural: "ingressclasses", singular: "ingressclass",
+                     kind: "IngressClass", namespaced: false),
+        // apps/v1
+        ResourceType(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment",
+                     namespaced: true, shortNames: ["deploy"], categories: ["all"], subresources: ["status", "scale"],
+                     hasGeneration: true),
+        ResourceType(group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet",
+                     namespaced: true, shortNames: ["rs"], categories: ["all"], subresources: ["status", "scale"],
+                     hasGeneration: true),
+        ResourceType(group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet",
+                     namespaced: true, shortNames: ["ds"], categories: ["all"], subresources: ["status"],
+                     hasGeneration: true),
+        ResourceType(group: "apps", version: "v1", plural: "statefulsets", singular: "statefulset", kind: "StatefulSet",
+                     namespaced: true, shortNames: ["sts"], categories: ["all"], subresources: ["status", "scale"],
+                     hasGeneration: true),
+        ResourceType(group: "apps", version: "v1", plural: "controllerrevisions", singular: "controllerrevision",
+                     kind: "ControllerRevision", namespaced: true),
+        // batch/v1
+        ResourceType(group: "batch", version: "v1", plural: "jobs", singular: "job", kind: "Job", namespaced: true,
+                     categories: ["all"], subresources: ["status"], hasGeneration: true),
+        ResourceType(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob",
+                     namespaced: true, shortNames: ["cj"], categories: ["all"], subresources: ["status"],
+                     hasGeneration: true),
+        // coordination.k8s.io/v1
+        ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
+                     namespaced: true),
+    ])
+}

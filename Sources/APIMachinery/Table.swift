@@ -1,0 +1,193 @@
+public import JSON
+
+/// The `meta.k8s.io/v1 Table` that `kubectl get` asks for: the columns kubectl prints for each
+/// kind, computed on the server as the Kubernetes printers do.
+public enum TableConverter {
+    public struct Column: Sendable {
+        public var name: String
+        public var type: String
+        public var format: String
+        public var description: String
+        public var priority: Int
+        let cell: @Sendable (JSONValue, Int) -> JSONValue
+
+        init(_ name: String, _ type: String = "string", format: String = "", priority: Int = 0,
+             _ description: String = "", cell: @escaping @Sendable (JSONValue, Int) -> JSONValue) {
+            self.name = name
+            self.type = type
+            self.format = format
+            self.description = description
+            self.priority = priority
+            self.cell = cell
+        }
+    }
+
+    static let nameColumn = Column("Name", format: "name", "Name must be unique within a namespace.") { o, _ in
+        .string(o.name ?? "")
+    }
+    static let ageColumn = Column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.") { o, now in
+        .string(o[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap(APITime.parse).map { APITime.age(since: $0, now: now) } ?? "<unknown>")
+    }
+
+    static func text(_ path: [String], _ fallback: String = "<none>") -> @Sendable (JSONValue, Int) -> JSONValue {
+        { o, _ in
+            switch o[path: path] {
+            case .string(let s)? where !s.isEmpty: .string(s)
+            case .int(let i)?: .string(String(i))
+            case .bool(let b)?: .string(b ? "true" : "false")
+            default: .string(fallback)
+            }
+        }
+    }
+    static func int(_ path: [String]) -> @Sendable (JSONValue, Int) -> JSONValue {
+        { o, _ in .int(o[path: path]?.int64Value ?? 0) }
+    }
+
+    /// The columns of a resource, after Name and before Age.
+    public static func columns(for resource: ResourceType) -> [Column] {
+        var middle: [Column] = []
+        switch (resource.group, resource.plural) {
+        case ("", "pods"):
+            middle = [
+                Column("Ready") { o, _ in
+                    let statuses = o[path: ["status", "containerStatuses"]]?.arrayValue ?? []
+                    let total = o[path: ["spec", "containers"]]?.arrayValue?.count ?? 0
+                    let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
+                    return .string("\(ready)/\(total)")
+                },
+                Column("Status") { o, _ in
+                    if o.deletionTimestamp != nil { return "Terminating" }
+                    return .string(o[path: ["status", "reason"]]?.stringValue ?? o[path: ["status", "phase"]]?.stringValue ?? "Pending")
+                },
+                Column("Restarts", "integer") { o, _ in
+                    .int((o[path: ["status", "containerStatuses"]]?.arrayValue ?? []).reduce(0) { $0 + ($1["restartCount"]?.int64Value ?? 0) })
+                },
+            ]
+            return [nameColumn] + middle + [ageColumn,
+                Column("IP", priority: 1, cell: text(["status", "podIP"])),
+                Column("Node", priority: 1, cell: text(["spec", "nodeName"]))]
+        case ("", "services"):
+            middle = [
+                Column("Type", cell: text(["spec", "type"], "ClusterIP")),
+                Column("Cluster-IP", cell: text(["spec", "clusterIP"])),
+                Column("External-IP") { o, _ in
+                    var ips = o[path: ["spec", "externalIPs"]]?.arrayValue?.compactMap(\.stringValue) ?? []
+                    ips += (o[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue ?? $0["hostname"]?.stringValue }
+                    if ips.isEmpty {
+                        let type = o[path: ["spec", "type"]]?.stringValue
+                        if type == "LoadBalancer" { return "<pending>" }
+                        if type == "ExternalName" { return .string(o[path: ["spec", "externalName"]]?.stringValue ?? "<none>") }
+                        return "<none>"
+                    }
+                    return .string(ips.joined(separator: ","))
+                },
+                Column("Port(s)") { o, _ in
+                    let ports = (o[path: ["spec", "ports"]]?.arrayValue ?? []).map { p -> String in
+                        let port = p["port"]?.int64Value ?? 0
+                        let proto = p["protocol"]?.stringValue ?? "TCP"
+                        if let node = p["nodePort"]?.int64Value { return "\(port):\(node)/\(proto)" }
+                        return "\(port)/\(proto)"
+                    }
+                    return .string(ports.isEmpty ? "<none>" : ports.joined(separator: ","))
+                },
+            ]
+        case ("", "nodes"):
+            middle = [
+                Column("Status") { o, _ in
+                    let ready = (o[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"] == "Ready" }
+                    var s = ready?["status"] == "True" ? "Ready" : "NotReady"
+                    if o[path: ["spec", "unschedulable"]]?.boolValue == true { s += ",SchedulingDisabled" }
+                    return .string(s)
+                },
+            ]
+        case ("", "namespaces"):
+            middle = [Column("Status", cell: text(["status", "phase"], "Active"))]
+        case ("", "configmaps"):
+            middle = [Column("Data", "integer") { o, _ in
+                .int(Int64((o["data"]?.objectValue?.count ?? 0) + (o["binaryData"]?.objectValue?.count ?? 0)))
+            }]
+        case ("", "secrets"):
+            middle = [Column("Type", cell: text(["type"], "Opaque")),
+                      Column("Data", "integer") { o, _ in .int(Int64(o["data"]?.objectValue?.count ?? 0)) }]
+        case ("", "endpoints"):
+            middle = [Column("Endpoints") { o, _ in
+                var list: [String] = []
+                for subset in o["subsets"]?.arrayValue ?? [] {
+                    let ports = (subset["ports"]?.arrayValue ?? []).compactMap { $0["port"]?.int64Value }
+                    for a in subset["addresses"]?.arrayValue ?? [] {
+                        guard let ip = a["ip"]?.stringValue else { continue }
+                        list += ports.isEmpty ? [ip] : ports.map { "\(ip):\($0)" }
+                    }
+                }
+                return .string(list.isEmpty ? "<none>" : list.joined(separator: ","))
+            }]
+        case ("apps", "deployments"):
+            middle = [
+                Column("Ready") { o, _ in
+                    .string("\(o[path: ["status", "readyReplicas"]]?.int64Value ?? 0)/\(o[path: ["spec", "replicas"]]?.int64Value ?? 1)")
+                },
+                Column("Up-to-date", "integer", cell: int(["status", "updatedReplicas"])),
+                Column("Available", "integer", cell: int(["status", "availableReplicas"])),
+            ]
+        case ("apps", "replicasets"):
+            middle = [
+                Column("Desired", "integer") { o, _ in .int(o[path: ["spec", "replicas"]]?.int64Value ?? 1) },
+                Column("Current", "integer", cell: int(["status", "replicas"])),
+                Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
+            ]
+        case ("apps", "daemonsets"):
+            middle = [
+                Column("Desired", "integer", cell: int(["status", "desiredNumberScheduled"])),
+                Column("Current", "integer", cell: int(["status", "currentNumberScheduled"])),
+                Column("Ready", "integer", cell: int(["status", "numberReady"])),
+            ]
+        case ("networking.k8s.io", "networkpolicies"):
+            middle = [Column("Pod-Selector") { o, _ in
+                let labels = stringMap(o[path: ["spec", "podSelector", "matchLabels"]])
+                return .string(labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+            }]
+        case ("networking.k8s.io", "ingresses"):
+            middle = [
+                Column("Class", cell: text(["spec", "ingressClassName"])),
+                Column("Hosts") { o, _ in
+                    let hosts = (o[path: ["spec", "rules"]]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue }
+                    return .string(hosts.isEmpty ? "*" : hosts.joined(separator: ","))
+                },
+                Column("Address") { o, _ in
+                    let ips = (o[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue ?? $0["hostname"]?.stringValue }
+                    return .string(ips.joined(separator: ","))
+                },
+            ]
+        case ("coordination.k8s.io", "leases"):
+            middle = [Column("Holder", cell: text(["spec", "holderIdentity"], ""))]
+        default:
+            break
+        }
+        return [nameColumn] + middle + [ageColumn]
+    }
+
+    /// The Table of `objects`; each row carries the object itself, or only its metadata
+    /// (`includeObject=Metadata`, the default), or nothing (`None`).
+    public static func table(_ objects: [JSONValue], resource: ResourceType, includeObject: String?,
+                             listMetadata: JSONValue) -> JSONValue {
+        let columns = columns(for: resource)
+        let now = APITime.now()
+        let definitions: [JSONValue] = columns.map {
+            ["name": .string($0.name), "type": .string($0.type), "format": .string($0.format),
+             "description": .string($0.description), "priority": .int(Int64($0.priority))]
+        }
+        let rows: [JSONValue] = objects.map { object in
+            var row: JSONValue = ["cells": .array(columns.map { $0.cell(object, now) })]
+            switch includeObject ?? "Metadata" {
+            case "Object": row["object"] = object
+            case "None": break
+            default:
+                row["object"] = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                 "metadata": object.metadata]
+            }
+            return row
+        }
+        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": listMetadata,
+                "columnDefinitions": .array(definitions), "rows": .array(rows)]
+    }
+}

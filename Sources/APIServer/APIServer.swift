@@ -1,0 +1,576 @@
+public import JSON
+public import APIMachinery
+public import Storage
+public import NetAddress
+
+/// The Kubernetes REST API over a `Store`: routing, CRUD with Kubernetes semantics, lists,
+/// watches, patches, discovery and tables. Knows nothing of HTTP (HTTPServer carries it).
+public final class APIServer: Sendable {
+    public struct Options: Sendable {
+        public var serviceClusterIPRange: IPPrefix
+        public var serviceNodePortRange: ClosedRange<Int>
+        public var clusterCIDR: IPPrefix?
+        /// The largest request body accepted (413 beyond), as kube-apiserver's 3 MiB.
+        public var maxRequestBytes: Int
+        /// How often a watch that asked for bookmarks gets one.
+        public var bookmarkInterval: Duration
+
+        public init(serviceClusterIPRange: IPPrefix, serviceNodePortRange: ClosedRange<Int> = 30000...32767,
+                    clusterCIDR: IPPrefix? = nil, maxRequestBytes: Int = 3 * 1024 * 1024,
+                    bookmarkInterval: Duration = .seconds(60)) {
+            self.serviceClusterIPRange = serviceClusterIPRange
+            self.serviceNodePortRange = serviceNodePortRange
+            self.clusterCIDR = clusterCIDR
+            self.maxRequestBytes = maxRequestBytes
+            self.bookmarkInterval = bookmarkInterval
+        }
+    }
+
+    public let registry = ResourceRegistry.builtin
+    public let options: Options
+    let store: any Store
+    let objects: ObjectStore
+    let allocator: ServiceAllocator
+    let watches = WatchRegistry()
+
+    public init(store: any Store, options: Options) {
+        self.store = store
+        self.options = options
+        self.objects = ObjectStore(store: store)
+        self.allocator = ServiceAllocator(store: store, serviceRange: options.serviceClusterIPRange,
+                                          nodePorts: options.serviceNodePortRange)
+    }
+
+    /// Makes the namespaces every cluster has and the `kubernetes` Service, and frees
+    /// allocations left by a crash.
+    public func bootstrap() async throws(APIError) {
+        let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            do {
+                _ = try await create(namespaces, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
+            } catch {
+                guard error.code == 409 else { throw error }
+            }
+        }
+        try await allocator.repair()
+    }
+
+    /// Ends every open watch (at shutdown; clients reconnect elsewhere or later).
+    public func closeWatches() { watches.closeAll() }
+
+    // MARK: - Entry point
+
+    public func handle(_ request: APIRequest) async -> APIResponse {
+        do {
+            return try await route(request)
+        } catch {
+            return .error(error)
+        }
+    }
+
+    func route(_ request: APIRequest) async throws(APIError) -> APIResponse {
+        guard let route = Route.parse(request.path, registry: registry) else {
+            throw .notFound(path: request.path)
+        }
+        switch route {
+        case .version: return .json(status: 200, Discovery.version)
+        case .healthz, .readyz, .livez: return .bytes(status: 200, contentType: "text/plain", Array("ok".utf8))
+        case .apiVersions: return .json(status: 200, Discovery.apiVersions())
+        case .apiGroups: return .json(status: 200, Discovery.apiGroupList(registry))
+        case .apiGroup(let group):
+            guard let g = Discovery.apiGroup(registry, group) else { throw .notFound(path: request.path) }
+            return .json(status: 200, g)
+        case .resourceList(let group, let version):
+            guard let list = Discovery.resourceList(registry, group: group, version: version) else {
+                throw .notFound(path: request.path)
+            }
+            return .json(status: 200, list)
+        case .openAPIv3Root: return .json(status: 200, OpenAPI.root(registry))
+        case .openAPIv3(let path):
+            guard let doc = OpenAPI.groupVersion(registry, path: path) else { throw .notFound(path: request.path) }
+            return .json(status: 200, doc)
+        case .openAPIv2:
+            throw .notFound(path: request.path)
+        case .resource(let r):
+            return try await resourceRequest(request, r)
+        }
+    }
+
+    func resourceRequest(_ request: APIRequest, _ r: Route.ResourceRoute) async throws(APIError) -> APIResponse {
+        let resource = r.resource
+        if !request.body.isEmpty, request.contentType.hasPrefix("application/vnd.kubernetes.protobuf") {
+            // kubectl's typed generators (`kubectl create configmap …`) send protobuf; objects here are JSON.
+            throw .unsupportedMediaType("application/vnd.kubernetes.protobuf (send application/json: `kubectl create -f`, `kubectl apply -f`)")
+        }
+        if let namespace = r.namespace, let problem = NameRules.dns1123LabelProblem(namespace) {
+            throw .badRequest("invalid namespace \"\(namespace)\": \(problem)")
+        }
+        if let sub = r.subresource, !resource.subresources.contains(sub) {
+            throw .notFound(path: request.path)
+        }
+        let watching = r.watchPath || request.flag("watch")
+        switch (request.method, r.name) {
+        case ("GET", nil):
+            return watching ? try await watch(request, resource, namespace: r.namespace)
+                            : try await list(request, resource, namespace: r.namespace)
+        case ("GET", let name?):
+            if watching {
+                var narrowed = request
+                narrowed.query["fieldSelector"] = "metadata.name=\(name)"
+                return try await watch(narrowed, resource, namespace: r.namespace)
+            }
+            let (object, _) = try await objects.get(resource, namespace: r.namespace, name: name)
+            if r.subresource == "scale" { return .json(status: 200, Self.scale(of: object, resource)) }
+            return respond(200, object, request)
+        case ("POST", nil):
+            var body = try request.jsonBody()
+            try checkKind(body, resource)
+            try FieldValidation.check(body, resource, request)
+            try setNamespace(&body, r.namespace, resource)
+            let created = try await create(resource, namespace: r.namespace, body, dryRun: request.query["dryRun"] == "All")
+            return respond(201, created, request)
+        case ("POST", let name?) where r.subresource == "binding" && resource.kind == "Pod":
+            try await bind(try request.jsonBody(), pod: name, namespace: r.namespace)
+            return .json(status: 201, ["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "code": 201])
+        case ("PUT", let name?):
+            var body = try request.jsonBody()
+            if r.subresource == "scale" {
+                guard let replicas = body[path: ["spec", "replicas"]] else { throw .badRequest("scale: spec.replicas is required") }
+                let updated = try await modify(resource, namespace: r.namespace, name: name, precondition: body.resourceVersion) { object throws(APIError) in
+                    object[path: ["spec", "replicas"]] = replicas
+                }
+                return .json(status: 200, Self.scale(of: updated, resource))
+            }
+            try checkKind(body, resource)
+            try FieldValidation.check(body, resource, request)
+            try setNamespace(&body, r.namespace, resource)
+            guard body.name == name else {
+                throw .badRequest("the name of the object (\(body.name ?? "")) does not match the name on the URL (\(name))")
+            }
+            let updated = try await update(resource, body, subresource: r.subresource)
+            return respond(200, updated, request)
+        case ("PATCH", let name?):
+            let type = request.contentType.split(separator: ";").first.map { String($0).trimmingCharacters() } ?? ""
+            guard let patchType = PatchType(rawValue: type), patchType != .apply else {
+                throw .unsupportedMediaType(type)
+            }
+            let patch = try request.jsonBody()
+            let updated = try await patchObject(resource, namespace: r.namespace, name: name, subresource: r.subresource,
+                                                patch: patch, type: patchType, request: request)
+            if r.subresource == "scale" { return .json(status: 200, Self.scale(of: updated, resource)) }
+            return respond(200, updated, request)
+        case ("DELETE", let name?):
+            let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
+            let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: options,
+                                                    gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) })
+            return respond(status, object, request)
+        case ("DELETE", nil):
+            return try await deleteCollection(request, resource, namespace: r.namespace)
+        default:
+            throw .methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    /// A single object, or a one-row Table when kubectl asks for one.
+    func respond(_ status: Int, _ object: JSONValue, _ request: APIRequest) -> APIResponse {
+        if request.accept.contains("as=Table"), let resource = registry.resource(apiVersion: object["apiVersion"]?.stringValue ?? "", kind: object["kind"]?.stringValue ?? "") {
+            return .json(status: status, TableConverter.table([object], resource: resource, includeObject: request.query["includeObject"],
+                                                             listMetadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
+        }
+        return .json(status: status, object)
+    }
+
+    func checkKind(_ body: JSONValue, _ resource: ResourceType) throws(APIError) {
+        guard case .object = body else { throw .badRequest("the body must be a JSON object") }
+        if let kind = body["kind"]?.stringValue, kind != resource.kind {
+            throw .badRequest("the kind of the object (\(kind)) does not match the resource (\(resource.kind))")
+        }
+        if let apiVersion = body["apiVersion"]?.stringValue, apiVersion != resource.apiVersion {
+            throw .badRequest("the API version of the object (\(apiVersion)) does not match the resource (\(resource.apiVersion))")
+        }
+    }
+
+    func setNamespace(_ body: inout JSONValue, _ namespace: String?, _ resource: ResourceType) throws(APIError) {
+        guard resource.namespaced else {
+            body[path: ["metadata", "namespace"]] = nil
+            return
+        }
+        guard let namespace else { throw .badRequest("a \(resource.kind) must be created in a namespace") }
+        if let given = body.namespace, !given.isEmpty, given != namespace {
+            throw .badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        body.namespace = namespace
+    }
+
+    // MARK: - Create
+
+    public func create(_ resource: ResourceType, namespace: String?, _ body: JSONValue, dryRun: Bool = false) async throws(APIError) -> JSONValue {
+        var object = body
+        object["apiVersion"] = .string(resource.apiVersion)
+        object["kind"] = .string(resource.kind)
+        if (object.name ?? "").isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.stringValue, !prefix.isEmpty {
+            object.name = prefix + UIDGenerator.nameSuffix()
+        }
+        let name = object.name ?? ""
+        if resource.namespaced, let namespace {
+            let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
+            let ns: JSONValue
+            do { (ns, _) = try await objects.get(namespaces, namespace: nil, name: namespace) } catch {
+                throw error.code == 404 ? APIError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
+                                                   details: ["name": .string(namespace), "kind": "namespaces"]) : error
+            }
+            if ns.deletionTimestamp != nil {
+                throw .forbidden("\(resource.plural) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated")
+            }
+        }
+        var metadata = object.metadata
+        for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+            metadata[field] = nil
+        }
+        metadata["uid"] = .string(UIDGenerator.make())
+        metadata["creationTimestamp"] = .string(APITime.format(APITime.now()))
+        if resource.hasGeneration { metadata["generation"] = 1 } else { metadata["generation"] = nil }
+        object["metadata"] = metadata
+        if resource.resetsStatusOnCreate { object["status"] = nil }
+        if resource.kind == "Pod" && resource.group.isEmpty { object["status"] = ["phase": "Pending", "qosClass": "BestEffort"] }
+        ObjectDefaults.apply(&object, resource)
+        let errors = ObjectValidation.validate(object, resource)
+        if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
+        if dryRun { return object }
+        var allocated = ServiceAllocations()
+        if resource.group.isEmpty && resource.kind == "Service" {
+            allocated = try await allocateServiceAddresses(&object, previous: nil, resource)
+        }
+        do {
+            return try await objects.create(resource, object)
+        } catch {
+            await release(allocated)
+            throw error
+        }
+    }
+
+    // MARK: - Update and patch
+
+    /// PUT: replaces the object (or its status), keeping what clients may not change.
+    func update(_ resource: ResourceType, _ body: JSONValue, subresource: String?) async throws(APIError) -> JSONValue {
+        let name = body.name ?? ""
+        return try await modify(resource, namespace: body.namespace, name: name, precondition: body.resourceVersion) { object throws(APIError) in
+            if subresource == "status" {
+                object["status"] = body["status"]
+            } else {
+                var next = body
+                if resource.subresources.contains("status") { next["status"] = object["status"] }
+                object = next
+            }
+        }
+    }
+
+    func patchObject(_ resource: ResourceType, namespace: String?, name: String, subresource: String?,
+                     patch: JSONValue, type: PatchType, request: APIRequest) async throws(APIError) -> JSONValue {
+        var precondition: String?
+        if type != .json { precondition = patch.resourceVersion }
+        return try await modify(resource, namespace: namespace, name: name, precondition: precondition) { object throws(APIError) in
+            var target = subresource == "scale" ? Self.scale(of: object, resource) : object
+            switch type {
+            case .json: target = try jsonPatch(target, patch)
+            case .merge: target = mergePatch(target, patch)
+            case .strategicMerge: target = try strategicMergePatch(target, patch, schema: PatchSchema.forKind(resource.kind))
+            case .apply: throw .unsupportedMediaType(type.rawValue)
+            }
+            if subresource != "scale" { try FieldValidation.check(target, resource, request) }
+            switch subresource {
+            case "scale":
+                object[path: ["spec", "replicas"]] = target[path: ["spec", "replicas"]]
+            case "status":
+                object["status"] = target["status"]
+            default:
+                if resource.subresources.contains("status") { target["status"] = object["status"] }
+                object = target
+            }
+        }
+    }
+
+    /// Read, change, write back if nobody wrote in between (retrying when the caller gave no
+    /// resourceVersion of its own): kube-apiserver's GuaranteedUpdate.
+    func modify(_ resource: ResourceType, namespace: String?, name: String, precondition: String?,
+                _ change: (inout JSONValue) throws(APIError) -> Void) async throws(APIError) -> JSONValue {
+        for _ in 0..<16 {
+            let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
+            if let precondition, !precondition.isEmpty, precondition != String(revision) {
+                throw .conflict(resource, name: name, "the object has been modified; please apply your changes to the latest version and try again")
+            }
+            var next = current
+            try change(&next)
+            try keepImmutableFields(&next, from: current, resource)
+            ObjectDefaults.apply(&next, resource)
+            if next == current { return current }
+            let errors = ObjectValidation.validate(next, resource)
+            if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
+            if resource.hasGeneration, Self.specChanged(current, next) {
+                next[path: ["metadata", "generation"]] = .int((current[path: ["metadata", "generation"]]?.int64Value ?? 0) + 1)
+            }
+            // The last finalizer removed from an object being deleted: it goes now.
+            if current.deletionTimestamp != nil, next.finalizers.isEmpty {
+                _ = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
+                await releaseServiceAddresses(current, resource)
+                next.resourceVersion = nil
+                return next
+            }
+            var allocated = ServiceAllocations()
+            if resource.group.isEmpty && resource.kind == "Service" {
+                allocated = try await allocateServiceAddresses(&next, previous: current, resource)
+            }
+            do {
+                let written = try await objects.update(resource, next, ifRevision: revision)
+                if resource.group.isEmpty && resource.kind == "Service" {
+                    await releaseDropped(from: current, keptIn: written)
+                }
+                return written
+            } catch {
+                await release(allocated)
+                if error.code == 409, precondition == nil || precondition?.isEmpty == true { continue }
+                throw error
+            }
+        }
+        throw .conflict(resource, name: name, "too many concurrent writers, try again")
+    }
+
+    func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {
+        next["apiVersion"] = .string(resource.apiVersion)
+        next["kind"] = .string(resource.kind)
+        guard case .object = next["metadata"] ?? .null else { throw .badRequest("metadata must be an object") }
+        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace"] {
+            next[path: ["metadata", field]] = current[path: ["metadata", field]]
+        }
+        next[path: ["metadata", "resourceVersion"]] = current[path: ["metadata", "resourceVersion"]]
+        if resource.group.isEmpty && resource.kind == "Service" {
+            let was = current[path: ["spec", "clusterIP"]]?.stringValue ?? ""
+            let now = next[path: ["spec", "clusterIP"]]?.stringValue ?? ""
+            if now.isEmpty, !was.isEmpty, next[path: ["spec", "type"]]?.stringValue != "ExternalName" {
+                next[path: ["spec", "clusterIP"]] = .string(was)
+                next[path: ["spec", "clusterIPs"]] = current[path: ["spec", "clusterIPs"]]
+            } else if now != was, !was.isEmpty {
+                throw .invalid(resource, name: current.name ?? "", [.invalid("spec.clusterIPs[0]", now, "may not change once set")])
+            }
+        }
+    }
+
+    static func specChanged(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        var x = a, y = b
+        for v in [0, 1] {
+            var o = v == 0 ? x : y
+            o["metadata"] = nil
+            o["status"] = nil
+            if v == 0 { x = o } else { y = o }
+        }
+        return x != y
+    }
+
+    // MARK: - Delete
+
+    func delete(_ resource: ResourceType, namespace: String?, name: String, options: JSONValue,
+                gracePeriod: Int?) async throws(APIError) -> (Int, JSONValue) {
+        let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
+        if let uid = options[path: ["preconditions", "uid"]]?.stringValue, uid != current.uid {
+            throw .conflict(resource, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current.uid ?? "")")
+        }
+        if let rv = options[path: ["preconditions", "resourceVersion"]]?.stringValue, rv != String(revision) {
+            throw .conflict(resource, name: name, "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(revision)")
+        }
+        let grace = options["gracePeriodSeconds"]?.intValue ?? gracePeriod
+        // A bound pod is deleted gracefully: its node agent stops it, then deletes it for good.
+        let isPod = resource.group.isEmpty && resource.kind == "Pod"
+        let graceful = isPod && current[path: ["spec", "nodeName"]]?.stringValue?.isEmpty == false
+            && current[path: ["status", "phase"]]?.stringValue.map { !["Succeeded", "Failed"].contains($0) } ?? true
+            && (grace ?? 1) > 0
+        if !current.finalizers.isEmpty || graceful {
+            if current.deletionTimestamp != nil {
+                if graceful || grace != 0 || !current.finalizers.isEmpty { return (200, current) }
+            }
+            let seconds = graceful ? (grace ?? current[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
+            let marked = try await modify(resource, namespace: namespace, name: name, precondition: nil) { object throws(APIError) in
+                object[path: ["metadata", "deletionTimestamp"]] = .string(APITime.format(APITime.now() + seconds))
+                object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(Int64(seconds))
+            }
+            return (200, marked)
+        }
+        if resource.group.isEmpty && resource.kind == "Namespace" {
+            try await deleteNamespaceContents(name)
+        }
+        let deleted = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
+        await releaseServiceAddresses(deleted, resource)
+        return (200, deleted)
+    }
+
+    /// Empties a namespace before it goes (the namespace controller's job in Kubernetes; here
+    /// the API server does it at once, so `kubectl delete namespace` returns with it gone).
+    func deleteNamespaceContents(_ namespace: String) async throws(APIError) {
+        for resource in registry.resources where resource.namespaced {
+            var after: String?
+            repeat {
+                let page: ListPage
+                do { page = try await store.list(prefix: resource.keyPrefix(namespace: namespace), after: after, limit: 500) } catch {
+                    throw ObjectStore.apiError(error, resource, namespace)
+                }
+                for item in page.items {
+                    guard let object = try? ObjectStore.decode(item) else { continue }
+                    _ = try? await objects.delete(resource, namespace: namespace, name: object.name ?? "", ifRevision: nil)
+                    await releaseServiceAddresses(object, resource)
+                }
+                after = page.continueAfter
+            } while after != nil
+        }
+    }
+
+    func deleteCollection(_ request: APIRequest, _ resource: ResourceType, namespace: String?) async throws(APIError) -> APIResponse {
+        let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
+        var deleted: [JSONValue] = []
+        for item in items {
+            if let (_, object) = try? await delete(resource, namespace: item.namespace, name: item.name ?? "", options: .emptyObject, gracePeriod: nil) {
+                deleted.append(object)
+            }
+        }
+        return .json(status: 200, ["kind": .string(resource.kind + "List"), "apiVersion": .string(resource.apiVersion),
+                                   "metadata": ["resourceVersion": .string(String(revision))], "items": .array(deleted)])
+    }
+
+    // MARK: - Pods: binding
+
+    func bind(_ binding: JSONValue, pod name: String, namespace: String?) async throws(APIError) {
+        let pods = registry.resource(group: "", version: "v1", plural: "pods")!
+        guard let node = binding[path: ["target", "name"]]?.stringValue, !node.isEmpty else {
+            throw .invalid(pods, name: name, [.required("target.name")])
+        }
+        _ = try await modify(pods, namespace: namespace, name: name, precondition: nil) { pod throws(APIError) in
+            if let bound = pod[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
+                throw .conflict(pods, name: name, "pod \(name) is already assigned to node \"\(bound)\"")
+            }
+            if pod.deletionTimestamp != nil { throw .conflict(pods, name: name, "pod \(name) is being deleted, cannot be assigned to a host") }
+            pod[path: ["spec", "nodeName"]] = .string(node)
+            var conditions = pod[path: ["status", "conditions"]]?.arrayValue ?? []
+            conditions.removeAll { $0["type"] == "PodScheduled" }
+            conditions.append(["type": "PodScheduled", "status": "True", "lastProbeTime": nil,
+                               "lastTransitionTime": .string(APITime.format(APITime.now()))])
+            pod[path: ["status", "conditions"]] = .array(conditions)
+        }
+    }
+
+    // MARK: - Scale
+
+    static func scale(of object: JSONValue, _ resource: ResourceType) -> JSONValue {
+        let selector = (try? LabelSelector(json: object[path: ["spec", "selector"]] ?? .emptyObject))?.requirements
+            .map { r in r.values.count == 1 && r.op == .equals ? "\(r.key)=\(r.values[0])" : r.key }.joined(separator: ",") ?? ""
+        return ["kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": ["name": object["metadata"]?["name"] ?? "", "namespace": object["metadata"]?["namespace"] ?? "",
+                             "uid": object["metadata"]?["uid"] ?? "", "resourceVersion": object["metadata"]?["resourceVersion"] ?? "",
+                             "creationTimestamp": object["metadata"]?["creationTimestamp"] ?? ""],
+                "spec": ["replicas": object[path: ["spec", "replicas"]] ?? 0],
+                "status": ["replicas": object[path: ["status", "replicas"]] ?? 0, "selector": .string(selector)]]
+    }
+
+    // MARK: - Services: addresses
+
+    struct ServiceAllocations {
+        var ips: [String] = []
+        var ports: [Int] = []
+    }
+
+    /// Fills in spec.clusterIP(s) and node ports on create (or when an update turns a
+    /// ClusterIP Service into a NodePort one), claiming each in the store.
+    func allocateServiceAddresses(_ service: inout JSONValue, previous: JSONValue?, _ resource: ResourceType) async throws(APIError) -> ServiceAllocations {
+        var made = ServiceAllocations()
+        let name = service.name ?? ""
+        let owner = resource.key(namespace: service.namespace, name: name)
+        var spec = service["spec"] ?? .emptyObject
+        let type = spec["type"]?.stringValue ?? "ClusterIP"
+        do {
+            if type == "ExternalName" {
+                spec["clusterIP"] = nil
+                spec["clusterIPs"] = nil
+            } else if previous == nil {
+                let requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue
+                if requested == "None" {
+                    spec["clusterIP"] = "None"
+                    spec["clusterIPs"] = ["None"]
+                } else {
+                    let ip = try await allocator.allocateIP(requested?.isEmpty == true ? nil : requested, for: owner, resource: resource, name: name)
+                    made.ips.append(ip)
+                    spec["clusterIP"] = .string(ip)
+                    spec["clusterIPs"] = [.string(ip)]
+                }
+                let v6 = spec["clusterIP"]?.stringValue.flatMap { IPAddress($0) }.map { !$0.isIPv4 } ?? false
+                ObjectDefaults.setIfMissing(&spec, ["ipFamilies"], [v6 ? "IPv6" : "IPv4"])
+                ObjectDefaults.setIfMissing(&spec, ["ipFamilyPolicy"], "SingleStack")
+            }
+            let held = Set(previous.map(ServiceAllocator.nodePorts) ?? [])
+            if type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false) {
+                var ports = spec["ports"]?.arrayValue ?? []
+                var byNumber: [Int64: Int] = [:]   // a port number shared by TCP and UDP gets one node port
+                for i in ports.indices {
+                    let field = "spec.ports[\(i)].nodePort"
+                    if let requested = ports[i]["nodePort"]?.intValue, requested != 0 {
+                        if !held.contains(requested) && !made.ports.contains(requested) {
+                            made.ports.append(try await allocator.allocateNodePort(requested, for: owner, resource: resource, name: name, field: field))
+                        }
+                    } else if let port = ports[i]["port"]?.int64Value, let shared = byNumber[port] {
+                        ports[i]["nodePort"] = .int(Int64(shared))
+                    } else {
+                        let port = try await allocator.allocateNodePort(nil, for: owner, resource: resource, name: name, field: field)
+                        made.ports.append(port)
+                        ports[i]["nodePort"] = .int(Int64(port))
+                    }
+                    if let port = ports[i]["port"]?.int64Value, let node = ports[i]["nodePort"]?.intValue { byNumber[port] = node }
+                }
+                spec["ports"] = .array(ports)
+            } else if type == "ClusterIP" || type == "ExternalName" {
+                if var ports = spec["ports"]?.arrayValue {
+                    for i in ports.indices { ports[i]["nodePort"] = nil }
+                    spec["ports"] = .array(ports)
+                }
+            }
+            if type == "LoadBalancer" || type == "NodePort", spec["externalTrafficPolicy"] == "Local",
+               spec["healthCheckNodePort"] == nil, type == "LoadBalancer" {
+                let port = try await allocator.allocateNodePort(nil, for: owner, resource: resource, name: name, field: "spec.healthCheckNodePort")
+                made.ports.append(port)
+                spec["healthCheckNodePort"] = .int(Int64(port))
+            }
+        } catch {
+            await release(made)
+            throw error
+        }
+        service["spec"] = spec
+        return made
+    }
+
+    func release(_ allocations: ServiceAllocations) async {
+        for ip in allocations.ips { await allocator.releaseIP(ip) }
+        for port in allocations.ports { await allocator.releaseNodePort(port) }
+    }
+
+    func releaseServiceAddresses(_ object: JSONValue, _ resource: ResourceType) async {
+        guard resource.group.isEmpty && resource.kind == "Service" else { return }
+        for ip in ServiceAllocator.clusterIPs(object) { await allocator.releaseIP(ip) }
+        for port in Set(ServiceAllocator.nodePorts(object) + [object[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 }) {
+            await allocator.releaseNodePort(port)
+        }
+    }
+
+    /// Frees the node ports an update dropped (a NodePort Service turned ClusterIP, say).
+    func releaseDropped(from old: JSONValue, keptIn new: JSONValue) async {
+        let kept = Set(ServiceAllocator.nodePorts(new) + [new[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 })
+        let had = Set(ServiceAllocator.nodePorts(old) + [old[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 })
+        for port in had.subtracting(kept) { await allocator.releaseNodePort(port) }
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        String(self.trimmingSpaces())
+    }
+    func trimmingSpaces() -> Substring {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,96 @@
+public import Hummingbird
+import HummingbirdTLS
+import NIOCore
+public import NIOSSL
+public import Logging
+import JSON
+import APIMachinery
+import ServiceLifecycle
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries the API over HTTPS (HTTP/1.1; Hummingbird on SwiftNIO): bearer-token
+/// authentication, the body size limit, and streaming for watches.
+public struct APIHTTPResponder: HTTPResponder {
+    public typealias Context = BasicRequestContext
+    let api: APIServer
+    let tokens: TokenAuthenticator
+
+    public init(api: APIServer, tokens: TokenAuthenticator) {
+        self.api = api
+        self.tokens = tokens
+    }
+
+    public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        var request = request
+        let path = request.uri.path
+        // Health endpoints answer without a token, as kube-apiserver's do for probes.
+        if !["/healthz", "/readyz", "/livez"].contains(path) {
+            let header = request.headers[.authorization] ?? ""
+            guard header.hasPrefix("Bearer "), tokens.user(for: String(header.dropFirst(7))) != nil else {
+                return Self.response(.error(.unauthorized()))
+            }
+        }
+        var body: [UInt8] = []
+        if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method.rawValue) {
+            do {
+                let buffer = try await request.collectBody(upTo: api.options.maxRequestBytes)
+                body = Array(buffer.readableBytesView)
+            } catch is NIOTooManyBytesError {
+                return Self.response(.error(.tooLarge(limit: api.options.maxRequestBytes)))
+            }
+        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let apiRequest = APIRequest(method: request.method.rawValue, path: path, query: query,
+                                    accept: request.headers[.accept] ?? "application/json",
+                                    contentType: request.headers[.contentType] ?? "application/json", body: body)
+        return Self.response(await api.handle(apiRequest))
+    }
+
+    static func response(_ response: APIResponse) -> Response {
+        switch response {
+        case .json(let status, let value):
+            return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.jsonBytes())))
+        case .bytes(let status, let type, let bytes):
+            return Response(status: .init(code: status), headers: [.contentType: type],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .stream(let lines):
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache, private"],
+                            body: ResponseBody(asyncSequence: lines.map { ByteBuffer(bytes: $0) }))
+        }
+    }
+}
+
+/// Starts the HTTPS server and runs it until cancelled.
+public enum APIHTTPServer {
+    public static func run(api: APIServer, tokens: TokenAuthenticator, host: String, port: Int,
+                           tls: TLSConfiguration, logger: Logger,
+                           onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let app = Application(
+            responder: APIHTTPResponder(api: api, tokens: tokens),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+        // SIGTERM/SIGINT: end the watches first (a graceful HTTP shutdown waits for open
+        // responses, and a watch never finishes on its own), then stop serving.
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                api.closeWatches()
+                Task { await group.triggerGracefulShutdown() }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        try await group.run()
+        sources.forEach { $0.cancel() }
+    }
+}

@@ -1,0 +1,110 @@
+public import JSON
+public import APIMachinery
+
+/// One API request, independent of the HTTP server that carried it.
+public struct APIRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: [String: String]
+    public var accept: String
+    public var contentType: String
+    public var body: [UInt8]
+
+    public init(method: String, path: String, query: [String: String] = [:], accept: String = "application/json",
+                contentType: String = "application/json", body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.accept = accept
+        self.contentType = contentType
+        self.body = body
+    }
+
+    /// The body parsed as JSON (400 on a malformed document).
+    func jsonBody() throws(APIError) -> JSONValue {
+        do {
+            return try JSONValue.parse(body)
+        } catch {
+            throw .badRequest("the body of the request could not be decoded as JSON: \(error)")
+        }
+    }
+
+    func flag(_ name: String) -> Bool {
+        guard let v = query[name] else { return false }
+        return v == "true" || v == "1" || v.isEmpty
+    }
+}
+
+/// What the server answers: a JSON document, other bytes, or a stream of watch events.
+public enum APIResponse: Sendable {
+    case json(status: Int, JSONValue)
+    case bytes(status: Int, contentType: String, [UInt8])
+    /// Newline-separated JSON watch events, until the stream ends.
+    case stream(AsyncStream<[UInt8]>)
+
+    static func error(_ e: APIError) -> APIResponse { .json(status: e.code, e.status) }
+}
+
+/// Where a request goes, as parsed from its path.
+enum Route: Equatable {
+    case version, healthz, readyz, livez
+    case apiVersions                                 // /api
+    case apiGroups                                   // /apis
+    case apiGroup(String)                            // /apis/G
+    case resourceList(group: String, version: String)   // /api/v1, /apis/G/V
+    case openAPIv2, openAPIv3Root, openAPIv3(String)
+    case resource(ResourceRoute)
+
+    struct ResourceRoute: Equatable {
+        var resource: ResourceType
+        var namespace: String?
+        var name: String?
+        var subresource: String?
+        /// The deprecated /watch/ path prefix.
+        var watchPath: Bool
+    }
+
+    static func parse(_ path: String, registry: ResourceRegistry) -> Route? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch parts.first {
+        case "version": return parts.count == 1 ? .version : nil
+        case "healthz": return .healthz
+        case "readyz": return .readyz
+        case "livez": return .livez
+        case "openapi":
+            if parts == ["openapi", "v2"] { return .openAPIv2 }
+            if parts == ["openapi", "v3"] { return .openAPIv3Root }
+            if parts.count >= 3, parts[1] == "v3" { return .openAPIv3(parts[2...].joined(separator: "/")) }
+            return nil
+        case "api":
+            if parts.count == 1 { return .apiVersions }
+            guard parts[1] == "v1" else { return nil }
+            if parts.count == 2 { return .resourceList(group: "", version: "v1") }
+            return resourceRoute(group: "", version: "v1", rest: Array(parts[2...]), registry: registry)
+        case "apis":
+            if parts.count == 1 { return .apiGroups }
+            if parts.count == 2 { return .apiGroup(parts[1]) }
+            if parts.count == 3 { return .resourceList(group: parts[1], version: parts[2]) }
+            return resourceRoute(group: parts[1], version: parts[2], rest: Array(parts[3...]), registry: registry)
+        default: return nil
+        }
+    }
+
+    static func resourceRoute(group: String, version: String, rest: [String], registry: ResourceRegistry) -> Route? {
+        var rest = rest
+        var watchPath = false
+        if rest.first == "watch" { watchPath = true; rest.removeFirst() }
+        func resource(_ plural: String) -> ResourceType? { registry.resource(group: group, version: version, plural: plural) }
+        // namespaces/NS/PLURAL[/NAME[/SUB]] for namespaced resources.
+        if rest.count >= 3, rest[0] == "namespaces", let r = resource(rest[2]), r.namespaced {
+            guard rest.count <= 5 else { return nil }
+            return .resource(ResourceRoute(resource: r, namespace: rest[1], name: rest.count > 3 ? rest[3] : nil,
+                                           subresource: rest.count > 4 ? rest[4] : nil, watchPath: watchPath))
+        }
+        // PLURAL[/NAME[/SUB]]: cluster-scoped resources, and namespaced ones across all namespaces.
+        guard let first = rest.first, let r = resource(first), rest.count <= 3 else { return nil }
+        if r.namespaced && rest.count > 1 { return nil }
+        return .resource(ResourceRoute(resource: r, namespace: nil, name: rest.count > 1 ? rest[1] : nil,
+                                       subresource: rest.count > 2 ? rest[2] : nil, watchPath: watchPath))
+    }
+}

@@ -1,0 +1,146 @@
+import JSON
+import APIMachinery
+import NetAddress
+import Storage
+
+/// Hands out Service ClusterIPs from `--service-cluster-ip-range` and NodePorts from
+/// `--service-node-port-range`, without collisions even between API servers sharing one
+/// etcd: each allocation is a key of its own (`/registry/ranges/serviceips/10.96.0.17`,
+/// `/registry/ranges/servicenodeports/30080`) created with create-if-absent, whose value
+/// names the Service holding it. `repair()` frees allocations whose Service is gone (a
+/// crash between allocating and storing the Service).
+struct ServiceAllocator: Sendable {
+    let store: any Store
+    let serviceRange: IPPrefix
+    let nodePorts: ClosedRange<Int>
+
+    static let ipPrefix = "/registry/ranges/serviceips/"
+    static let portPrefix = "/registry/ranges/servicenodeports/"
+
+    /// Usable addresses: the range without its network and broadcast addresses.
+    var ipCount: UInt64 {
+        let hostBits = serviceRange.address.bitWidth - serviceRange.length
+        return hostBits >= 63 ? UInt64(Int64.max) : max(0, (UInt64(1) << hostBits) - 2)
+    }
+
+    func address(at offset: UInt64) -> IPAddress {
+        switch serviceRange.network.address {
+        case .v4(let v4): .v4(IPv4Address(v4.value &+ UInt32(truncatingIfNeeded: offset + 1)))
+        case .v6(let v6): .v6(IPv6Address(high: v6.high, low: v6.low &+ offset + 1))
+        }
+    }
+
+    /// Allocates `requested` (422 if outside the range or taken) or a free address.
+    func allocateIP(_ requested: String?, for owner: String, resource: ResourceType, name: String) async throws(APIError) -> String {
+        if let requested {
+            guard let ip = IPAddress(requested), serviceRange.contains(ip), ip != serviceRange.network.address else {
+                throw .invalid(resource, name: name, [.invalid("spec.clusterIPs", requested,
+                    "failed to allocate IP \(requested): the provided IP (\(requested)) is not in the valid range. The range of valid IPs is \(serviceRange.network)")])
+            }
+            guard try await claim(Self.ipPrefix + ip.description, owner) else {
+                throw .invalid(resource, name: name, [.invalid("spec.clusterIPs", requested,
+                    "failed to allocate IP \(requested): provided IP is already allocated")])
+            }
+            return ip.description
+        }
+        let taken = try await allocated(Self.ipPrefix)
+        guard UInt64(taken.count) < ipCount else {
+            throw .internalError("failed to allocate a serviceIP: range is full")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<64 {
+            let candidate = address(at: UInt64.random(in: 0..<ipCount, using: &generator)).description
+            if taken.contains(candidate) { continue }
+            if try await claim(Self.ipPrefix + candidate, owner) { return candidate }
+        }
+        throw .serviceUnavailable("failed to allocate a serviceIP: too many collisions, try again")
+    }
+
+    /// Allocates the requested node port (422 if out of range or taken by another Service) or a free one.
+    func allocateNodePort(_ requested: Int?, for owner: String, resource: ResourceType, name: String, field: String) async throws(APIError) -> Int {
+        if let requested {
+            guard nodePorts.contains(requested) else {
+                throw .invalid(resource, name: name, [.invalid(field, String(requested),
+                    "provided port is not in the valid range. The range of valid ports is \(nodePorts.lowerBound)-\(nodePorts.upperBound)")])
+            }
+            guard try await claim(Self.portPrefix + String(requested), owner) else {
+                throw .invalid(resource, name: name, [.invalid(field, String(requested), "provided port is already allocated")])
+            }
+            return requested
+        }
+        let taken = try await allocated(Self.portPrefix)
+        guard taken.count < nodePorts.count else { throw .internalError("failed to allocate a nodePort: range is full") }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<64 {
+            let candidate = Int.random(in: nodePorts, using: &generator)
+            if taken.contains(String(candidate)) { continue }
+            if try await claim(Self.portPrefix + String(candidate), owner) { return candidate }
+        }
+        throw .serviceUnavailable("failed to allocate a nodePort: too many collisions, try again")
+    }
+
+    /// Creates the allocation key; false if another Service holds it.
+    func claim(_ key: String, _ owner: String) async throws(APIError) -> Bool {
+        do {
+            _ = try await store.create(key, value: Array(owner.utf8))
+            return true
+        } catch {
+            guard error.kind == .alreadyExists else { throw .internalError(error.message) }
+            return false
+        }
+    }
+
+    func releaseIP(_ ip: String) async {
+        _ = try? await store.delete(Self.ipPrefix + ip, ifRevision: nil)
+    }
+
+    func releaseNodePort(_ port: Int) async {
+        _ = try? await store.delete(Self.portPrefix + String(port), ifRevision: nil)
+    }
+
+    func allocated(_ prefix: String) async throws(APIError) -> Set<String> {
+        var names: Set<String> = []
+        var after: String?
+        repeat {
+            let page: ListPage
+            do { page = try await store.list(prefix: prefix, after: after, limit: 10_000) } catch {
+                throw .internalError(error.message)
+            }
+            for item in page.items { names.insert(String(item.key.dropFirst(prefix.count))) }
+            after = page.continueAfter
+        } while after != nil
+        return names
+    }
+
+    /// Frees every allocation whose Service no longer exists or no longer holds it.
+    func repair() async throws(APIError) {
+        for prefix in [Self.ipPrefix, Self.portPrefix] {
+            let page: ListPage
+            do { page = try await store.list(prefix: prefix, after: nil, limit: nil) } catch {
+                throw .internalError(error.message)
+            }
+            for item in page.items {
+                let value = String(item.key.dropFirst(prefix.count))
+                let owner = String(decoding: item.value, as: UTF8.self)
+                var held = false
+                if let stored = try? await store.get(owner), let service = try? JSONValue.parse(stored.value) {
+                    held = prefix == Self.ipPrefix
+                        ? Self.clusterIPs(service).contains(value)
+                        : Self.nodePorts(service).contains(Int(value) ?? -1)
+                }
+                if !held { _ = try? await store.delete(item.key, ifRevision: item.modRevision) }
+            }
+        }
+    }
+
+    static func clusterIPs(_ service: JSONValue) -> [String] {
+        let spec = service["spec"]
+        var ips = spec?["clusterIPs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let ip = spec?["clusterIP"]?.stringValue, !ips.contains(ip) { ips.insert(ip, at: 0) }
+        return ips.filter { $0 != "None" && !$0.isEmpty }
+    }
+
+    static func nodePorts(_ service: JSONValue) -> [Int] {
+        (service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 }
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Logging
+import APIServer
+import APIMachinery
+import Storage
+import NetAddress
+
+/// The Netplane daemon: one subcommand per role.
+@main
+struct Netplane: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Netplane: the network plane of a Kubernetes-style cluster.",
+        subcommands: [APIServerCommand.self])
+}
+
+struct APIServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apiserver",
+        abstract: "Serve the Kubernetes API (HTTPS, bearer tokens) from SQLite or etcd.")
+
+    @Option(help: "Address and port to serve HTTPS on (port 0 picks a free one).")
+    var listen = "127.0.0.1:6443"
+
+    @Option(help: "Directory for the SQLite database, certificates and the admin token.")
+    var dataDir = "/var/lib/netplane/apiserver"
+
+    @Option(help: "etcd client URLs (comma-separated) to store objects in instead of SQLite.")
+    var etcdEndpoints: String?
+
+    @Option(help: "CIDR that Service ClusterIPs are allocated from.")
+    var serviceClusterIPRange = "10.96.0.0/16"
+
+    @Option(help: "Port range NodePorts are allocated from (FIRST-LAST).")
+    var serviceNodePortRange = "30000-32767"
+
+    @Option(help: "The cluster's pod CIDR.")
+    var clusterCIDR: String?
+
+    @Option(help: "Write a kubeconfig for the admin user here once serving.")
+    var kubeconfigOut: String?
+
+    @Option(help: "Extra bearer tokens, one 'token,user,uid[,\"groups\"]' per line.")
+    var tokenFile: String?
+
+    @Option(help: "Extra names or addresses for the serving certificate (comma-separated).")
+    var tlsSAN: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "netplane.apiserver")
+        logger.logLevel = .info
+
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+            throw ValidationError("--listen: expected HOST:PORT, got \(listen)")
+        }
+        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let serviceRange: IPPrefix
+        do { serviceRange = try IPPrefix(serviceClusterIPRange) } catch {
+            throw ValidationError("--service-cluster-ip-range: \(error)")
+        }
+        let portBounds = serviceNodePortRange.split(separator: "-").compactMap { Int($0) }
+        guard portBounds.count == 2, portBounds[0] > 0, portBounds[0] <= portBounds[1], portBounds[1] <= 65535 else {
+            throw ValidationError("--service-node-port-range: expected FIRST-LAST, got \(serviceNodePortRange)")
+        }
+        var podCIDR: IPPrefix?
+        if let clusterCIDR {
+            do { podCIDR = try IPPrefix(clusterCIDR) } catch { throw ValidationError("--cluster-cidr: \(error)") }
+        }
+
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let store: any Store
+        if let etcdEndpoints {
+            throw ValidationError("--etcd-endpoints \(etcdEndpoints): the etcd backend is not built yet; use the SQLite default")
+        } else {
+            store = try SQLiteStore(path: dataDir + "/state.db")
+        }
+        let api = APIServer(store: store, options: .init(serviceClusterIPRange: serviceRange,
+                                                         serviceNodePortRange: portBounds[0]...portBounds[1],
+                                                         clusterCIDR: podCIDR))
+        try await api.bootstrap()
+
+        let tokenPath = dataDir + "/admin.token"
+        var adminToken = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if adminToken.isEmpty {
+            adminToken = TokenAuthenticator.generateToken()
+            try Data((adminToken + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath))
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
+        }
+        var tokens = TokenAuthenticator(users: [adminToken: .init(name: "admin", uid: "admin", groups: ["system:masters"])])
+        if let tokenFile { try tokens.load(file: tokenFile) }
+
+        let sans = (tlsSAN?.split(separator: ",").map(String.init) ?? []) + (host == "0.0.0.0" || host == "::" ? [] : [host])
+        let pki = try PKI.loadOrCreate(directory: dataDir + "/pki", hosts: sans)
+        let kubeconfigOut = self.kubeconfigOut
+        let token = adminToken, log = logger
+        try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: port, tls: try pki.tlsConfiguration(),
+                                    logger: logger) { actualPort in
+            let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+            let url = "https://\(shownHost):\(actualPort)"
+            if let kubeconfigOut {
+                let text = Kubeconfig.render(server: url, caPEM: pki.caPEM, token: token)
+                try? Data(text.utf8).write(to: URL(fileURLWithPath: kubeconfigOut), options: .atomic)
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: kubeconfigOut)
+            }
+            log.info("serving the Kubernetes API on \(url)")
+        }
+    }
+}

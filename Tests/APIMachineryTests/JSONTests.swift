@@ -1,0 +1,41 @@
+import Testing
+import JSON
+
+@Suite struct JSONTests {
+    @Test func roundTripsEveryKind() throws {
+        let text = #"{"a":[1,-2,3.5,1e-7,true,false,null],"b":{"c":"x\"y\\z\n\u00e9\ud83d\ude00"},"d":""}"#
+        let value = try JSONValue.parse(text)
+        #expect(value["a"]?.arrayValue?.count == 7)
+        #expect(value["a"]?.arrayValue?[0] == .int(1))
+        #expect(value["a"]?.arrayValue?[2] == .double(3.5))
+        #expect(value["b"]?["c"]?.stringValue == "x\"y\\z\né😀")
+        #expect(try JSONValue.parse(value.jsonString) == value)
+        #expect(value.jsonString.hasPrefix(#"{"a":[1,-2,3.5,1e-07,true,false,null],"b":{"c":"x\"y\\z\né😀"}"#))
+    }
+
+    @Test func rejectsMalformedDocuments() {
+        for bad in ["", "{", #"{"a":}"#, "[1,]", "01", "1.", "tru", #""\x""#, "{} x", #"{"a" 1}"#, "\"a\u{1}\""] {
+            #expect(throws: JSONError.self, "\(bad)") { try JSONValue.parse(bad) }
+        }
+        let deep = String(repeating: "[", count: 10_000)
+        #expect(throws: JSONError.self) { try JSONValue.parse(deep) }
+    }
+
+    @Test func errorsSayWhere() {
+        do {
+            _ = try JSONValue.parse(#"{"a": tru}"#)
+            Issue.record("parsed")
+        } catch {
+            #expect(error.offset == 6)
+            #expect(error.description.contains("at byte 6"))
+        }
+    }
+
+    @Test func pathSubscriptCreatesAndRemoves() {
+        var v = JSONValue.emptyObject
+        v[path: ["metadata", "labels", "app"]] = "web"
+        #expect(v.jsonString == #"{"metadata":{"labels":{"app":"web"}}}"#)
+        v[path: ["metadata", "labels", "app"]] = nil
+        #expect(v.jsonString == #"{"metadata":{"labels":{}}}"#)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+import NetplaneTestSupport
+
+let manifest = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  color: blue
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+        env:
+        - name: COLOR
+          value: blue
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - name: http
+    port: 80
+    targetPort: 80
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-from-frontend
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {app: web}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {role: frontend}
+    ports:
+    - port: 80
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+spec:
+  rules:
+  - host: shop.example
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port: {number: 80}
+"""
+
+final class OutputBox: @unchecked Sendable { var text = "" }
+
+@Suite(.serialized) struct KubectlTests {
+    @Test func applyGetEditReapplyScaleDelete() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let applied = try api.kubectlOK(["apply", "-f", "-"], stdin: manifest)
+        #expect(applied.contains("namespace/shop created"), "\(applied)")
+        #expect(applied.contains("deployment.apps/web created"))
+        #expect(applied.contains("service/web created"))
+        #expect(applied.contains("ingress.networking.k8s.io/web created"))
+
+        // Defaults and allocation, as `get -o json` shows them.
+        let service = try api.kubectlJSON(["get", "service", "web", "-n", "shop"])
+        let spec = service["spec"] as? [String: Any] ?? [:]
+        let clusterIP = spec["clusterIP"] as? String ?? ""
+        #expect(clusterIP.hasPrefix("10.96."), "\(spec)")
+        let port = (spec["ports"] as? [[String: Any]])?.first ?? [:]
+        let nodePort = port["nodePort"] as? Int ?? 0
+        #expect((30000...32767).contains(nodePort), "\(port)")
+        #expect(port["protocol"] as? String == "TCP")
+
+        // Edit the manifest: another env var, a label, 3 replicas; apply patches, no conflict.
+        let edited = manifest
+            .replacingOccurrences(of: "replicas: 2", with: "replicas: 3")
+            .replacingOccurrences(of: "          value: blue", with: "          value: blue\n        - name: SIZE\n          value: large")
+            .replacingOccurrences(of: "data:\n  color: blue", with: "data:\n  color: green")
+        let reapplied = try api.kubectlOK(["apply", "-f", "-"], stdin: edited)
+        #expect(reapplied.contains("deployment.apps/web configured"), "\(reapplied)")
+        #expect(reapplied.contains("configmap/settings configured"))
+        #expect(reapplied.contains("service/web unchanged"))
+        let deployment = try api.kubectlJSON(["get", "deploy", "web", "-n", "shop"])
+        #expect((deployment["spec"] as? [String: Any])?["replicas"] as? Int == 3)
+        let container = (((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+            .flatMap { ($0["containers"] as? [[String: Any]])?.first } ?? [:]
+        let env = (container["env"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(env == ["COLOR", "SIZE"])
+        #expect(((deployment["metadata"] as? [String: Any])?["generation"] as? Int) == 2)
+        #expect(try api.kubectlOK(["get", "cm", "settings", "-n", "shop", "-o", "jsonpath={.data.color}"]) == "green")
+
+        // Table output, label selectors, label and annotate, scale.
+        let table = try api.kubectlOK(["get", "svc", "-n", "shop"])
+        #expect(table.contains("NodePort") && table.contains(clusterIP) && table.contains("80:\(nodePort)/TCP"), "\(table)")
+        try api.kubectlOK(["label", "configmap", "settings", "-n", "shop", "tier=backend"])
+        try api.kubectlOK(["annotate", "configmap", "settings", "-n", "shop", "owner=team-a"])
+        let selected = try api.kubectlOK(["get", "cm", "-n", "shop", "-l", "tier=backend", "-o", "name"])
+        #expect(selected.trimmingCharacters(in: .whitespacesAndNewlines) == "configmap/settings")
+        #expect(try api.kubectlOK(["get", "cm", "-n", "shop", "-l", "tier!=backend", "-o", "name"]).isEmpty)
+        #expect(try api.kubectlOK(["get", "cm", "settings", "-n", "shop", "-o", "jsonpath={.metadata.annotations.owner}"]) == "team-a")
+        try api.kubectlOK(["scale", "deployment", "web", "-n", "shop", "--replicas=5"])
+        #expect(try api.kubectlOK(["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"]) == "5")
+
+        let resources = try api.kubectlOK(["api-resources"])
+        for line in ["networkpolicies", "endpointslices", "deployments", "leases", "ingressclasses"] {
+            #expect(resources.contains(line), "\(resources)")
+        }
+
+        // Delete: the Service's addresses go back to the pool.
+        try api.kubectlOK(["delete", "service", "web", "-n", "shop"])
+        #expect(try api.kubectl(["get", "service", "web", "-n", "shop"]).stderr.contains("NotFound"))
+        let again = try api.kubectlOK(["apply", "-f", "-"], stdin: """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: again, namespace: shop}
+            spec:
+              type: NodePort
+              clusterIP: \(clusterIP)
+              ports: [{port: 80, nodePort: \(nodePort)}]
+            """)
+        #expect(again.contains("service/again created"))
+        try api.kubectlOK(["delete", "namespace", "shop"])
+        #expect(try api.kubectlOK(["get", "deploy", "-A", "-o", "name"]).isEmpty)
+    }
+
+    @Test func watchSeesChanges() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        func configMap(_ name: String, _ value: String) -> String {
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \(name)}\ndata: {a: \"\(value)\"}\n"
+        }
+        try api.kubectlOK(["apply", "-f", "-"], stdin: configMap("watched", "1"))
+        // `kubectl get -w` for a few seconds on another thread, while this one makes changes.
+        let done = DispatchSemaphore(value: 0)
+        let box = OutputBox()
+        let kubeconfig = api.kubeconfig
+        DispatchQueue.global().async {
+            box.text = (try? Command.run(["timeout", "6", "kubectl", "--kubeconfig", kubeconfig, "get", "configmaps", "-w",
+                                          "-o", "jsonpath={.metadata.name}={.data.a}{\"\\n\"}"]))?.stdout ?? ""
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        try api.kubectlOK(["patch", "configmap", "watched", "-p", #"{"data":{"a":"2"}}"#])
+        try api.kubectlOK(["apply", "-f", "-"], stdin: configMap("second", "9"))
+        try api.kubectlOK(["delete", "configmap", "second"])
+        done.wait()
+        let seen = box.text
+        let lines = seen.split(separator: "\n").map(String.init)
+        // The listed state first, then every change in order.
+        #expect(lines.first == "watched=1", "\(seen)")
+        #expect(lines.contains("watched=2"), "\(seen)")
+        #expect(lines.filter { $0 == "second=9" }.count == 2, "added, then deleted: \(seen)")
+    }
+
+    @Test func protobufBodiesGetAClear415() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        // kubectl's typed generators (`create configmap`) send protobuf, which Netplane does not decode.
+        let result = try api.kubectl(["create", "configmap", "typed", "--from-literal=a=1"])
+        #expect(!result.succeeded)
+        #expect(result.stderr.contains("application/vnd.kubernetes.protobuf"), "\(result.stderr)")
+        #expect(try api.kubectl(["create", "-f", "-"], stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\n").succeeded)
+    }
+
+    @Test func rejectsBadRequestsAndKeepsServing() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let path = "/api/v1/namespaces/default/configmaps"
+        #expect(try api.curl("GET", path, token: .some(nil)).status == 401)
+        #expect(try api.curl("GET", path, token: "wrong").status == 401)
+        let malformed = try api.curl("POST", path, body: #"{"metadata": {"name": "x""#)
+        #expect(malformed.status == 400, "\(malformed)")
+        #expect(malformed.body.contains(#""kind":"Status""#))
+        let big = String(repeating: "x", count: 4 * 1024 * 1024)
+        #expect(try api.curl("POST", path, body: #"{"metadata":{"name":"big"},"data":{"a":"\#(big)"}}"#).status == 413)
+        let invalid = try api.curl("POST", path, body: #"{"metadata":{"name":"Not_Valid"}}"#)
+        #expect(invalid.status == 422, "\(invalid)")
+        #expect(invalid.body.contains("metadata.name"))
+        let created = try api.curl("POST", path, body: #"{"metadata":{"name":"cm1"},"data":{"a":"1"}}"#)
+        #expect(created.status == 201, "\(created)")
+        let rv = (try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])
+            .flatMap { ($0["metadata"] as? [String: Any])?["resourceVersion"] as? String } ?? ""
+        #expect(try api.curl("PUT", path + "/cm1", body: #"{"metadata":{"name":"cm1","resourceVersion":"\#(rv)"},"data":{"a":"2"}}"#).status == 200)
+        let stale = try api.curl("PUT", path + "/cm1", body: #"{"metadata":{"name":"cm1","resourceVersion":"\#(rv)"},"data":{"a":"3"}}"#)
+        #expect(stale.status == 409, "\(stale)")
+        #expect(try api.curl("POST", path, body: #"{"metadata":{"name":"cm1"}}"#).status == 409)
+        #expect(try api.curl("GET", path + "/missing").status == 404)
+        // Still serving.
+        #expect(try api.curl("GET", path + "/cm1").body.contains(#""a":"2""#))
+        #expect(try api.kubectl(["get", "cm", "cm1"]).succeeded)
+    }
+}
