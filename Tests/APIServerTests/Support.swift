@@ -15,6 +15,8 @@ final class RunningAPIServer: @unchecked Sendable {
     let kubeconfig: String
     let process: Process
     let log: String
+    /// Whether this server made its data directory (and removes it when done).
+    let ownsDataDir: Bool
     var server = ""
     var token = ""
 
@@ -22,6 +24,7 @@ final class RunningAPIServer: @unchecked Sendable {
         let dir = dataDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("np-apiserver-\(UUID().uuidString)").path
         self.dataDir = dir
+        ownsDataDir = dataDir == nil
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         kubeconfig = dir + "/kubeconfig"
         log = dir + "/apiserver.log"
@@ -103,7 +106,10 @@ final class RunningAPIServer: @unchecked Sendable {
         }
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        if ownsDataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+    }
 }
 
 struct ServerFailed: Error, CustomStringConvertible {

@@ -39,6 +39,18 @@ np_install_deps() {
         || np_die "apt-get install ${missing[*]} failed"
 }
 
+# Test-only peers that are not Debian packages: the official Kubernetes Python client (the
+# API server's second real client, beside kubectl, which every machine here has).
+np_install_test_deps() {
+    command -v kubectl >/dev/null || np_die "kubectl is missing (1.32 is expected on every machine)"
+    if python3 -c 'import kubernetes' 2>/dev/null; then
+        np_log "python kubernetes client: present"
+    else
+        np_log "python kubernetes client: pip install kubernetes"
+        python3 -m pip install -q kubernetes || np_die "pip install kubernetes failed"
+    fi
+}
+
 # Makes `swift` callable, adding the preinstalled toolchain at /opt/swift to PATH if needed.
 np_find_swift() {
     if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
