@@ -80,8 +80,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
 
-        // CNI: spec types and plugin entry point, without full Foundation (FoundationEssentials).
-        .target(name: "CNI", dependencies: ["NetAddress"], swiftSettings: strict),
+        // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
+        .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
 
         // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
         // SQLite through GRDB by default.

@@ -94,7 +94,7 @@ public struct CNIResult: Hashable, Sendable {
     }
 
     public init(bytes: [UInt8]) throws(CNIError) {
-        try self.init(json: JSONValue.parse(bytes))
+        try self.init(json: JSONValue.parseCNI(bytes))
     }
 
     /// The result in `version`'s format (`cniVersion` set to it): 0.3.x and 0.4.0 carry a

@@ -77,7 +77,7 @@ public struct NetConf: Hashable, Sendable {
     }
 
     public init(bytes: [UInt8]) throws(CNIError) {
-        try self.init(json: JSONValue.parse(bytes))
+        try self.init(json: JSONValue.parseCNI(bytes))
     }
 
     /// A plugin-specific field.
@@ -170,7 +170,7 @@ public struct NetConfList: Hashable, Sendable {
     }
 
     public init(bytes: [UInt8]) throws(CNIError) {
-        try self.init(json: JSONValue.parse(bytes))
+        try self.init(json: JSONValue.parseCNI(bytes))
     }
 
     /// The version to run the list at: the highest of `cniVersions` that `supported` contains

@@ -1,7 +1,7 @@
 import Testing
 @testable import CNI
 
-private func json(_ text: String) throws(CNIError) -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
+private func json(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
 
 @Suite("CNI types")
 struct CNITypesTests {
@@ -174,7 +174,8 @@ struct CNITypesTests {
 
         for bad in [#"{"plugins":[{"type":"x"}]}"#, #"{"name":"n","plugins":[]}"#, #"{"name":"n","plugins":[{}]}"#,
                     #"{"name":"n","disableGC":3,"plugins":[{"type":"x"}]}"#] {
-            do { _ = try NetConfList(json: json(bad)); Issue.record("accepted \(bad)") } catch {
+            let parsed = try json(bad)
+            do { _ = try NetConfList(json: parsed); Issue.record("accepted \(bad)") } catch {
                 #expect(error.code == .invalidNetworkConfig)
             }
         }
