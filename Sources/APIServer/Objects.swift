@@ -25,16 +25,11 @@ struct ObjectStore: Sendable {
     }
 
     func get(_ resource: ResourceType, namespace: String?, name: String) async throws(APIError) -> (JSONValue, Int64) {
-        do {
-            let stored = try await store.get(resource.key(namespace: namespace, name: name))
-            return (try Self.decode(stored), stored.modRevision)
-        } catch let error as StoreError {
+        let stored: StoredObject
+        do { stored = try await store.get(resource.key(namespace: namespace, name: name)) } catch {
             throw Self.apiError(error, resource, name)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw .internalError("\(error)")
         }
+        return (try Self.decode(stored), stored.modRevision)
     }
 
     func create(_ resource: ResourceType, _ object: JSONValue) async throws(APIError) -> JSONValue {
@@ -65,16 +60,11 @@ struct ObjectStore: Sendable {
 
     /// Removes the object if still at `revision`; returns it with the deletion's revision.
     func delete(_ resource: ResourceType, namespace: String?, name: String, ifRevision revision: Int64?) async throws(APIError) -> JSONValue {
-        do {
-            let stored = try await store.delete(resource.key(namespace: namespace, name: name), ifRevision: revision)
-            return try Self.decode(stored)
-        } catch let error as StoreError {
+        let stored: StoredObject
+        do { stored = try await store.delete(resource.key(namespace: namespace, name: name), ifRevision: revision) } catch {
             throw Self.apiError(error, resource, name)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw .internalError("\(error)")
         }
+        return try Self.decode(stored)
     }
 
     static func apiError(_ error: StoreError, _ resource: ResourceType, _ name: String) -> APIError {
