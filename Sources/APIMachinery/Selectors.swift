@@ -190,7 +190,8 @@ public struct FieldSelector: Sendable, Equatable {
 }
 
 extension StringProtocol {
-    var trimmingSpaces: Substring {
+    /// The text without leading and trailing spaces (selector terms, header parameters).
+    public var trimmingSpaces: Substring {
         var s = Substring(self)
         while s.first == " " { s = s.dropFirst() }
         while s.last == " " { s = s.dropLast() }

@@ -44,7 +44,7 @@ extension APIServer {
         let filter = try WatchFilter(request, resource)
         let prefix = resource.keyPrefix(namespace: namespace)
         let rvText = request.query["resourceVersion"] ?? ""
-        let sendInitial = request.query["sendInitialEvents"] == "true" || rvText.isEmpty || rvText == "0"
+        let initialEnd = request.query["sendInitialEvents"] == "true"
         let bookmarks = request.flag("allowWatchBookmarks")
         // A watch that names no timeout gets 30 to 60 minutes, as kube-apiserver's
         // --min-request-timeout gives: a client gone without a word is noticed by then at the latest.
@@ -52,9 +52,8 @@ extension APIServer {
 
         var initial: [JSONValue] = []
         var start: Int64
-        if sendInitial && (rvText.isEmpty || rvText == "0" || request.query["sendInitialEvents"] == "true") {
-            let (items, revision, _) = try await listObjects(APIRequest(method: "GET", path: request.path, query: request.query),
-                                                             resource, namespace: namespace, limit: nil, after: nil)
+        if initialEnd || rvText.isEmpty || rvText == "0" {
+            let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
             initial = items
             start = revision
         } else {
@@ -77,7 +76,6 @@ extension APIServer {
         }
 
         let bookmarkInterval = options.bookmarkInterval
-        let initialEnd = request.query["sendInitialEvents"] == "true"
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
         let pump = Task {
             for object in initial { continuation.yield(Self.eventLine("ADDED", object)) }

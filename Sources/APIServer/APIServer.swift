@@ -150,7 +150,7 @@ public final class APIServer: Sendable {
             let updated = try await update(resource, body, subresource: r.subresource)
             return respond(200, updated, request)
         case ("PATCH", let name?):
-            let type = request.contentType.split(separator: ";").first.map { String($0).trimmingCharacters() } ?? ""
+            let type = request.contentType.split(separator: ";").first.map { String($0.trimmingSpaces) } ?? ""
             guard let patchType = PatchType(rawValue: type), patchType != .apply else {
                 throw .unsupportedMediaType(type)
             }
@@ -355,15 +355,15 @@ public final class APIServer: Sendable {
         }
     }
 
+    /// Whether anything outside metadata and status differs (what bumps `generation`).
     static func specChanged(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        var x = a, y = b
-        for v in [0, 1] {
-            var o = v == 0 ? x : y
+        func desired(_ object: JSONValue) -> JSONValue {
+            var o = object
             o["metadata"] = nil
             o["status"] = nil
-            if v == 0 { x = o } else { y = o }
+            return o
         }
-        return x != y
+        return desired(a) != desired(b)
     }
 
     // MARK: - Delete
@@ -502,7 +502,7 @@ public final class APIServer: Sendable {
                 ObjectDefaults.setIfMissing(&spec, ["ipFamilies"], [v6 ? "IPv6" : "IPv4"])
                 ObjectDefaults.setIfMissing(&spec, ["ipFamilyPolicy"], "SingleStack")
             }
-            let held = Set(previous.map(ServiceAllocator.nodePorts) ?? [])
+            let held = previous.map(ServiceAllocator.heldNodePorts) ?? []
             if type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false) {
                 var ports = spec["ports"]?.arrayValue ?? []
                 var byNumber: [Int64: Int] = [:]   // a port number shared by TCP and UDP gets one node port
@@ -550,27 +550,11 @@ public final class APIServer: Sendable {
     func releaseServiceAddresses(_ object: JSONValue, _ resource: ResourceType) async {
         guard resource.group.isEmpty && resource.kind == "Service" else { return }
         for ip in ServiceAllocator.clusterIPs(object) { await allocator.releaseIP(ip) }
-        for port in Set(ServiceAllocator.nodePorts(object) + [object[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 }) {
-            await allocator.releaseNodePort(port)
-        }
+        for port in ServiceAllocator.heldNodePorts(object) { await allocator.releaseNodePort(port) }
     }
 
     /// Frees the node ports an update dropped (a NodePort Service turned ClusterIP, say).
     func releaseDropped(from old: JSONValue, keptIn new: JSONValue) async {
-        let kept = Set(ServiceAllocator.nodePorts(new) + [new[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 })
-        let had = Set(ServiceAllocator.nodePorts(old) + [old[path: ["spec", "healthCheckNodePort"]]?.intValue].compactMap { $0 })
-        for port in had.subtracting(kept) { await allocator.releaseNodePort(port) }
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        String(self.trimmingSpaces())
-    }
-    func trimmingSpaces() -> Substring {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return s
+        for port in ServiceAllocator.heldNodePorts(old).subtracting(ServiceAllocator.heldNodePorts(new)) { await allocator.releaseNodePort(port) }
     }
 }

@@ -126,7 +126,7 @@ struct ServiceAllocator: Sendable {
                 if let stored = try? await store.get(owner), let service = try? JSONValue.parse(stored.value) {
                     held = prefix == Self.ipPrefix
                         ? Self.clusterIPs(service).contains(value)
-                        : Self.nodePorts(service).contains(Int(value) ?? -1)
+                        : Self.heldNodePorts(service).contains(Int(value) ?? -1)
                 }
                 if !held { _ = try? await store.delete(item.key, ifRevision: item.modRevision) }
             }
@@ -140,7 +140,11 @@ struct ServiceAllocator: Sendable {
         return ips.filter { $0 != "None" && !$0.isEmpty }
     }
 
-    static func nodePorts(_ service: JSONValue) -> [Int] {
-        (service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 }
+    /// Every node-port allocation a Service holds: its ports' node ports and the
+    /// healthCheckNodePort of an `externalTrafficPolicy: Local` LoadBalancer.
+    static func heldNodePorts(_ service: JSONValue) -> Set<Int> {
+        var ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue })
+        if let health = service[path: ["spec", "healthCheckNodePort"]]?.intValue { ports.insert(health) }
+        return ports.subtracting([0])
     }
 }
