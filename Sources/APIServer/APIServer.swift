@@ -292,7 +292,10 @@ public final class APIServer: Sendable {
 
     /// Read, change, write back if nobody wrote in between (retrying when the caller gave no
     /// resourceVersion of its own): kube-apiserver's GuaranteedUpdate.
+    /// `marksDeletion`: the change is the server's own (setting deletionTimestamp and
+    /// deletionGracePeriodSeconds), which a client's change may never touch.
     func modify(_ resource: ResourceType, namespace: String?, name: String, precondition: String?,
+                marksDeletion: Bool = false,
                 _ change: (inout JSONValue) throws(APIError) -> Void) async throws(APIError) -> JSONValue {
         for _ in 0..<16 {
             let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
@@ -301,7 +304,7 @@ public final class APIServer: Sendable {
             }
             var next = current
             try change(&next)
-            try keepImmutableFields(&next, from: current, resource)
+            try keepImmutableFields(&next, from: current, resource, marksDeletion: marksDeletion)
             ObjectDefaults.apply(&next, resource)
             if next == current { return current }
             let errors = ObjectValidation.validate(next, resource)
@@ -309,8 +312,10 @@ public final class APIServer: Sendable {
             if resource.hasGeneration, Self.specChanged(current, next) {
                 next[path: ["metadata", "generation"]] = .int((current[path: ["metadata", "generation"]]?.int64Value ?? 0) + 1)
             }
-            // The last finalizer removed from an object being deleted: it goes now.
-            if current.deletionTimestamp != nil, next.finalizers.isEmpty {
+            // An object being deleted goes once no finalizer holds it and no grace period runs
+            // (a terminating pod waits for its node agent's DELETE with grace 0).
+            if next.deletionTimestamp != nil, next.finalizers.isEmpty,
+               (next[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0 {
                 _ = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
                 await releaseServiceAddresses(current, resource)
                 next.resourceVersion = nil
@@ -335,11 +340,13 @@ public final class APIServer: Sendable {
         throw .conflict(resource, name: name, "too many concurrent writers, try again")
     }
 
-    func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {
+    func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType,
+                             marksDeletion: Bool) throws(APIError) {
         next["apiVersion"] = .string(resource.apiVersion)
         next["kind"] = .string(resource.kind)
         guard case .object = next["metadata"] ?? .null else { throw .badRequest("metadata must be an object") }
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace"] {
+        let deletionFields = marksDeletion ? [] : ["deletionTimestamp", "deletionGracePeriodSeconds"]
+        for field in ["uid", "creationTimestamp", "generation", "name", "namespace"] + deletionFields {
             next[path: ["metadata", field]] = current[path: ["metadata", field]]
         }
         next[path: ["metadata", "resourceVersion"]] = current[path: ["metadata", "resourceVersion"]]
@@ -384,11 +391,14 @@ public final class APIServer: Sendable {
             && current[path: ["status", "phase"]]?.stringValue.map { !["Succeeded", "Failed"].contains($0) } ?? true
             && (grace ?? 1) > 0
         if !current.finalizers.isEmpty || graceful {
-            if current.deletionTimestamp != nil {
-                if graceful || grace != 0 || !current.finalizers.isEmpty { return (200, current) }
-            }
             let seconds = graceful ? (grace ?? current[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
-            let marked = try await modify(resource, namespace: namespace, name: name, precondition: nil) { object throws(APIError) in
+            // Already being deleted: only a shorter grace period changes anything.
+            if current.deletionTimestamp != nil,
+               seconds >= current[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0 {
+                return (200, current)
+            }
+            let marked = try await modify(resource, namespace: namespace, name: name, precondition: nil,
+                                          marksDeletion: true) { object throws(APIError) in
                 object[path: ["metadata", "deletionTimestamp"]] = .string(APITime.format(APITime.now() + seconds))
                 object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(Int64(seconds))
             }

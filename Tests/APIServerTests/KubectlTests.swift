@@ -226,3 +226,39 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(try api.kubectl(["get", "cm", "cm1"]).succeeded)
     }
 }
+
+/// Deletion that waits: finalizers hold an object until the last one is removed; a pod bound
+/// to a node stays (terminating) through status updates until a DELETE with grace period 0.
+@Suite(.serialized) struct DeletionTests {
+    func field(_ body: String, _ path: [String]) -> Any? {
+        var value: Any? = try? JSONSerialization.jsonObject(with: Data(body.utf8))
+        for key in path { value = (value as? [String: Any])?[key] }
+        return value
+    }
+
+    @Test func finalizersAndGracefulPods() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let cms = "/api/v1/namespaces/default/configmaps"
+        #expect(try api.curl("POST", cms, body: #"{"metadata":{"name":"held","finalizers":["example.com/hold"]}}"#).status == 201)
+        let marked = try api.curl("DELETE", cms + "/held")
+        #expect(marked.status == 200)
+        #expect(field(marked.body, ["metadata", "deletionTimestamp"]) is String, "\(marked.body)")
+        #expect(try api.curl("GET", cms + "/held").status == 200, "a finalizer holds it")
+        #expect(try api.curl("PATCH", cms + "/held", body: #"{"metadata":{"finalizers":null}}"#,
+                             contentType: "application/merge-patch+json").status == 200)
+        #expect(try api.curl("GET", cms + "/held").status == 404, "gone with its last finalizer")
+
+        let pods = "/api/v1/namespaces/default/pods"
+        #expect(try api.curl("POST", pods, body: #"{"metadata":{"name":"p"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}"#).status == 201)
+        let terminating = try api.curl("DELETE", pods + "/p")
+        #expect(field(terminating.body, ["metadata", "deletionGracePeriodSeconds"]) as? Int == 30, "\(terminating.body)")
+        #expect(try api.curl("PATCH", pods + "/p/status", body: #"{"status":{"phase":"Running"}}"#,
+                             contentType: "application/merge-patch+json").status == 200)
+        let still = try api.curl("GET", pods + "/p")
+        #expect(still.status == 200, "a status update does not end a terminating pod")
+        #expect(field(still.body, ["metadata", "deletionTimestamp"]) is String)
+        #expect(try api.curl("DELETE", pods + "/p?gracePeriodSeconds=0").status == 200)
+        #expect(try api.curl("GET", pods + "/p").status == 404)
+    }
+}
