@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C bindings: system libraries found through pkg-config.
@@ -84,9 +85,14 @@ let package = Package(
         .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
 
         // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
-        // SQLite through GRDB by default.
-        .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-                swiftSettings: strict),
+        // SQLite through GRDB by default, etcd through its JSON gateway.
+        .target(name: "Storage", dependencies: [
+            "JSON",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
 
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
@@ -122,7 +128,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],
                     swiftSettings: strict),

@@ -51,7 +51,7 @@ extension APIServer {
         let timeout = Duration.seconds(request.query["timeoutSeconds"].flatMap { Int($0) } ?? Int.random(in: 1800...3600))
 
         var initial: [JSONValue] = []
-        var start: Int64
+        let start: Int64
         if initialEnd || rvText.isEmpty || rvText == "0" {
             let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
             initial = items
@@ -66,7 +66,7 @@ extension APIServer {
             source = try await store.watch(prefix: prefix, after: start)
         } catch {
             if case .compacted = error.kind {
-                let gone = APIError.gone("too old resource version: \(start) (\(error.message))")
+                let gone = Self.tooOld(start, error)
                 return .stream(AsyncStream { c in
                     c.yield(Self.eventLine("ERROR", gone.status))
                     c.finish()
@@ -89,6 +89,11 @@ extension APIServer {
                         for try await event in source {
                             for line in Self.lines(for: event, filter, resource) { continuation.yield(line) }
                             delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
+                        }
+                    } catch let error as StoreError {
+                        // etcd tells of a compacted start only once the watch runs.
+                        if case .compacted = error.kind {
+                            continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
                         }
                     } catch {}
                 }
@@ -120,6 +125,10 @@ extension APIServer {
             registry.remove(id)
         }
         return .stream(stream)
+    }
+
+    static func tooOld(_ start: Int64, _ error: StoreError) -> APIError {
+        .gone("too old resource version: \(start) (\(error.message))")
     }
 
     /// The watch lines one store event turns into for a filtered watcher: an object that

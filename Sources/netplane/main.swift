@@ -46,11 +46,14 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "Extra names or addresses for the serving certificate (comma-separated).")
     var tlsSAN: String?
 
-    func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "netplane.apiserver")
-        logger.logLevel = .info
+    /// The flags, checked and parsed.
+    struct Settings {
+        var host: String
+        var port: Int
+        var options: APIServer.Options
+    }
 
+    func settings() throws -> Settings {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen: expected HOST:PORT, got \(listen)")
         }
@@ -67,17 +70,42 @@ struct APIServerCommand: AsyncParsableCommand {
         if let clusterCIDR {
             do { podCIDR = try IPPrefix(clusterCIDR) } catch { throw ValidationError("--cluster-cidr: \(error)") }
         }
+        return Settings(host: host, port: port,
+                        options: .init(serviceClusterIPRange: serviceRange,
+                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR))
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "netplane.apiserver")
+        logger.logLevel = .info
+        let settings = try settings()
 
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let store: any Store
-        if let etcdEndpoints {
-            throw ValidationError("--etcd-endpoints \(etcdEndpoints): the etcd backend is not built yet; use the SQLite default")
-        } else {
-            store = try SQLiteStore(path: dataDir + "/state.db")
+        guard let etcdEndpoints else {
+            try await serve(settings, store: try SQLiteStore(path: dataDir + "/state.db"), logger: logger)
+            return
         }
-        let api = APIServer(store: store, options: .init(serviceClusterIPRange: serviceRange,
-                                                         serviceNodePortRange: portBounds[0]...portBounds[1],
-                                                         clusterCIDR: podCIDR))
+        let etcd: EtcdStore
+        do {
+            etcd = try EtcdStore(endpoints: etcdEndpoints.split(separator: ",").map(String.init))
+        } catch {
+            throw ValidationError("--etcd-endpoints: \(error)")
+        }
+        // The etcd client's connections must be closed before it goes.
+        do {
+            try await serve(settings, store: etcd, logger: logger)
+        } catch {
+            await etcd.close()
+            throw error
+        }
+        await etcd.close()
+    }
+
+    /// Bootstraps the API on `store`, then serves it until SIGTERM/SIGINT.
+    func serve(_ settings: Settings, store: any Store, logger: Logger) async throws {
+        let host = settings.host
+        let api = APIServer(store: store, options: settings.options)
         try await api.bootstrap()
 
         let tokenPath = dataDir + "/admin.token"
@@ -94,7 +122,7 @@ struct APIServerCommand: AsyncParsableCommand {
         let pki = try PKI.loadOrCreate(directory: dataDir + "/pki", hosts: sans)
         let kubeconfigOut = self.kubeconfigOut
         let token = adminToken, log = logger
-        try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: port, tls: try pki.tlsConfiguration(),
+        try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
                                     logger: logger) { actualPort in
             let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
             let url = "https://\(shownHost):\(actualPort)"

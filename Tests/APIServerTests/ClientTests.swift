@@ -4,8 +4,8 @@ import NetplaneTestSupport
 
 /// The official Kubernetes Python client, unchanged, against the server.
 @Suite(.serialized) struct PythonClientTests {
-    @Test func listsAndWatchesPods() throws {
-        let api = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func listsAndWatchesPods(_ backend: Backend) throws {
+        let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
         try api.kubectlOK(["apply", "-f", "-"], stdin: """
             apiVersion: v1

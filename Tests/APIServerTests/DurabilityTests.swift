@@ -62,8 +62,10 @@ import NetplaneTestSupport
         json.dump({"stored": names, "events": events}, open(out, "w"))
         """
 
-    @Test func killDuringConcurrentCreatesLosesNothing() throws {
-        let first = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func killDuringConcurrentCreatesLosesNothing(_ backend: Backend) throws {
+        let etcd = backend == .etcd ? try EtcdCluster() : nil
+        defer { etcd?.stop() }
+        let first = try RunningAPIServer(backend: backend, etcd: etcd)
         let dir = first.dataDir
         try Self.load.write(toFile: dir + "/load.py", atomically: true, encoding: .utf8)
         try Self.resume.write(toFile: dir + "/resume.py", atomically: true, encoding: .utf8)
@@ -79,7 +81,7 @@ import NetplaneTestSupport
         #expect(created.count >= 400 && created.count < 1000, "the kill came mid-load: \(created.count) created")
         let lastRV = events1.last?[2] ?? "0"
 
-        let second = try RunningAPIServer(dataDir: dir)
+        let second = try RunningAPIServer(dataDir: dir, backend: backend, etcd: etcd)
         defer { second.stop() }
         let resumed = try Command.run(["timeout", "60", "python3", dir + "/resume.py", second.server, second.token, lastRV,
                                        dir + "/phase2.json"])

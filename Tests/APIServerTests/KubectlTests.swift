@@ -88,8 +88,8 @@ spec:
 final class OutputBox: @unchecked Sendable { var text = "" }
 
 @Suite(.serialized) struct KubectlTests {
-    @Test func applyGetEditReapplyScaleDelete() throws {
-        let api = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func applyGetEditReapplyScaleDelete(_ backend: Backend) throws {
+        let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
         let applied = try api.kubectlOK(["apply", "-f", "-"], stdin: manifest)
         #expect(applied.contains("namespace/shop created"), "\(applied)")
@@ -159,8 +159,8 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(try api.kubectlOK(["get", "deploy", "-A", "-o", "name"]).isEmpty)
     }
 
-    @Test func watchSeesChanges() throws {
-        let api = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func watchSeesChanges(_ backend: Backend) throws {
+        let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
         func configMap(_ name: String, _ value: String) -> String {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \(name)}\ndata: {a: \"\(value)\"}\n"
@@ -198,8 +198,8 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(try api.kubectl(["create", "-f", "-"], stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\n").succeeded)
     }
 
-    @Test func rejectsBadRequestsAndKeepsServing() throws {
-        let api = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func rejectsBadRequestsAndKeepsServing(_ backend: Backend) throws {
+        let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
         let path = "/api/v1/namespaces/default/configmaps"
         #expect(try api.curl("GET", path, token: .some(nil)).status == 401)
@@ -236,8 +236,8 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         return value
     }
 
-    @Test func finalizersAndGracefulPods() throws {
-        let api = try RunningAPIServer()
+    @Test(arguments: Backend.allCases) func finalizersAndGracefulPods(_ backend: Backend) throws {
+        let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
         let cms = "/api/v1/namespaces/default/configmaps"
         #expect(try api.curl("POST", cms, body: #"{"metadata":{"name":"held","finalizers":["example.com/hold"]}}"#).status == 201)

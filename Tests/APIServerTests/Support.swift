@@ -8,7 +8,14 @@ func buildDirectory() -> String {
     return URL(fileURLWithPath: exe).deletingLastPathComponent().path
 }
 
-/// A real `netplane apiserver` process on a free loopback port with its own data directory;
+/// The store an API server under test keeps its objects in.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, etcd
+    var testDescription: String { rawValue }
+}
+
+/// A real `netplane apiserver` process on a free loopback port with its own data directory,
+/// on SQLite or on a real etcd (its own single member, or `etcd` when given);
 /// `kubectl` runs against it through the kubeconfig it writes.
 final class RunningAPIServer: @unchecked Sendable {
     let dataDir: String
@@ -19,8 +26,20 @@ final class RunningAPIServer: @unchecked Sendable {
     let ownsDataDir: Bool
     var server = ""
     var token = ""
+    /// The etcd this server stores into, if any; `ownsEtcd` when it started it.
+    let etcd: EtcdCluster?
+    let ownsEtcd: Bool
 
-    init(dataDir: String? = nil, extraArgs: [String] = []) throws {
+    init(dataDir: String? = nil, backend: Backend = .sqlite, etcd: EtcdCluster? = nil, extraArgs: [String] = []) throws {
+        var extraArgs = extraArgs
+        if backend == .etcd {
+            let cluster = try etcd ?? EtcdCluster()
+            self.etcd = cluster
+            extraArgs += ["--etcd-endpoints", cluster.endpoints.joined(separator: ",")]
+        } else {
+            self.etcd = nil
+        }
+        ownsEtcd = backend == .etcd && etcd == nil
         let dir = dataDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("np-apiserver-\(UUID().uuidString)").path
         self.dataDir = dir
@@ -32,7 +51,7 @@ final class RunningAPIServer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: buildDirectory() + "/netplane")
         process.arguments = ["apiserver", "--listen", "127.0.0.1:0", "--data-dir", dir, "--kubeconfig-out", kubeconfig] + extraArgs
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
         process.standardError = handle
@@ -109,6 +128,7 @@ final class RunningAPIServer: @unchecked Sendable {
     deinit {
         stop()
         if ownsDataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+        if ownsEtcd { etcd?.stop() }
     }
 }
 

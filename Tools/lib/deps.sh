@@ -6,7 +6,7 @@
 NETPLANE_APT_PACKAGES=(
     libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libipset-dev
     pkg-config iproute2 nftables ipset iputils-ping curl python3
-    containernetworking-plugins
+    containernetworking-plugins etcd-server
 )
 
 # Where SwiftPM builds; override with NETPLANE_SCRATCH_PATH to keep a separate build folder.
@@ -37,6 +37,12 @@ np_install_deps() {
     apt-get update -q || np_die "apt-get update failed"
     apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null \
         || np_die "apt-get install ${missing[*]} failed"
+    # etcd-server's package enables a system etcd on :2379; Netplane's tests and the local
+    # cluster start their own members on ports of their choosing, so keep that one off.
+    if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null \
+        && systemctl is-enabled etcd >/dev/null 2>&1; then
+        systemctl disable --now etcd >/dev/null 2>&1 || true
+    fi
 }
 
 # Test-only peers that are not Debian packages: the official Kubernetes Python client (the

@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+import NetplaneTestSupport
+import Storage
+
+/// The backends every store test runs against.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, etcd
+    var testDescription: String { rawValue }
+}
+
+/// The Store contract, checked against SQLiteStore (real files in a scratch directory) and
+/// EtcdStore (a real single-member etcd started for each test). Revisions are compared to the
+/// store's revision at the start: a fresh etcd is at 1, a fresh SQLite file at 0.
+@Suite("Storage: the Store contract on SQLite and etcd")
+struct StoreContractTests {
+    func withStore<T>(_ backend: Backend, _ body: (any Store, Int64) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = try SQLiteStore(path: dir + "/state.db")
+            return try await body(store, try await store.currentRevision())
+        case .etcd:
+            let cluster = try EtcdCluster()
+            defer { cluster.stop() }
+            let store = try EtcdStore(endpoints: cluster.endpoints)
+            do {
+                let result = try await body(store, try await store.currentRevision())
+                await store.close()
+                return result
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+    }
+
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    func kind(of body: () async throws -> Void) async -> StoreError.Kind? {
+        do { try await body(); return nil } catch let error as StoreError { return error.kind } catch { return nil }
+    }
+
+    /// The error a watch ends with: thrown by `watch` itself (SQLite) or by its stream once
+    /// the backend has said so (etcd reports a compacted start after creating the watch).
+    func watchFailure(_ store: any Store, prefix: String, after revision: Int64) async -> StoreError.Kind? {
+        await kind {
+            let stream = try await store.watch(prefix: prefix, after: revision)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for try await _ in stream {} }
+                group.addTask { try await Task.sleep(for: .seconds(5)) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test("create, get, conditional update and delete move one global revision forward", arguments: Backend.allCases)
+    func crud(_ backend: Backend) async throws {
+        try await withStore(backend) { store, r in
+            let a = try await store.create("/pods/ns/a", value: bytes("a1"))
+            let b = try await store.create("/pods/ns/b", value: bytes("b1"))
+            #expect(a.createRevision == r + 1 && a.modRevision == r + 1 && b.modRevision == r + 2)
+            #expect(try await store.get("/pods/ns/a") == a)
+            #expect(await kind { _ = try await store.create("/pods/ns/a", value: self.bytes("x")) } == .alreadyExists)
+            let a2 = try await store.update("/pods/ns/a", value: bytes("a2"), ifRevision: r + 1)
+            #expect(a2.createRevision == r + 1 && a2.modRevision == r + 3)
+            // A write based on the old revision is refused and changes nothing.
+            #expect(await kind { _ = try await store.update("/pods/ns/a", value: self.bytes("stale"), ifRevision: r + 1) }
+                    == .conflict(current: r + 3))
+            #expect(try await store.get("/pods/ns/a").value == bytes("a2"))
+            #expect(await kind { _ = try await store.delete("/pods/ns/a", ifRevision: r + 1) } == .conflict(current: r + 3))
+            let gone = try await store.delete("/pods/ns/a", ifRevision: r + 3)
+            #expect(gone.modRevision == r + 4 && gone.value == bytes("a2") && gone.createRevision == r + 1)
+            #expect(await kind { _ = try await store.get("/pods/ns/a") } == .notFound)
+            #expect(await kind { _ = try await store.update("/pods/ns/a", value: [], ifRevision: nil) } == .notFound)
+            #expect(await kind { _ = try await store.delete("/pods/ns/a", ifRevision: nil) } == .notFound)
+            #expect(try await store.currentRevision() == r + 4)
+            // Revisions are never reused, even for a re-created key.
+            #expect(try await store.create("/pods/ns/a", value: bytes("a3")).createRevision == r + 5)
+        }
+    }
+
+    @Test("list by prefix, in key order, paginated with a continue key", arguments: Backend.allCases)
+    func listing(_ backend: Backend) async throws {
+        try await withStore(backend) { store, r in
+            for name in ["c", "a", "e", "b", "d"] { _ = try await store.create("/cm/ns1/\(name)", value: bytes(name)) }
+            _ = try await store.create("/cm/ns10/z", value: bytes("other namespace"))
+            _ = try await store.create("/pods/ns1/a", value: bytes("other resource"))
+            let all = try await store.list(prefix: "/cm/ns1/", after: nil, limit: nil)
+            #expect(all.items.map(\.key) == ["/cm/ns1/a", "/cm/ns1/b", "/cm/ns1/c", "/cm/ns1/d", "/cm/ns1/e"])
+            #expect(all.items.map(\.value) == ["a", "b", "c", "d", "e"].map(bytes))
+            #expect(all.revision == r + 7 && all.continueAfter == nil)
+            let first = try await store.list(prefix: "/cm/ns1/", after: nil, limit: 2)
+            #expect(first.items.map(\.key) == ["/cm/ns1/a", "/cm/ns1/b"] && first.continueAfter == "/cm/ns1/b")
+            let second = try await store.list(prefix: "/cm/ns1/", after: first.continueAfter, limit: 2)
+            #expect(second.items.map(\.key) == ["/cm/ns1/c", "/cm/ns1/d"])
+            let last = try await store.list(prefix: "/cm/ns1/", after: second.continueAfter, limit: 2)
+            #expect(last.items.map(\.key) == ["/cm/ns1/e"] && last.continueAfter == nil)
+        }
+    }
+
+    @Test("200 concurrent creates get distinct, gap-free revisions", arguments: Backend.allCases)
+    func concurrentCreates(_ backend: Backend) async throws {
+        try await withStore(backend) { store, r in
+            let revisions = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for i in 0..<200 {
+                    group.addTask { try await store.create("/cm/ns/\(i)", value: Array(repeating: 7, count: 1024)).modRevision }
+                }
+                return try await group.reduce(into: [Int64]()) { $0.append($1) }
+            }
+            #expect(Set(revisions) == Set((r + 1)...(r + 200)))
+            #expect(try await store.list(prefix: "/cm/ns/", after: nil, limit: nil).items.count == 200)
+        }
+    }
+
+    @Test("a watch replays history after its revision, then live changes, with no gap or duplicate",
+          arguments: Backend.allCases)
+    func watchHistoryThenLive(_ backend: Backend) async throws {
+        try await withStore(backend) { store, r in
+            for i in 0..<5 { _ = try await store.create("/pods/ns/p\(i)", value: bytes("v\(i)")) }
+            _ = try await store.create("/svc/ns/s", value: bytes("not watched"))
+            let stream = try await store.watch(prefix: "/pods/", after: r + 2)
+            // Live writes race with the replay.
+            let writer = Task {
+                for i in 5..<50 { _ = try await store.create("/pods/ns/p\(i)", value: self.bytes("v\(i)")) }
+                _ = try await store.update("/pods/ns/p0", value: self.bytes("changed"), ifRevision: nil)
+                _ = try await store.delete("/pods/ns/p1", ifRevision: nil)
+            }
+            var seen: [StoreEvent] = []
+            for try await event in stream {
+                seen.append(event)
+                if event.kind == .deleted { break }
+            }
+            try await writer.value
+            let revisions = seen.map(\.revision)
+            #expect(revisions == revisions.sorted() && Set(revisions).count == revisions.count, "\(revisions)")
+            #expect(seen.first?.object.key == "/pods/ns/p2" && seen.first?.revision == r + 3)
+            #expect(seen.first?.kind == .added)
+            #expect(seen.count == 3 + 45 + 2)  // p2..p4 from history, p5..p49, the update, the delete
+            #expect(!seen.contains { $0.object.key.hasPrefix("/svc/") })
+            #expect(seen.last?.object.key == "/pods/ns/p1" && seen.last?.object.value == bytes("v1"))
+            let update = seen[seen.count - 2]
+            #expect(update.kind == .modified && update.object.value == bytes("changed") && update.previous == bytes("v0"))
+        }
+    }
+
+    @Test("after compaction a watch from an older revision is refused (410), a newer one works",
+          arguments: Backend.allCases)
+    func compaction(_ backend: Backend) async throws {
+        try await withStore(backend) { store, r in
+            for i in 0..<10 { _ = try await store.create("/cm/ns/\(i)", value: bytes("\(i)")) }
+            try await store.compact(through: r + 6)
+            #expect(await watchFailure(store, prefix: "/cm/", after: r + 3) == .compacted(oldest: r + 7))
+            let stream = try await store.watch(prefix: "/cm/", after: r + 6)
+            var iterator = stream.makeAsyncIterator()
+            #expect(try await iterator.next()?.revision == r + 7)
+            // Objects survive compaction; only history goes.
+            #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).items.count == 10)
+            #expect(try await store.currentRevision() == r + 10)
+        }
+    }
+}
+
+@Suite("Storage: SQLiteStore")
+struct SQLiteStoreTests {
+    @Test("objects and the revision survive closing and reopening the file")
+    func reopen() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.db"
+        func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+        do {
+            let store = try SQLiteStore(path: path)
+            _ = try await store.create("/ns/default", value: bytes("{}"))
+            _ = try await store.update("/ns/default", value: bytes("{\"x\":1}"), ifRevision: 1)
+            let again = try SQLiteStore(path: path)
+            #expect(try await again.get("/ns/default").value == bytes("{\"x\":1}"))
+            #expect(try await again.currentRevision() == 2)
+            #expect(try await again.create("/ns/other", value: []).modRevision == 3)
+        }
+    }
+}
+
+@Suite("Storage: EtcdStore failover")
+struct EtcdFailoverTests {
+    @Test("3 members: writes and a watch carry on when the member in use is killed, with no gap or duplicate")
+    func memberKilled() async throws {
+        let cluster = try EtcdCluster(members: 3)
+        defer { cluster.stop() }
+        let store = try EtcdStore(endpoints: cluster.endpoints)
+        do {
+            let start = try await store.currentRevision()
+            let stream = try await store.watch(prefix: "/cm/", after: start)
+            var written: [Int64] = []
+            for i in 0..<60 {
+                // The store talks to the first member until it fails: kill it mid-run.
+                if i == 20 { cluster.kill(member: 0) }
+                written.append(try await store.create("/cm/ns/\(i)", value: Array("v\(i)".utf8)).modRevision)
+            }
+            var seen: [StoreEvent] = []
+            for try await event in stream {
+                seen.append(event)
+                if seen.count == 60 { break }
+            }
+            #expect(seen.map(\.revision) == written)
+            #expect(seen.map(\.object.key) == (0..<60).map { "/cm/ns/\($0)" })
+            #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).items.count == 60)
+            await store.close()
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+}
