@@ -41,6 +41,21 @@ public final class APIServer: Sendable {
                                           nodePorts: options.serviceNodePortRange)
     }
 
+    /// Forgets change history older than one `interval`, every `interval`, until cancelled:
+    /// each round compacts through the revision the previous round saw, as kube-apiserver
+    /// does with etcd. Watches from older resourceVersions then get 410 Gone and relist.
+    /// Several API servers sharing etcd may all run this; a round finding the history
+    /// already compacted further changes nothing.
+    public func compactHistory(every interval: Duration) async {
+        var seen: Int64?
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard let current = try? await store.currentRevision() else { continue }
+            if let seen, seen > 0 { try? await store.compact(through: seen) }
+            seen = current
+        }
+    }
+
     /// Makes the namespaces every cluster has and the `kubernetes` Service, and frees
     /// allocations left by a crash.
     public func bootstrap() async throws(APIError) {

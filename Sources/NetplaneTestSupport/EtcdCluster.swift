@@ -89,7 +89,7 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     /// A port nobody listens on now (bound to port 0, then released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw CommandFailed(command: ["socket"], result: CommandResult(status: errno, stdout: "", stderr: "socket failed")) }
         defer { close(fd) }

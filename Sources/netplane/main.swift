@@ -46,6 +46,9 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "Extra names or addresses for the serving certificate (comma-separated).")
     var tlsSAN: String?
 
+    @Option(help: "Seconds of change history kept for watches to resume from; older history is compacted.")
+    var compactionInterval: Double = 300
+
     /// The flags, checked and parsed.
     struct Settings {
         var host: String
@@ -63,6 +66,9 @@ struct APIServerCommand: AsyncParsableCommand {
             throw ValidationError("--service-cluster-ip-range: \(error)")
         }
         let portBounds = serviceNodePortRange.split(separator: "-").compactMap { Int($0) }
+        guard compactionInterval > 0 else {
+            throw ValidationError("--compaction-interval: must be positive, got \(compactionInterval)")
+        }
         guard portBounds.count == 2, portBounds[0] > 0, portBounds[0] <= portBounds[1], portBounds[1] <= 65535 else {
             throw ValidationError("--service-node-port-range: expected FIRST-LAST, got \(serviceNodePortRange)")
         }
@@ -122,6 +128,8 @@ struct APIServerCommand: AsyncParsableCommand {
         let pki = try PKI.loadOrCreate(directory: dataDir + "/pki", hosts: sans)
         let kubeconfigOut = self.kubeconfigOut
         let token = adminToken, log = logger
+        let compactor = Task { await api.compactHistory(every: .milliseconds(Int(compactionInterval * 1000))) }
+        defer { compactor.cancel() }
         try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
                                     logger: logger) { actualPort in
             let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host

@@ -30,7 +30,8 @@ final class RunningAPIServer: @unchecked Sendable {
     let etcd: EtcdCluster?
     let ownsEtcd: Bool
 
-    init(dataDir: String? = nil, backend: Backend = .sqlite, etcd: EtcdCluster? = nil, extraArgs: [String] = []) throws {
+    init(dataDir: String? = nil, listen: String = "127.0.0.1:0", backend: Backend = .sqlite, etcd: EtcdCluster? = nil,
+         extraArgs: [String] = []) throws {
         var extraArgs = extraArgs
         if backend == .etcd {
             let cluster = try etcd ?? EtcdCluster()
@@ -50,7 +51,7 @@ final class RunningAPIServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: kubeconfig)
         process = Process()
         process.executableURL = URL(fileURLWithPath: buildDirectory() + "/netplane")
-        process.arguments = ["apiserver", "--listen", "127.0.0.1:0", "--data-dir", dir, "--kubeconfig-out", kubeconfig] + extraArgs
+        process.arguments = ["apiserver", "--listen", listen, "--data-dir", dir, "--kubeconfig-out", kubeconfig] + extraArgs
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
