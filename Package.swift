@@ -112,8 +112,11 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                         .product(name: "NIOCore", package: "swift-nio"),
+                                         .product(name: "NIOPosix", package: "swift-nio")],
                           path: "Benchmarks/netplane-bench", swiftSettings: strict),
         .executableTarget(name: "netplane-testbed",
                           dependencies: ["Netlink",

@@ -76,6 +76,7 @@ extension APIServer {
         }
 
         let bookmarkInterval = options.bookmarkInterval
+        let shared = watchEvents
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
         let pump = Task {
             for object in initial { continuation.yield(Self.eventLine("ADDED", object)) }
@@ -87,7 +88,7 @@ extension APIServer {
                 group.addTask {
                     do {
                         for try await event in source {
-                            for line in Self.lines(for: event, filter, resource) { continuation.yield(line) }
+                            for line in Self.lines(for: event, filter, shared) { continuation.yield(line) }
                             delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
                         }
                     } catch let error as StoreError {
@@ -132,23 +133,25 @@ extension APIServer {
     }
 
     /// The watch lines one store event turns into for a filtered watcher: an object that
-    /// starts matching is ADDED, one that stops matching is DELETED.
-    static func lines(for event: StoreEvent, _ filter: WatchFilter, _ resource: ResourceType) -> [[UInt8]] {
-        guard var object = try? ObjectStore.decode(event.object) else { return [] }
-        object.resourceVersion = String(event.revision)
+    /// starts matching is ADDED, one that stops matching is DELETED. The decoding and the
+    /// encoded lines come from `shared`, so N watchers of one event cost one decode and one
+    /// encode per line type, not N.
+    static func lines(for event: StoreEvent, _ filter: WatchFilter, _ shared: WatchEventCache) -> [[UInt8]] {
+        guard let object = shared.object(event) else { return [] }
         let now = filter.matches(object)
+        func line(_ type: String) -> [[UInt8]] { [shared.line(type, event, object)] }
         switch event.kind {
         case .added:
-            return now ? [eventLine("ADDED", object)] : []
+            return now ? line("ADDED") : []
         case .deleted:
-            return now ? [eventLine("DELETED", object)] : []
+            return now ? line("DELETED") : []
         case .modified:
-            if filter.isEverything { return [eventLine("MODIFIED", object)] }
+            if filter.isEverything { return line("MODIFIED") }
             let before = event.previous.flatMap { try? JSONValue.parse($0) }.map(filter.matches) ?? now
             switch (before, now) {
-            case (true, true): return [eventLine("MODIFIED", object)]
-            case (false, true): return [eventLine("ADDED", object)]
-            case (true, false): return [eventLine("DELETED", object)]
+            case (true, true): return line("MODIFIED")
+            case (false, true): return line("ADDED")
+            case (true, false): return line("DELETED")
             case (false, false): return []
             }
         }
@@ -167,5 +170,49 @@ extension APIServer {
         var metadata: JSONValue = ["resourceVersion": .string(String(revision))]
         if initialEventsEnd { metadata["annotations"] = ["k8s.io/initial-events-end": "true"] }
         return ["kind": .string(resource.kind), "apiVersion": .string(resource.apiVersion), "metadata": metadata]
+    }
+}
+
+/// The recent watch events, decoded and encoded once for every watcher: a write seen by 100
+/// watchers is parsed once and printed once per event type (ADDED, MODIFIED, DELETED).
+final class WatchEventCache: Sendable {
+    struct Entry {
+        var object: JSONValue
+        var lines: [String: [UInt8]] = [:]
+    }
+
+    private struct Key: Hashable {
+        var revision: Int64
+        var key: String
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
+    /// Events older than this many revisions behind the newest are dropped.
+    private let keep: Int64 = 512
+
+    /// The event's object, resourceVersion set; nil if the stored bytes are not JSON.
+    func object(_ event: StoreEvent) -> JSONValue? {
+        let key = Key(revision: event.revision, key: event.object.key)
+        if let hit = entries.withLock({ $0[key]?.object }) { return hit }
+        guard var object = try? ObjectStore.decode(event.object) else { return nil }
+        object.resourceVersion = String(event.revision)
+        let decoded = object
+        entries.withLock { entries in
+            if entries[key] == nil { entries[key] = Entry(object: decoded) }
+            if entries.count > Int(2 * keep) {
+                let floor = event.revision - keep
+                entries = entries.filter { $0.key.revision > floor }
+            }
+        }
+        return object
+    }
+
+    /// The watch line of `type` for the event.
+    func line(_ type: String, _ event: StoreEvent, _ object: JSONValue) -> [UInt8] {
+        let key = Key(revision: event.revision, key: event.object.key)
+        if let hit = entries.withLock({ $0[key]?.lines[type] }) { return hit }
+        let line = APIServer.eventLine(type, object)
+        entries.withLock { $0[key]?.lines[type] = line }
+        return line
     }
 }

@@ -32,6 +32,7 @@ public final class APIServer: Sendable {
     let objects: ObjectStore
     let allocator: ServiceAllocator
     let watches = WatchRegistry()
+    let watchEvents = WatchEventCache()
 
     public init(store: any Store, options: Options) {
         self.store = store

@@ -1,0 +1,221 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Client
+import Foundation
+import JSON
+import NIOCore
+import NIOPosix
+import NetplaneTestSupport
+import Synchronization
+
+/// The API store: ConfigMap creates (1 KiB of data) through the whole HTTPS API of
+/// `netplane apiserver` on SQLite and on etcd, against raw etcd puts of the same size (the
+/// anchor), with 1 and 32 concurrent clients; then the delivery latency of watch events to
+/// 100 watchers. One etcd member and both API servers are started here, on loopback, with
+/// their data in the same directory.
+struct StoreBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store",
+        abstract: "API server creates (SQLite, etcd backends) vs raw etcd puts; watch delivery latency.")
+
+    @Option(help: "Writes per run with one client.") var serialCount = 1500
+    @Option(help: "Writes per run with 32 clients.") var concurrentCount = 8000
+    @Option(help: "Watchers for the latency run.") var watchers = 100
+    @Option(help: "Events timed in the latency run.") var events = 200
+    @Option(help: "The netplane binary (default: beside this one).") var netplane: String?
+    @Option(help: "API server backends to run (comma-separated).") var backends = "sqlite,etcd"
+    @Flag(help: "Skip the raw etcd anchor (for profiling one side).") var skipAnchor = false
+    @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
+
+    func run() async throws {
+        let binary = netplane ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("netplane").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw ValidationError("no netplane binary at \(binary)") }
+        let scratch = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("np-bench-store-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { if dir == nil { try? FileManager.default.removeItem(atPath: scratch) } }
+
+        let etcd = try EtcdCluster()
+        defer { etcd.stop() }
+        let value = String(repeating: "x", count: 1024)
+
+        // The anchor: raw puts through etcd's gateway, keep-alive connections, same value size.
+        var raw1 = 0.0, raw32 = 0.0
+        if !skipAnchor {
+            let raw = RawEtcd(endpoint: etcd.endpoints[0])
+            raw1 = try await throughput(count: serialCount, clients: 1) { i in try await raw.put("/bench/raw/\(i)", value) }
+            raw32 = try await throughput(count: concurrentCount, clients: 32) { i in try await raw.put("/bench/raw32/\(i)", value) }
+            await raw.shutdown()
+        }
+
+        var sides: [(name: String, one: Double, many: Double)] = []
+        for backend in backends.split(separator: ",").map(String.init) {
+            let server = try APIServerProcess(binary: binary, dataDir: "\(scratch)/apiserver-\(backend)",
+                                              extraArgs: backend == "etcd" ? ["--etcd-endpoints", etcd.endpoints[0]] : [])
+            defer { server.stop() }
+            let client = try APIClient(try ClientConfig.kubeconfig(server.kubeconfig), maxConnections: 64)
+            let one = try await throughput(count: serialCount, clients: 1) { i in
+                try await create(client, namespace: "default", name: "one-\(i)", value)
+            }
+            let many = try await throughput(count: concurrentCount, clients: 32) { i in
+                try await create(client, namespace: "default", name: "many-\(i)", value)
+            }
+            if backend == "sqlite" {
+                // The watchers' own connections (one each), beside the writer's.
+                let watchClient = try APIClient(try ClientConfig.kubeconfig(server.kubeconfig), maxConnections: watchers + 4)
+                let latencies = try await watchLatency(writer: client, watcher: watchClient)
+                await watchClient.shutdown()
+                let p50 = percentile(latencies, 0.50) * 1000, p99 = percentile(latencies, 0.99) * 1000
+                print(String(format: "RESULT store-watch-p99 netplane=%.2f target=5.00 unit=ms p50=%.2f watchers=%d events=%d",
+                             p99, p50, watchers, latencies.count / max(watchers, 1)))
+            }
+            await client.shutdown()
+            sides.append((backend, one, many))
+        }
+        print(String(format: "raw etcd puts: 1 client %.0f/s, 32 clients %.0f/s", raw1, raw32))
+        for side in sides {
+            printThroughput("store-create-1-\(side.name)", side.one, raw1)
+            printThroughput("store-create-32-\(side.name)", side.many, raw32)
+        }
+    }
+
+    func create(_ client: APIClient, namespace: String, name: String, _ value: String) async throws {
+        var cm = ConfigMap(name: name, namespace: namespace)
+        cm.data = ["payload": value]
+        _ = try await client.create(cm)
+    }
+
+    /// Operations per second: `count` calls of `body`, `clients` at a time.
+    func throughput(count: Int, clients: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
+        let next = Locked(0)
+        let start = now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    while true {
+                        let i = next.withLock { i in
+                            defer { i += 1 }
+                            return i
+                        }
+                        guard i < count else { return }
+                        try await body(i)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(count) / (now() - start)
+    }
+
+    /// Seconds from sending each create to each watcher reading its ADDED event.
+    func watchLatency(writer client: APIClient, watcher: APIClient) async throws -> [Double] {
+        let namespace: JSONValue = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "watched"]]
+        let resource = ConfigMap.resource
+        _ = try await client.create(Namespace.resource, namespace)
+        let list = try await client.list(resource, namespace: "watched")
+        let sent = Locked<[String: Double]>([:])
+        let arrivals = Locked<[Double]>([])
+        let firsts = Locked<[String: Double]>([:])
+        let events = self.events
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<watchers {
+                group.addTask {
+                    var seen = 0
+                    for try await event in watcher.watch(resource, namespace: "watched", resourceVersion: list.resourceVersion) {
+                        guard event.kind == .added, let name = event.object.name else { continue }
+                        let at = now()
+                        if let t0 = sent.withLock({ $0[name] }) {
+                            arrivals.withLock { $0.append(at - t0) }
+                            firsts.withLock { $0[name] = min($0[name] ?? .infinity, at - t0) }
+                        }
+                        seen += 1
+                        if seen == events { return }
+                    }
+                }
+            }
+            // Every watcher must be connected before the first timed write: a bookmark-less
+            // watch says nothing when it starts, so give the connections time to open.
+            try await Task.sleep(for: .seconds(2))
+            for i in 0..<events {
+                let name = "w-\(i)"
+                sent.withLock { $0[name] = now() }
+                var cm = ConfigMap(name: name, namespace: "watched")
+                cm.data = ["payload": String(repeating: "y", count: 1024)]
+                _ = try await client.create(cm)
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await group.waitForAll()
+            let first = firsts.withLock { Array($0.values) }
+            print(String(format: "watch: first watcher p50 %.2f ms p99 %.2f ms", percentile(first, 0.5) * 1000, percentile(first, 0.99) * 1000))
+            return arrivals.withLock { $0 }
+        }
+    }
+
+    func percentile(_ xs: [Double], _ p: Double) -> Double {
+        let s = xs.sorted()
+        return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+    }
+
+    /// Throughput: the ratio is Netplane over the anchor (higher is better).
+    func printThroughput(_ name: String, _ netplane: Double, _ anchor: Double) {
+        print(String(format: "RESULT %@ netplane=%.0f anchor=%.0f ratio=%.2f unit=ops/s", name, netplane, anchor,
+                     anchor > 0 ? netplane / anchor : 0))
+    }
+}
+
+/// etcd puts through the JSON gateway: the anchor, with the same kind of HTTP client.
+final class RawEtcd: Sendable {
+    let endpoint: String
+    let http: HTTPClient
+
+    init(endpoint: String) {
+        self.endpoint = endpoint
+        var config = HTTPClient.Configuration()
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+    }
+
+    func put(_ key: String, _ value: String) async throws {
+        var request = HTTPClientRequest(url: endpoint + "/v3/kv/put")
+        request.method = .POST
+        let body: JSONValue = ["key": .string(Data(key.utf8).base64EncodedString()),
+                               "value": .string(Data(value.utf8).base64EncodedString())]
+        request.body = .bytes(ByteBuffer(bytes: body.jsonBytes()))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw ValidationError("etcd put: HTTP \(response.status.code)") }
+    }
+
+    func shutdown() async { try? await http.shutdown() }
+}
+
+/// A `netplane apiserver` on a free loopback port, for the length of a run.
+final class APIServerProcess {
+    let process = Process()
+    let kubeconfig: String
+
+    init(binary: String, dataDir: String, extraArgs: [String]) throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        kubeconfig = dataDir + "/kubeconfig"
+        try? FileManager.default.removeItem(atPath: kubeconfig)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["apiserver", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let deadline = now() + 30
+        while !FileManager.default.fileExists(atPath: kubeconfig) {
+            guard process.isRunning, now() < deadline else { stop(); throw ValidationError("netplane apiserver did not start") }
+            usleep(20_000)
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+    }
+}
+
+/// A value shared by concurrent tasks.
+final class Locked<Value: Sendable>: Sendable {
+    let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
+}
