@@ -33,6 +33,7 @@ public final class APIServer: Sendable {
     let allocator: ServiceAllocator
     let watches = WatchRegistry()
     let watchEvents = WatchEventCache()
+    let namespaceCache = NamespaceCache()
 
     public init(store: any Store, options: Options) {
         self.store = store
@@ -57,10 +58,11 @@ public final class APIServer: Sendable {
         }
     }
 
-    /// Makes the namespaces every cluster has and the `kubernetes` Service, and frees
-    /// allocations left by a crash.
+    /// Makes the namespaces every cluster has and the `kubernetes` Service, frees
+    /// allocations left by a crash, and starts following the namespaces.
     public func bootstrap() async throws(APIError) {
         let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
+        namespaceCache.start(store: store, resource: namespaces)
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             do {
                 _ = try await create(namespaces, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
@@ -228,7 +230,7 @@ public final class APIServer: Sendable {
             object.name = prefix + UIDGenerator.nameSuffix()
         }
         let name = object.name ?? ""
-        if resource.namespaced, let namespace {
+        if resource.namespaced, let namespace, !namespaceCache.isActive(namespace) {
             let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
             let ns: JSONValue
             do { (ns, _) = try await objects.get(namespaces, namespace: nil, name: namespace) } catch {
@@ -421,6 +423,7 @@ public final class APIServer: Sendable {
             return (200, marked)
         }
         if resource.group.isEmpty && resource.kind == "Namespace" {
+            namespaceCache.forget(name)
             try await deleteNamespaceContents(name)
         }
         let deleted = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)

@@ -75,8 +75,8 @@ actor WriteBatcher {
                 }
                 let revision = try record(db, key: key, kind: .added, value: value, createRevision: nil)
                 let object = StoredObject(key: key, value: value, createRevision: revision, modRevision: revision)
-                try db.execute(sql: "INSERT INTO objects (key, value, create_revision, mod_revision) VALUES (?, ?, ?, ?)",
-                               arguments: [key, Data(value), revision, revision])
+                try db.cachedStatement(sql: "INSERT INTO objects (key, value, create_revision, mod_revision) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [key, Data(value), revision, revision])
                 return .success((object, StoreEvent(kind: .added, object: object, revision: revision)))
             case .update(let key, let value, let expected):
                 guard let current = try SQLiteStore.object(db, key) else {
@@ -87,8 +87,8 @@ actor WriteBatcher {
                                                "\(key) is at revision \(current.modRevision), not \(expected)"))
                 }
                 let revision = try record(db, key: key, kind: .modified, value: value, createRevision: current.createRevision)
-                try db.execute(sql: "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?",
-                               arguments: [Data(value), revision, key])
+                try db.cachedStatement(sql: "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?")
+                    .execute(arguments: [Data(value), revision, key])
                 let object = StoredObject(key: key, value: value, createRevision: current.createRevision, modRevision: revision)
                 return .success((object, StoreEvent(kind: .modified, object: object, revision: revision,
                                                     previous: current.value)))
@@ -102,21 +102,20 @@ actor WriteBatcher {
                 }
                 let revision = try record(db, key: key, kind: .deleted, value: current.value,
                                           createRevision: current.createRevision)
-                try db.execute(sql: "DELETE FROM objects WHERE key = ?", arguments: [key])
+                try db.cachedStatement(sql: "DELETE FROM objects WHERE key = ?").execute(arguments: [key])
                 var object = current
                 object.modRevision = revision
                 return .success((object, StoreEvent(kind: .deleted, object: object, revision: revision)))
             }
     }
 
-    /// Appends the change to `events`; its row id is the new global revision.
+    /// Appends the change to `events`; its row id is the new global revision. A create's
+    /// event stores create_revision 0, meaning "this event's own revision" (known only after
+    /// the insert; saves a second statement per create).
     private static func record(_ db: Database, key: String, kind: StoreEvent.Kind, value: [UInt8],
                                createRevision: Int64?) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES (?, ?, ?, 0)",
-                       arguments: [key, kind.rawValue, Data(value)])
-        let revision = db.lastInsertedRowID
-        try db.execute(sql: "UPDATE events SET create_revision = ? WHERE revision = ?",
-                       arguments: [createRevision ?? revision, revision])
-        return revision
+        try db.cachedStatement(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [key, kind.rawValue, Data(value), createRevision ?? 0])
+        return db.lastInsertedRowID
     }
 }
