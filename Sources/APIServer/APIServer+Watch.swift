@@ -61,68 +61,63 @@ extension APIServer {
             start = rv
         }
 
-        let source: AsyncThrowingStream<StoreEvent, any Error>
+        // The store calls `deliver` for each change (on its own thread, in order); the lines go
+        // straight into the response stream. Only the timeout and bookmarks need a task.
+        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
+        for object in initial { continuation.yield(Self.eventLine("ADDED", object)) }
+        if initialEnd {
+            continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, start, initialEventsEnd: true)))
+        }
+        let delivered = DeliveredRevision(start)
+        let shared = watchEvents
+        let handle: StoreWatch
         do {
-            source = try await store.watch(prefix: prefix, after: start)
+            handle = try await store.watch(prefix: prefix, after: start) { delivery in
+                switch delivery {
+                case .event(let event):
+                    for line in Self.lines(for: event, filter, shared) { continuation.yield(line) }
+                    delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
+                case .end(let error):
+                    // etcd tells of a compacted start only once the watch runs.
+                    if let error, case .compacted = error.kind {
+                        continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
+                    }
+                    continuation.finish()
+                }
+            }
         } catch {
             if case .compacted = error.kind {
-                let gone = Self.tooOld(start, error)
-                return .stream(AsyncStream { c in
-                    c.yield(Self.eventLine("ERROR", gone.status))
-                    c.finish()
-                })
+                continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
+                continuation.finish()
+                return .stream(stream)
             }
+            continuation.finish()
             throw ObjectStore.apiError(error, resource, "")
         }
 
         let bookmarkInterval = options.bookmarkInterval
-        let shared = watchEvents
-        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
-        let pump = Task {
-            for object in initial { continuation.yield(Self.eventLine("ADDED", object)) }
-            if initialEnd {
-                continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, start, initialEventsEnd: true)))
-            }
-            let delivered = DeliveredRevision(start)
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await event in source {
-                            for line in Self.lines(for: event, filter, shared) { continuation.yield(line) }
-                            delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
-                        }
-                    } catch let error as StoreError {
-                        // etcd tells of a compacted start only once the watch runs.
-                        if case .compacted = error.kind {
-                            continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
-                        }
-                    } catch {}
-                }
-                group.addTask { try? await Task.sleep(for: timeout) }
-                if bookmarks {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: bookmarkInterval)
-                            if Task.isCancelled { break }
-                            // The bookmark carries the last revision already delivered, never a later one:
-                            // a client resuming from it must not skip an event still in flight.
-                            let revision = delivered.value.load(ordering: .sequentiallyConsistent)
-                            continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, revision)))
-                        }
-                    }
-                }
-                await group.next()
-                group.cancelAll()
+        let timer = Task {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                let pause = bookmarks ? min(bookmarkInterval, deadline - ContinuousClock.now) : deadline - ContinuousClock.now
+                do { try await Task.sleep(for: pause) } catch { return }
+                guard bookmarks, ContinuousClock.now < deadline else { break }
+                // The bookmark carries the last revision already delivered, never a later one:
+                // a client resuming from it must not skip an event still in flight.
+                let revision = delivered.value.load(ordering: .sequentiallyConsistent)
+                continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, revision)))
             }
             continuation.finish()
         }
         guard let id = watches.add(continuation) else {
-            pump.cancel()
+            timer.cancel()
+            handle.cancel()
             throw .serviceUnavailable("the server is shutting down")
         }
         let registry = watches
         continuation.onTermination = { _ in
-            pump.cancel()
+            timer.cancel()
+            handle.cancel()
             registry.remove(id)
         }
         return .stream(stream)

@@ -189,47 +189,15 @@ public final class APIClient: Sendable {
     }
 
     /// Watches from `resourceVersion` ("" or "0": the current objects first, as ADDED) with
-    /// bookmarks. The stream ends when the server ends the watch; it throws if the
-    /// connection breaks or the server refuses to start it.
+    /// bookmarks. The sequence ends when the server ends the watch; it throws a ClientError if
+    /// the connection breaks or the server refuses to start it. The request is sent when the
+    /// first event is asked for; cancelling the iterating task closes the connection.
     public func watch(_ resource: ResourceType, namespace: String? = nil, options: ListOptions = .init(),
-                      resourceVersion: String, timeoutSeconds: Int? = nil) -> AsyncThrowingStream<WatchEvent, any Error> {
+                      resourceVersion: String, timeoutSeconds: Int? = nil) -> WatchStream {
         var query = options.query
         query += [("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true")]
         if let timeoutSeconds { query.append(("timeoutSeconds", String(timeoutSeconds))) }
-        let request = makeRequest(.GET, path(resource, namespace: namespace), query: query)
-        let http = self.http
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let response = try await http.execute(request, deadline: .distantFuture)
-                    guard response.status == .ok else {
-                        let body = try await response.body.collect(upTo: 1 << 20)
-                        throw Self.statusError(response.status, body)
-                    }
-                    var pending: [UInt8] = []
-                    for try await chunk in response.body {
-                        pending.append(contentsOf: chunk.readableBytesView)
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = pending[..<newline]
-                            if !line.isEmpty {
-                                let value = try JSONValue.parse(line)
-                                guard let type = value["type"]?.stringValue, let kind = WatchEvent.Kind(rawValue: type),
-                                      let object = value["object"]
-                                else { throw ClientError.decode("watch event without type or object") }
-                                continuation.yield(WatchEvent(kind: kind, object: object))
-                            }
-                            pending.removeSubrange(...newline)
-                        }
-                    }
-                    continuation.finish()
-                } catch let error as ClientError {
-                    continuation.finish(throwing: error)
-                } catch {
-                    continuation.finish(throwing: ClientError.transport("\(error)"))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        return WatchStream(http: http, request: makeRequest(.GET, path(resource, namespace: namespace), query: query))
     }
 
     // MARK: - HTTP
@@ -280,5 +248,72 @@ public final class APIClient: Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
+/// The events of one watch request, read straight from the response body by the task that
+/// iterates (no relay task in between: a watch event reaches its reader one hop sooner).
+public struct WatchStream: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent
+    let http: HTTPClient
+    let request: HTTPClientRequest
+
+    public func makeAsyncIterator() -> Iterator { Iterator(http: http, request: request) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let http: HTTPClient
+        let request: HTTPClientRequest
+        var body: HTTPClientResponse.Body.AsyncIterator?
+        /// Bytes read but not yet returned; `start` is where the next line begins.
+        var buffer: [UInt8] = []
+        var start = 0
+        var ended = false
+
+        public mutating func next() async throws -> WatchEvent? {
+            while true {
+                if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = buffer[start..<newline]
+                    start = newline + 1
+                    if !line.isEmpty { return try Self.event(line) }
+                    continue
+                }
+                if ended { return nil }
+                let chunk: ByteBuffer?
+                do {
+                    if body == nil { body = try await open() }
+                    chunk = try await body!.next()
+                } catch let error as ClientError {
+                    throw error
+                } catch {
+                    throw ClientError.transport("watch \(request.url): \(error)")
+                }
+                guard let chunk else {
+                    ended = true
+                    continue
+                }
+                if start > 0 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
+                buffer.append(contentsOf: chunk.readableBytesView)
+            }
+        }
+
+        func open() async throws -> HTTPClientResponse.Body.AsyncIterator {
+            let response = try await http.execute(request, deadline: .distantFuture)
+            guard response.status == .ok else {
+                throw APIClient.statusError(response.status, try await response.body.collect(upTo: 1 << 20))
+            }
+            return response.body.makeAsyncIterator()
+        }
+
+        static func event(_ line: ArraySlice<UInt8>) throws(ClientError) -> WatchEvent {
+            let value: JSONValue
+            do { value = try JSONValue.parse(line) } catch { throw .decode("watch event: \(error)") }
+            guard let type = value["type"]?.stringValue, let kind = WatchEvent.Kind(rawValue: type),
+                  let object = value["object"]
+            else { throw .decode("watch event without type or object") }
+            return WatchEvent(kind: kind, object: object)
+        }
     }
 }

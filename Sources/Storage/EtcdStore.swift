@@ -109,10 +109,10 @@ public final class EtcdStore: Store {
 
     /// Starts an etcd watch (with prev_kv) on the prefix from `revision + 1`. If its member
     /// goes away, the watch is reopened on another one from the revision after the last
-    /// delivered, so the stream has no gap or duplicate. A compacted start ends the stream
+    /// delivered, so the receiver sees no gap or duplicate. A compacted start ends the watch
     /// with `.compacted` (etcd says so only after the watch is created).
-    public func watch(prefix: String, after revision: Int64) async throws(StoreError) -> AsyncThrowingStream<StoreEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
+    public func watch(prefix: String, after revision: Int64,
+                      deliver: @escaping @Sendable (WatchDelivery) -> Void) async throws(StoreError) -> StoreWatch {
         let client = self.client
         let task = Task {
             var next = revision + 1
@@ -124,7 +124,7 @@ public final class EtcdStore: Store {
                     "start_revision": .string(String(next)), "prev_kv": true,
                 ]]
                 do {
-                    try await client.watchStream(endpoint, request) { message throws(StoreError) in
+                    try await client.watchStream(endpoint, request) { message in
                         guard let result = message["result"] else {
                             throw StoreError(.backend, "etcd watch: \(message["error"]?["message"]?.stringValue ?? "bad message")")
                         }
@@ -140,12 +140,12 @@ public final class EtcdStore: Store {
                         for event in result["events"]?.arrayValue ?? [] {
                             let converted = Self.event(event)
                             guard converted.revision >= next else { continue }
-                            continuation.yield(converted)
+                            deliver(.event(converted))
                             next = converted.revision + 1
                         }
                     }
                 } catch let error as StoreError {
-                    continuation.finish(throwing: error)
+                    deliver(.end(error))
                     return
                 } catch {
                     if Task.isCancelled { break }
@@ -155,16 +155,15 @@ public final class EtcdStore: Store {
                 let since = failingSince ?? now
                 failingSince = since
                 if now - since > EtcdClient.patience {
-                    continuation.finish(throwing: StoreError(.backend, "etcd watch: no member reachable"))
+                    deliver(.end(StoreError(.backend, "etcd watch: no member reachable")))
                     return
                 }
                 client.skip(index)
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            continuation.finish()
+            deliver(.end(nil))
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+        return StoreWatch { task.cancel() }
     }
 
     // MARK: - Conversions

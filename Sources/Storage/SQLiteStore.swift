@@ -94,32 +94,34 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func watch(prefix: String, after revision: Int64) async throws(StoreError) -> AsyncThrowingStream<StoreEvent, any Error> {
+    public func watch(prefix: String, after revision: Int64,
+                      deliver: @escaping @Sendable (WatchDelivery) -> Void) async throws(StoreError) -> StoreWatch {
         // Subscribe first (live events are held back), then replay history from the
         // database, then release the held events newer than the replay: no gap, no duplicate.
-        let (id, stream) = hub.subscribe(prefix: prefix)
+        let id = hub.subscribe(prefix: prefix, deliver: deliver)
+        let hub = self.hub
         do throws(StoreError) {
             let (compacted, history) = try await read { db in
                 let compacted = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
                 guard revision >= compacted else { return (compacted, [StoreEvent]()) }
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT revision, key, kind, value, CASE create_revision WHEN 0 THEN revision ELSE create_revision END,
                         CASE kind WHEN 1 THEN (SELECT p.value FROM events p WHERE p.key = e.key
                             AND p.revision < e.revision ORDER BY p.revision DESC LIMIT 1) END
                     FROM events e
                     WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision
-                    """, arguments: [revision, prefix, Self.end(of: prefix)])
+                    """), arguments: [revision, prefix, Self.end(of: prefix)])
                 return (compacted, rows.map(Self.event(from:)))
             }
             guard revision >= compacted else {
-                hub.remove(id)
                 throw StoreError(.compacted(oldest: compacted + 1),
                                  "revision \(revision) has been compacted; the oldest kept is \(compacted + 1)")
             }
             hub.replayed(id, history: history, after: revision)
-            return stream
+            return StoreWatch { hub.remove(id) }
         } catch {
-            hub.remove(id)
+            // Quietly: the caller learns of the failure from the throw, not from `.end`.
+            hub.forget(id)
             throw error
         }
     }

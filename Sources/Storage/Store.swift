@@ -84,10 +84,51 @@ public protocol Store: Sendable {
     /// The objects whose keys start with `prefix`, in key order, after `after`, at most `limit`.
     func list(prefix: String, after: String?, limit: Int?) async throws(StoreError) -> ListPage
     /// Every change under `prefix` with a revision above `revision`, history first, then live,
-    /// without gaps or duplicates; `.compacted` if that history is gone.
-    func watch(prefix: String, after revision: Int64) async throws(StoreError) -> AsyncThrowingStream<StoreEvent, any Error>
+    /// without gaps or duplicates, handed to `deliver` in revision order as the store sees
+    /// them (on the store's own thread: `deliver` must be quick, must not block, and must not
+    /// cancel this watch from inside), then one `.end`. Throws `.compacted` if that history is
+    /// known gone at the start. Stop it with the returned handle. The push form lets 100
+    /// watchers of one write cost 100 calls, not 100 task wake-ups (see `watch(prefix:after:)`
+    /// for a stream).
+    func watch(prefix: String, after revision: Int64,
+               deliver: @escaping @Sendable (WatchDelivery) -> Void) async throws(StoreError) -> StoreWatch
     /// The revision of the last write.
     func currentRevision() async throws(StoreError) -> Int64
     /// Forgets the change history up to and including `revision` (objects stay).
     func compact(through revision: Int64) async throws(StoreError)
+}
+
+/// What a push watch hands its receiver.
+public enum WatchDelivery: Sendable {
+    case event(StoreEvent)
+    /// The watch is over: stopped (nil), or failed (`.compacted` when the store learns only
+    /// after starting that the history is gone, `.backend` when it cannot go on).
+    case end(StoreError?)
+}
+
+/// A running push watch.
+public final class StoreWatch: Sendable {
+    let stop: @Sendable () -> Void
+
+    public init(stop: @escaping @Sendable () -> Void) { self.stop = stop }
+
+    /// Stops the watch; its receiver gets `.end(nil)` unless it has ended already.
+    public func cancel() { stop() }
+}
+
+extension Store {
+    /// The stream form of the push watch: the events in order, finishing when it ends
+    /// (throwing the store's error, if any); ending the iteration stops the watch.
+    public func watch(prefix: String, after revision: Int64) async throws(StoreError) -> AsyncThrowingStream<StoreEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
+        let handle = try await watch(prefix: prefix, after: revision) { delivery in
+            switch delivery {
+            case .event(let event): continuation.yield(event)
+            case .end(nil): continuation.finish()
+            case .end(let error?): continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in handle.cancel() }
+        return stream
+    }
 }
