@@ -2,7 +2,8 @@
 # Source it (`source Tools/lib/deps.sh`) from a script that runs `set -euo pipefail`.
 
 # C libraries the package links (libnl, libnftnl/libmnl, libipset, found via pkg-config) and
-# the tools the tests use as independent witnesses (ip, nft, ipset, ping, curl, python3).
+# the tools the tests use as independent witnesses (ip, nft, ipset, ping, curl, python3),
+# the reference CNI plugins (interop peers) and etcd (the API store's second backend).
 NETPLANE_APT_PACKAGES=(
     libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libipset-dev
     pkg-config iproute2 nftables ipset iputils-ping curl python3
