@@ -94,6 +94,10 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
 
+        // Proxy: the service proxy's pure compiler (Services + EndpointSlices -> a ruleset
+        // value) and the applier that turns two rulesets into one nftables transaction.
+        .target(name: "Proxy", dependencies: ["JSON", "NetAddress", "NFTables"], swiftSettings: strict),
+
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
         .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
 
@@ -112,7 +116,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),
@@ -144,6 +148,8 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],

@@ -79,6 +79,18 @@ public enum Match {
         return out
     }
 
+    /// `<field> != <prefix>`: an address field (IPv4 or IPv6) outside a prefix.
+    public static func notInPrefix(_ field: Field, _ prefix: IPPrefix) -> [Expression] {
+        let network = prefix.network.address.bytes
+        let mask = (0..<network.count).map { i -> UInt8 in
+            let bits = min(8, max(0, prefix.length - 8 * i))
+            return bits == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bits))
+        }
+        return [field.load(into: .r(0)),
+                .bitwise(from: .r(0), into: .r(0), mask: mask, xor: [UInt8](repeating: 0, count: network.count)),
+                .cmp(.r(0), .neq, network)]
+    }
+
     /// `<fields> @set` (or `!= @set` when inverted).
     public static func inSet(_ set: String, _ fields: [Field], inverted: Bool = false) -> [Expression] {
         load(fields) + [.lookup(set: set, key: .r(0), inverted: inverted)]

@@ -21,6 +21,13 @@ public struct Transaction: Sendable {
     public init() {}
 
     public var isEmpty: Bool { operations.isEmpty }
+
+    /// Both transactions' changes, `a`'s first, as one transaction.
+    public static func + (a: Transaction, b: Transaction) -> Transaction {
+        var both = a
+        both.operations += b.operations
+        return both
+    }
     public var count: Int { operations.count }
 
     // Tables

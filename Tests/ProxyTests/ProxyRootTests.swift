@@ -1,0 +1,92 @@
+import Foundation
+import NFTables
+import NetAddress
+import NetplaneTestSupport
+import Proxy
+import Testing
+
+/// The compiled ruleset in a real kernel, with real traffic: a node namespace holding the
+/// proxy's table and three pod namespaces (each its own /24 on a veth to the node) running
+/// HTTP servers that answer their own names. Witnesses: curl and `nft -j`.
+@Suite(.serialized) struct ProxyRootTests {
+    /// Node + 3 pods wired as described; runs `body(node, pods, servers)`.
+    func withCluster(_ body: (TestNamespace, [TestNamespace]) throws -> Void) throws {
+        try TestNamespace.with(4, label: "proxy") { namespaces in
+            let node = namespaces[0], pods = Array(namespaces[1...])
+            try node.check(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            for (i, pod) in pods.enumerated() {
+                let n = i + 1
+                try Command.check(["ip", "-n", node.name, "link", "add", "v\(n)", "type", "veth", "peer", "name", "eth0", "netns", pod.name])
+                try Command.check(["ip", "-n", node.name, "addr", "add", "10.244.\(n).1/24", "dev", "v\(n)"])
+                try Command.check(["ip", "-n", node.name, "link", "set", "v\(n)", "up"])
+                try Command.check(["ip", "-n", pod.name, "addr", "add", "10.244.\(n).2/24", "dev", "eth0"])
+                try Command.check(["ip", "-n", pod.name, "link", "set", "eth0", "up"])
+                try Command.check(["ip", "-n", pod.name, "route", "add", "default", "via", "10.244.\(n).1"])
+            }
+            // The node needs a route for service addresses before its OUTPUT hook DNATs them.
+            try Command.check(["ip", "-n", node.name, "route", "add", "10.96.0.0/16", "via", "10.244.1.2"])
+            let servers = try pods.enumerated().map { i, pod in try ServerProcess.start(in: pod, port: 8080, name: "pod\(i + 1)") }
+            defer { servers.forEach { $0.stop() } }
+            try body(node, pods)
+        }
+    }
+
+    static func web(_ endpoints: [Int]) -> ServicePort {
+        ServicePort(namespace: "default", name: "web", portName: "http", port: 80, clusterIPs: [IPAddress("10.96.0.10")!],
+                    endpoints: endpoints.map { ProxyEndpoint(address: IPAddress("10.244.\($0).2")!, port: 8080) })
+    }
+
+    static let empty = ServicePort(namespace: "default", name: "empty", port: 80, clusterIPs: [IPAddress("10.96.0.20")!])
+
+    /// Which pod answered each of `count` fresh connections to `url` from `ns`.
+    func answers(_ ns: TestNamespace, _ url: String, count: Int) throws -> [String] {
+        try (0..<count).map { _ in
+            try ns.run(["curl", "-s", "--max-time", "3", url]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    @Test func clusterIPSpreadsOverEndpointsRejectsWithoutThemAndFollowsChanges() throws {
+        try withCluster { node, pods in
+            let options = ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")])
+            let socket = try NFTSocket(namespacePath: node.path)
+            var table = ProxyTable(family: .ip, options: options)
+            try table.syncFull([Self.web([1, 2, 3]), Self.empty]) { try socket.commit($0) }
+
+            // Witness: the kernel holds the service's map element in its shard table, and 33
+            // tables (the main one and 32 shards) in all.
+            let shard = options.shardTable(RulesetCompiler.shard(of: Self.web([]), shards: options.shards))
+            let listing = try node.check(["nft", "-j", "list", "map", "ip", shard, "service-ips"])
+            #expect(listing.contains("10.96.0.10") && listing.contains("svc:default/web:http/tcp"))
+            let tables = try node.check(["nft", "-j", "list", "tables"])
+            #expect(tables.components(separatedBy: "\"netplane-proxy").count - 1 == 33)
+
+            // From the node (OUTPUT hook) and from a pod (PREROUTING, including back to itself).
+            let fromNode = try answers(node, "http://10.96.0.10/", count: 60)
+            #expect(Set(fromNode) == ["pod1", "pod2", "pod3"], "\(fromNode)")
+            // Equal shares: chi-square over 3 buckets, 2 degrees of freedom, p = 0.001 → 13.8.
+            let expected = Double(fromNode.count) / 3
+            var chi2 = 0.0
+            for name in ["pod1", "pod2", "pod3"] {
+                let observed = Double(fromNode.filter { $0 == name }.count)
+                chi2 += (observed - expected) * (observed - expected) / expected
+            }
+            #expect(chi2 < 13.8, "shares \(fromNode.reduce(into: [:]) { $0[$1, default: 0] += 1 })")
+            let fromPod = try answers(pods[0], "http://10.96.0.10/", count: 30)
+            #expect(Set(fromPod) == ["pod1", "pod2", "pod3"], "hairpin to pod1 itself works too: \(fromPod)")
+
+            // No endpoints: refused at once, not left to time out.
+            let started = Date()
+            let refused = try node.run(["curl", "-s", "--max-time", "5", "http://10.96.0.20/"])
+            #expect(refused.status == 7, "curl: connection refused, got \(refused.status)")
+            #expect(Date().timeIntervalSince(started) < 1)
+
+            // pod3 leaves: an incremental transaction, and no new connection reaches it.
+            try table.syncAll([Self.web([1, 2]), Self.empty]) { change in
+                #expect(change.count == 1 + 3 + 1, "web's chain flushed and refilled, pod3 out of the hairpin set")
+                try socket.commit(change)
+            }
+            let after = try answers(node, "http://10.96.0.10/", count: 30)
+            #expect(Set(after) == ["pod1", "pod2"], "\(after)")
+        }
+    }
+}
