@@ -96,7 +96,7 @@ let package = Package(
 
         // Proxy: the service proxy's pure compiler (Services + EndpointSlices -> a ruleset
         // value) and the applier that turns two rulesets into one nftables transaction.
-        .target(name: "Proxy", dependencies: ["JSON", "NetAddress", "NFTables"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["Client", "JSON", "NetAddress", "NFTables"], swiftSettings: strict),
 
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
         .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
@@ -129,7 +129,8 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress",
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "NFTables",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

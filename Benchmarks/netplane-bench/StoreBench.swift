@@ -188,31 +188,6 @@ final class RawEtcd: Sendable {
     func shutdown() async { try? await http.shutdown() }
 }
 
-/// A `netplane apiserver` on a free loopback port, for the length of a run.
-final class APIServerProcess {
-    let process = Process()
-    let kubeconfig: String
-
-    init(binary: String, dataDir: String, extraArgs: [String]) throws {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        kubeconfig = dataDir + "/kubeconfig"
-        try? FileManager.default.removeItem(atPath: kubeconfig)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["apiserver", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let deadline = now() + 30
-        while !FileManager.default.fileExists(atPath: kubeconfig) {
-            guard process.isRunning, now() < deadline else { stop(); throw ValidationError("netplane apiserver did not start") }
-            usleep(20_000)
-        }
-    }
-
-    func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-    }
-}
-
 /// A value shared by concurrent tasks.
 final class Locked<Value: Sendable>: Sendable {
     let mutex: Mutex<Value>

@@ -6,6 +6,14 @@ public enum InformerEvent<T: KubernetesObject>: Sendable {
     case updated(old: T, new: T)
     /// The last state known; after a relist, the state before the object went away unseen.
     case deleted(T)
+
+    /// The object as it is now (for a deletion, as it was last).
+    public var object: T {
+        switch self {
+        case .added(let o), .deleted(let o): o
+        case .updated(_, let o): o
+        }
+    }
 }
 
 /// Keeps a local copy of one resource's objects and tells of every change, the way every

@@ -142,8 +142,9 @@ public struct ProxyTable: Sendable {
         // Chains first (elements may name them), element deletions before additions (an
         // element whose verdict changed is deleted and added again), dropped chains last
         // (once no element names them).
-        let transaction = chainOps + deletes + adds + removals
-        if !transaction.isEmpty { try commit(transaction) }
+        // `commit` is called even when there is nothing to do: a caller nesting two tables'
+        // syncs commits both families' changes from the inner call.
+        try commit(chainOps + deletes + adds + removals)
 
         // Committed: remember it (in place, so a change costs no copy of 10k entries).
         for (id, fragment) in newFragments {

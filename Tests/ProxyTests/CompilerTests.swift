@@ -148,6 +148,13 @@ struct CompilerTests {
         // Dropping api removes its map element, its hairpin element and its chain (flush + delete).
         let one = ports([Self.service("web")], [Self.slice("web", endpoints: [("10.244.1.5", "node-a", [:])])])
         #expect(operations(table, one) == 2 + 2)
+        // Nested as the daemon does for its two families: IPv6 has nothing to do here, and
+        // the IPv4 change must still reach the commit.
+        var v4 = table, v6 = ProxyTable(family: .ip6, options: options)
+        v6.syncFull(two) { _ in }
+        var committed = 0
+        v4.syncAll(one) { t4 in v6.syncAll(one) { t6 in committed = (t4 + t6).count } }
+        #expect(committed == 2 + 2)
         // An endpoint shared by two services stays in the hairpin set until both let it go.
         let shared = ports([Self.service("web"), Self.service("api", clusterIP: "10.96.0.40")], [
             Self.slice("web", endpoints: [("10.244.1.5", "node-a", [:])]),

@@ -1,0 +1,316 @@
+public import Client
+import JSON
+public import NFTables
+public import NetAddress
+import Synchronization
+
+/// `netplane proxy`'s loop: informers on Services, EndpointSlices and this Node feed
+/// ServicePorts to the IPv4 and IPv6 ProxyTables; a change marks its service dirty and wakes
+/// the loop, which commits only those services (one transaction for both families); every
+/// `syncPeriod` a full sync rewrites the tables from the caches (repairing anything changed
+/// behind the proxy's back).
+public final class ProxyController: Sendable {
+    public struct Settings: Sendable {
+        public var nodeName: String
+        public var clusterCIDRs: [IPPrefix]
+        public var masqueradeAll: Bool
+        /// Node ports answer on the node's addresses inside these (all of them when empty).
+        public var nodePortCIDRs: [IPPrefix]
+        public var syncPeriod: Duration
+        public var tableName: String
+        /// Where a line about each sync goes.
+        public var log: @Sendable (String) -> Void = { _ in }
+
+        public init(nodeName: String, clusterCIDRs: [IPPrefix] = [], masqueradeAll: Bool = false,
+                    nodePortCIDRs: [IPPrefix] = [], syncPeriod: Duration = .seconds(30), tableName: String = "netplane-proxy") {
+            self.nodeName = nodeName
+            self.clusterCIDRs = clusterCIDRs
+            self.masqueradeAll = masqueradeAll
+            self.nodePortCIDRs = nodePortCIDRs
+            self.syncPeriod = syncPeriod
+            self.tableName = tableName
+        }
+    }
+
+    let settings: Settings
+    let services: Informer<Service>
+    let slices: Informer<EndpointSlice>
+    let nodes: Informer<Node>
+    public let metrics = SyncMetrics()
+
+    let work = WorkQueue()
+
+    /// `socket` opens the nftables socket the rules go through (the sync loop owns it).
+    let openSocket: @Sendable () throws(NFTablesError) -> NFTSocket
+
+    public init(client: APIClient, settings: Settings,
+                socket: @escaping @Sendable () throws(NFTablesError) -> NFTSocket = { () throws(NFTablesError) in try NFTSocket() }) {
+        self.settings = settings
+        self.openSocket = socket
+        let work = self.work
+        services = Informer<Service>(client) { event in work.mark(Self.key(event.object)) }
+        slices = Informer<EndpointSlice>(client, indexers: ["service": { slice in
+            slice.serviceName.map { ["\(slice.namespace ?? "")/\($0)"] } ?? []
+        }]) { event in
+            let slice = event.object
+            if let service = slice.serviceName { work.mark("\(slice.namespace ?? "")/\(service)") }
+        }
+        // The node's addresses decide where node ports answer: a change rebuilds everything.
+        nodes = Informer<Node>(client, options: ListOptions(fieldSelector: "metadata.name=\(settings.nodeName)")) { _ in
+            work.markFull()
+        }
+    }
+
+    static func key(_ service: Service) -> String { "\(service.namespace ?? "")/\(service.name)" }
+
+    /// Runs until cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.services.run() }
+            group.addTask { await self.slices.run() }
+            group.addTask { await self.nodes.run() }
+            group.addTask { await self.syncLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func syncLoop() async {
+        for informerSynced in [{ await self.services.waitForSync(timeout: .seconds(3600)) },
+                               { await self.slices.waitForSync(timeout: .seconds(3600)) },
+                               { await self.nodes.waitForSync(timeout: .seconds(3600)) }] {
+            guard await informerSynced() else { return }
+        }
+        let socket: NFTSocket
+        do { socket = try openSocket() } catch {
+            metrics.failed("opening the nftables socket: \(error)")
+            return
+        }
+        var state = SyncState(settings: settings, nodeAddresses: nodeAddresses())
+        _ = work.take()
+        fullSync(&state, socket)
+        let timer = Task { [work, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.syncPeriod)
+                work.markFull()
+            }
+        }
+        defer { timer.cancel() }
+        for await _ in work.wakes {
+            if Task.isCancelled { break }
+            let next = work.take()
+            let addresses = nodeAddresses()
+            if next.full || addresses != state.nodeAddresses {
+                state = SyncState(settings: settings, nodeAddresses: addresses)
+                fullSync(&state, socket)
+            } else if !next.dirty.isEmpty {
+                incrementalSync(&state, next.dirty, socket)
+            }
+        }
+    }
+
+    /// The IPv4 and IPv6 tables as committed, and which port ids each service has there.
+    struct SyncState {
+        var v4: ProxyTable
+        var v6: ProxyTable
+        var portsByService: [String: [String]] = [:]
+        var nodeAddresses: [IPAddress]
+
+        init(settings: Settings, nodeAddresses: [IPAddress]) {
+            let options = ProxyOptions(clusterCIDRs: settings.clusterCIDRs, masqueradeAll: settings.masqueradeAll,
+                                       nodePortAddresses: nodeAddresses, tableName: settings.tableName)
+            v4 = ProxyTable(family: .ip, options: options)
+            v6 = ProxyTable(family: .ip6, options: options)
+            self.nodeAddresses = nodeAddresses
+        }
+
+        /// Moves the tables out (leaving small placeholders), so the caller's copies are
+        /// the only references and a sync updates them in place instead of copying 10k entries.
+        mutating func takeTables() -> (ProxyTable, ProxyTable) {
+            let tables = (v4, v6)
+            v4 = ProxyTable(family: .ip, options: ProxyOptions(shards: 1))
+            v6 = v4
+            return tables
+        }
+
+        mutating func putTables(_ v4: ProxyTable, _ v6: ProxyTable) {
+            self.v4 = v4
+            self.v6 = v6
+        }
+    }
+
+    /// Where node ports answer: this Node's InternalIP/ExternalIP addresses inside the
+    /// configured CIDRs; with no Node object, the CIDRs that name single addresses.
+    func nodeAddresses() -> [IPAddress] {
+        let cidrs = settings.nodePortCIDRs
+        guard let node = nodes.get(name: settings.nodeName) else {
+            return cidrs.filter { $0.length == $0.address.bitWidth }.map(\.address)
+        }
+        let all = node.addresses.filter { $0.type == "InternalIP" || $0.type == "ExternalIP" }.compactMap { IPAddress($0.address) }
+        return Array(Set(all.filter { address in cidrs.isEmpty || cidrs.contains { $0.contains(address) } })).sorted()
+    }
+
+    /// The service's ports as the caches have them now (none if it is gone).
+    func ports(of key: String) -> [ServicePort] {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let service = services.get(namespace: parts[0], name: parts[1]) else { return [] }
+        return ServicePorts.build(services: [service.json], slices: slices.byIndex("service", key).map(\.json),
+                                  nodeName: settings.nodeName)
+    }
+
+    func fullSync(_ state: inout SyncState, _ socket: NFTSocket) {
+        let start = ContinuousClock.now
+        var all: [ServicePort] = []
+        var byService: [String: [String]] = [:]
+        for service in services.list() {
+            let key = Self.key(service)
+            let ports = ports(of: key)
+            byService[key] = ports.map(\.id)
+            all += ports
+        }
+        var (v4, v6) = state.takeTables()
+        defer { state.putTables(v4, v6) }
+        do {
+            try v4.syncFull(all) { (t4: Transaction) throws(NFTablesError) in
+                try v6.syncFull(all) { (t6: Transaction) throws(NFTablesError) in try socket.commit(t4 + t6) }
+            }
+            state.portsByService = byService
+            metrics.record(ContinuousClock.now - start, services: all.count)
+            settings.log("full sync: \(all.count) service ports in \(ContinuousClock.now - start)")
+        } catch {
+            metrics.failed(error.description)
+            settings.log("full sync failed: \(error)")
+        }
+    }
+
+    func incrementalSync(_ state: inout SyncState, _ dirty: Set<String>, _ socket: NFTSocket) {
+        let start = ContinuousClock.now
+        var upserted: [ServicePort] = []
+        var removed: [String] = []
+        var byService = state.portsByService
+        for key in dirty {
+            let ports = ports(of: key)
+            let ids = Set(ports.map(\.id))
+            removed += (state.portsByService[key] ?? []).filter { !ids.contains($0) }
+            upserted += ports
+            byService[key] = ports.isEmpty ? nil : ports.map(\.id)
+        }
+        var (v4, v6) = state.takeTables()
+        defer { state.putTables(v4, v6) }
+        do {
+            try v4.syncChanges(upserted: upserted, removed: removed) { (t4: Transaction) throws(NFTablesError) in
+                try v6.syncChanges(upserted: upserted, removed: removed) { (t6: Transaction) throws(NFTablesError) in
+                    let both = t4 + t6
+                    if !both.isEmpty { try socket.commit(both) }
+                }
+            }
+            state.portsByService = byService
+            metrics.record(ContinuousClock.now - start, services: v4.count)
+            settings.log("sync of \(dirty.sorted().joined(separator: ", ")): \(upserted.count) port(s) updated, \(removed.count) removed in \(ContinuousClock.now - start)")
+        } catch {
+            settings.log("sync of \(dirty.sorted().joined(separator: ", ")) failed: \(error); a full sync follows")
+            // The kernel refused: nothing changed there or in memory; try again from scratch.
+            metrics.failed(error.description)
+            work.markFull()
+        }
+    }
+}
+
+/// What the loop has to do, filled by the informers' handlers: services to recompile, or a
+/// full sync; `wakes` yields when there is something.
+final class WorkQueue: Sendable {
+    struct Pending {
+        var dirty: Set<String> = []
+        var full = false
+    }
+
+    private let state = Mutex(Pending())
+    private let continuation: AsyncStream<Void>.Continuation
+    let wakes: AsyncStream<Void>
+
+    init() {
+        (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func mark(_ service: String) {
+        _ = state.withLock { $0.dirty.insert(service) }
+        continuation.yield()
+    }
+
+    func markFull() {
+        state.withLock { $0.full = true }
+        continuation.yield()
+    }
+
+    func take() -> Pending {
+        state.withLock { pending in
+            defer { pending = Pending() }
+            return pending
+        }
+    }
+}
+
+/// Sync durations as a Prometheus histogram, and what /healthz reports.
+public final class SyncMetrics: Sendable {
+    static let buckets: [Double] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    struct State {
+        var counts = [Int](repeating: 0, count: SyncMetrics.buckets.count)
+        var count = 0
+        var sum = 0.0
+        var failures = 0
+        var lastSuccess: ContinuousClock.Instant?
+        var lastError: String?
+        var services = 0
+    }
+
+    let state = Mutex(State())
+
+    func record(_ duration: Duration, services: Int) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { state in
+            for (i, bound) in Self.buckets.enumerated() where seconds <= bound { state.counts[i] += 1 }
+            state.count += 1
+            state.sum += seconds
+            state.lastSuccess = .now
+            state.lastError = nil
+            state.services = services
+        }
+    }
+
+    func failed(_ message: String) {
+        state.withLock { state in
+            state.failures += 1
+            state.lastError = message
+        }
+    }
+
+    /// Healthy while a sync has succeeded within `window`.
+    public func healthy(within window: Duration) -> (ok: Bool, message: String) {
+        state.withLock { state in
+            guard let last = state.lastSuccess else { return (false, "no sync yet" + (state.lastError.map { ": \($0)" } ?? "")) }
+            let age = ContinuousClock.now - last
+            if age > window { return (false, "last successful sync \(age) ago" + (state.lastError.map { ": \($0)" } ?? "")) }
+            return (true, "ok")
+        }
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> String {
+        state.withLock { state in
+            var lines = ["# HELP netplane_proxy_sync_duration_seconds How long a sync of the proxy rules took.",
+                         "# TYPE netplane_proxy_sync_duration_seconds histogram"]
+            for (i, bound) in Self.buckets.enumerated() {
+                lines.append("netplane_proxy_sync_duration_seconds_bucket{le=\"\(bound)\"} \(state.counts[i])")
+            }
+            lines.append("netplane_proxy_sync_duration_seconds_bucket{le=\"+Inf\"} \(state.count)")
+            lines.append("netplane_proxy_sync_duration_seconds_sum \(state.sum)")
+            lines.append("netplane_proxy_sync_duration_seconds_count \(state.count)")
+            lines.append("# TYPE netplane_proxy_sync_failures_total counter")
+            lines.append("netplane_proxy_sync_failures_total \(state.failures)")
+            lines.append("# TYPE netplane_proxy_service_ports gauge")
+            lines.append("netplane_proxy_service_ports \(state.services)")
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+}
