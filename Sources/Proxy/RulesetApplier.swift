@@ -98,7 +98,8 @@ public struct ProxyTable: Sendable {
         for port in upserted { desired[port.id] = port }
         let changed = (Array(desired.keys) + removed.filter { desired[$0] == nil && ports[$0] != nil }).sorted()
 
-        var chainOps = Transaction(), deletes = Transaction(), adds = Transaction(), removals = Transaction()
+        var setAdds = Transaction(), chainOps = Transaction(), deletes = Transaction(), adds = Transaction()
+        var removals = Transaction()
         var newFragments: [(String, ServiceFragment?)] = []
         var hairpinDelta: [IPAddress: Int] = [:]
         for id in changed {
@@ -110,6 +111,7 @@ public struct ProxyTable: Sendable {
             let shard = after == nil ? old.shard : new.shard
             let table = shardBases[shard].table
 
+            for (name, set) in new.sets.sorted(by: { $0.key < $1.key }) where old.sets[name] == nil { setAdds.add(set) }
             for (name, spec) in new.chains.sorted(by: { $0.key < $1.key }) where old.chains[name] != spec {
                 let chain = Chain(table, name, base: spec.base)
                 if old.chains[name] == nil { chainOps.add(chain) } else { chainOps.flush(chain) }
@@ -120,6 +122,8 @@ public struct ProxyTable: Sendable {
                 removals.flush(chain)
                 removals.delete(chain)
             }
+            // After the chains whose rules named them are flushed or gone.
+            for (name, set) in old.sets.sorted(by: { $0.key < $1.key }) where new.sets[name] == nil { removals.delete(set) }
             for name in Set(old.elements.keys).union(new.elements.keys).sorted() {
                 guard let set = (shardBases[shard].sets[name] ?? main.sets[name])?.set else { continue }
                 let was = Set(old.elements[name] ?? []), will = Set(new.elements[name] ?? [])
@@ -139,12 +143,12 @@ public struct ProxyTable: Sendable {
             deletes.delete(hairpinGone.sorted().map { SetElement([Value($0), Value($0)]) }, from: set)
             adds.add(hairpinAdded.sorted().map { SetElement([Value($0), Value($0)]) }, to: set)
         }
-        // Chains first (elements may name them), element deletions before additions (an
+        // Sets and chains first (rules and elements name them), element deletions before additions (an
         // element whose verdict changed is deleted and added again), dropped chains last
         // (once no element names them).
         // `commit` is called even when there is nothing to do: a caller nesting two tables'
         // syncs commits both families' changes from the inner call.
-        try commit(chainOps + deletes + adds + removals)
+        try commit(setAdds + chainOps + deletes + adds + removals)
 
         // Committed: remember it (in place, so a change costs no copy of 10k entries).
         for (id, fragment) in newFragments {

@@ -55,6 +55,7 @@ public struct ProxyRuleset: Sendable, Equatable {
     mutating func merge(_ fragment: ServiceFragment) {
         if sets["service-ips"] != nil {
             for (name, spec) in fragment.chains { chains[name] = spec }
+            for (name, set) in fragment.sets { sets[name] = .init(set: set, elements: []) }
         }
         for (name, elements) in fragment.elements where sets[name] != nil { sets[name]!.elements += elements }
     }
@@ -70,6 +71,8 @@ public struct ServiceFragment: Sendable, Equatable {
     /// Elements by set name.
     public var elements: [String: [SetElement]] = [:]
     public var hairpin: Set<IPAddress> = []
+    /// Sets the service owns in its shard (ClientIP affinity: clients seen per endpoint).
+    public var sets: [String: NamedSet] = [:]
     /// The shard table holding the chains and the service-ips/service-nodeports elements.
     public var shard = 0
     public init() {}
@@ -201,6 +204,7 @@ public enum RulesetCompiler {
         let saddr = fields(family).saddr
         var out = ServiceFragment()
         out.shard = shard(of: port, shards: options.shards)
+        let shardTable = Table(family, options.shardTable(out.shard))
         let ips = port.clusterIPs.filter(inFamily)
         guard !ips.isEmpty else { return out }
         let key = { (ip: IPAddress) in [Value(ip), .proto(port.proto.number), .port(port.port)] }
@@ -222,7 +226,7 @@ public enum RulesetCompiler {
             } else if let clusterCIDR = options.clusterCIDRs.first(where: { $0.network.address.isIPv4 == v4 }) {
                 rules.append(Match.notInPrefix(saddr, clusterCIDR) + mark)
             }
-            out.chains[svc] = .init(base: nil, rules: rules + dnatRules(cluster, proto: port.proto))
+            out.chains[svc] = .init(base: nil, rules: rules + endpointRules(cluster, port, chain: svc, family: family, table: shardTable, into: &out))
             out.elements["service-ips", default: []] += ips.map { SetElement(key($0), to: .verdict(.goto(svc))) }
         }
 
@@ -242,15 +246,40 @@ public enum RulesetCompiler {
         if port.externalTrafficLocal {
             // The client's address is kept (no masquerade); a node without a local endpoint
             // drops, as kube-proxy does, so the load balancer's health check moves traffic away.
-            out.chains[ext] = .init(base: nil, rules: external.isEmpty ? [Action.drop] : dnatRules(external, proto: port.proto))
+            out.chains[ext] = .init(base: nil, rules: external.isEmpty ? [Action.drop]
+                                        : endpointRules(external, port, chain: ext, family: family, table: shardTable, into: &out))
         } else {
-            out.chains[ext] = .init(base: nil, rules: [mark] + dnatRules(external, proto: port.proto))
+            out.chains[ext] = .init(base: nil, rules: [mark] + endpointRules(external, port, chain: ext, family: family, table: shardTable, into: &out))
         }
         out.elements["service-ips", default: []] += frontends.map { SetElement(key($0), to: .verdict(.goto(ext))) }
         if let nodePortKey {
             out.elements["service-nodeports", default: []].append(SetElement(nodePortKey, to: .verdict(.goto(ext))))
         }
         return out
+    }
+
+    /// The endpoint-choosing rules of a service chain. With ClientIP affinity, a client seen
+    /// by an endpoint within the timeout goes back to it: each endpoint has a dynamic set of
+    /// client addresses (named after the chain and the endpoint, so it survives other
+    /// endpoints coming and going), checked first and refreshed on every new connection.
+    static func endpointRules(_ endpoints: [ProxyEndpoint], _ port: ServicePort, chain: String, family: Family,
+                              table: Table, into fragment: inout ServiceFragment) -> [[Expression]] {
+        guard let seconds = port.affinitySeconds else { return dnatRules(endpoints, proto: port.proto) }
+        let (addr, _, saddr) = fields(family)
+        var sticky: [[Expression]] = []
+        var chosen: [[Expression]] = []
+        for (rule, endpoint) in zip(dnatRules(endpoints, proto: port.proto), endpoints) {
+            let name = "aff:\(chain):\(endpoint.address):\(endpoint.port)"
+            fragment.sets[name] = NamedSet(table, name, key: [addr], flags: [.timeout, .dynamic],
+                                           timeoutMilliseconds: UInt64(seconds) * 1000)
+            let remember = Match.load([saddr]) + [.dynset(.update, set: name, key: .r(0), timeoutMilliseconds: UInt64(seconds) * 1000)]
+            sticky.append(Match.inSet(name, [saddr]) + remember + Match.l4proto(port.proto.nftProtocol)
+                          + Action.dnat(to: endpoint.address, port: endpoint.port))
+            // The random rule: pick (its numgen test), remember, translate.
+            let pick = rule.prefix { if case .numgen = $0 { true } else if case .cmp(.r(1), _, _) = $0 { true } else { false } }
+            chosen.append(Array(pick) + remember + rule.dropFirst(pick.count))
+        }
+        return sticky + chosen
     }
 
     /// One rule per endpoint: rule i takes the connection with probability 1/(N−i), the last

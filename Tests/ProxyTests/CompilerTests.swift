@@ -96,6 +96,19 @@ struct CompilerTests {
         #expect(v6.elements("service-ips").isEmpty && v6.chain("svc:default/web:http/tcp") == nil)
     }
 
+    @Test func clientIPAffinityAddsOneDynamicSetPerEndpoint() throws {
+        var port = ServicePorts.build(services: [Self.service("web", extra: ["sessionAffinity": "ClientIP"])],
+                                      slices: [Self.slice("web", endpoints: [("10.244.1.5", "node-a", [:]), ("10.244.2.5", "node-b", [:])])],
+                                      nodeName: "node-a")[0]
+        #expect(port.affinitySeconds == 10800, "the default timeout")
+        port.affinitySeconds = 60
+        let piece = RulesetCompiler.fragment(port, family: .ip, options: ProxyOptions())
+        #expect(piece.sets.keys.sorted() == ["aff:svc:default/web:http/tcp:10.244.1.5:8080", "aff:svc:default/web:http/tcp:10.244.2.5:8080"])
+        #expect(piece.sets.values.allSatisfy { $0.timeoutMilliseconds == 60_000 && $0.flags.contains(.dynamic) })
+        // Two "seen before" rules, then the two random ones.
+        #expect(piece.chains["svc:default/web:http/tcp"]?.rules.count == 2 + 2)
+    }
+
     @Test func noEndpointsMeansRejectAndLocalPolicyWithoutLocalEndpointsDrops() throws {
         let ruleset = compile([
             Self.service("empty", clusterIP: "10.96.0.20"),

@@ -89,4 +89,33 @@ import Testing
             #expect(Set(after) == ["pod1", "pod2"], "\(after)")
         }
     }
+
+    @Test func clientIPAffinityKeepsOneBackendUntilTheTimeout() throws {
+        try withCluster { node, _ in
+            let socket = try NFTSocket(namespacePath: node.path)
+            var sticky = Self.web([1, 2, 3])
+            sticky.affinitySeconds = 2
+            var table = ProxyTable(family: .ip, options: ProxyOptions())
+            try table.syncFull([sticky]) { try socket.commit($0) }
+            let first = try answers(node, "http://10.96.0.10/", count: 15)
+            #expect(Set(first).count == 1, "one backend while the client keeps coming: \(first)")
+            // Idle past the timeout, the next connection is chosen afresh: within a few tries
+            // another backend answers (each try stays with the old one with probability 1/3).
+            var others: [String] = []
+            for _ in 0..<12 where others.isEmpty {
+                Thread.sleep(forTimeInterval: 2.3)
+                others = try answers(node, "http://10.96.0.10/", count: 1).filter { $0 != first[0] }
+            }
+            #expect(!others.isEmpty, "the affinity expired")
+            // Removing another endpoint keeps this client's memory (sets are named by endpoint,
+            // and a chain refill leaves them alone): it stays with its backend.
+            let current = try #require(others.first)
+            func pod(_ e: ProxyEndpoint) -> String { "pod\(e.address.description.split(separator: ".")[2])" }
+            let leaving = try #require(sticky.endpoints.first { pod($0) != current })
+            var fewer = sticky
+            fewer.endpoints.removeAll { $0 == leaving }
+            try table.syncAll([fewer]) { change in try socket.commit(change) }
+            #expect(Set(try answers(node, "http://10.96.0.10/", count: 10)) == [current])
+        }
+    }
 }
