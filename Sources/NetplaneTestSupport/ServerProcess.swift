@@ -6,13 +6,28 @@ public final class ServerProcess: @unchecked Sendable {
     let process: Process
     let directory: URL
 
-    public static func start(in ns: TestNamespace, port: UInt16, name: String = "netplane-test-server") throws -> ServerProcess {
+    /// `echoClient`: answer "<name> <client address>" instead of the page, so a test can see
+    /// whether the client's source address survived the way in.
+    public static func start(in ns: TestNamespace, port: UInt16, name: String = "netplane-test-server",
+                             echoClient: Bool = false) throws -> ServerProcess {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-srv-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("\(name)\n".utf8).write(to: dir.appendingPathComponent("index.html"))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", ns.name, "python3", "-m", "http.server", String(port), "--bind", "0.0.0.0", "--directory", dir.path]
+        let echo = """
+            import http.server
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = ("\(name) " + self.client_address[0] + "\\n").encode()
+                    self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *a): pass
+            http.server.ThreadingHTTPServer(("0.0.0.0", \(port)), H).serve_forever()
+            """
+        p.arguments = echoClient
+            ? ["ip", "netns", "exec", ns.name, "python3", "-c", echo]
+            : ["ip", "netns", "exec", ns.name, "python3", "-m", "http.server", String(port), "--bind", "0.0.0.0", "--directory", dir.path]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

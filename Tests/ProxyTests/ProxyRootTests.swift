@@ -9,10 +9,12 @@ import Testing
 /// proxy's table and three pod namespaces (each its own /24 on a veth to the node) running
 /// HTTP servers that answer their own names. Witnesses: curl and `nft -j`.
 @Suite(.serialized) struct ProxyRootTests {
-    /// Node + 3 pods wired as described; runs `body(node, pods, servers)`.
-    func withCluster(_ body: (TestNamespace, [TestNamespace]) throws -> Void) throws {
-        try TestNamespace.with(4, label: "proxy") { namespaces in
-            let node = namespaces[0], pods = Array(namespaces[1...])
+    /// Node + 3 pods wired as described, and an outside namespace on the underlay
+    /// (node 198.18.0.11, outside 198.18.0.50, which routes 203.0.113.0/24 to the node);
+    /// runs `body(node, pods, outside)`. `echo`: servers answer with the client's address too.
+    func withCluster(echo: Bool = false, _ body: (TestNamespace, [TestNamespace], TestNamespace) throws -> Void) throws {
+        try TestNamespace.with(5, label: "proxy") { namespaces in
+            let node = namespaces[0], outside = namespaces[1], pods = Array(namespaces[2...])
             try node.check(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
             for (i, pod) in pods.enumerated() {
                 let n = i + 1
@@ -23,11 +25,19 @@ import Testing
                 try Command.check(["ip", "-n", pod.name, "link", "set", "eth0", "up"])
                 try Command.check(["ip", "-n", pod.name, "route", "add", "default", "via", "10.244.\(n).1"])
             }
+            try Command.check(["ip", "-n", node.name, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", outside.name])
+            try Command.check(["ip", "-n", node.name, "addr", "add", "198.18.0.11/24", "dev", "up0"])
+            try Command.check(["ip", "-n", node.name, "link", "set", "up0", "up"])
+            try Command.check(["ip", "-n", outside.name, "addr", "add", "198.18.0.50/24", "dev", "eth0"])
+            try Command.check(["ip", "-n", outside.name, "link", "set", "eth0", "up"])
+            try Command.check(["ip", "-n", outside.name, "route", "add", "203.0.113.0/24", "via", "198.18.0.11"])
             // The node needs a route for service addresses before its OUTPUT hook DNATs them.
             try Command.check(["ip", "-n", node.name, "route", "add", "10.96.0.0/16", "via", "10.244.1.2"])
-            let servers = try pods.enumerated().map { i, pod in try ServerProcess.start(in: pod, port: 8080, name: "pod\(i + 1)") }
+            let servers = try pods.enumerated().map { i, pod in
+                try ServerProcess.start(in: pod, port: 8080, name: "pod\(i + 1)", echoClient: echo)
+            }
             defer { servers.forEach { $0.stop() } }
-            try body(node, pods)
+            try body(node, pods, outside)
         }
     }
 
@@ -46,7 +56,7 @@ import Testing
     }
 
     @Test func clusterIPSpreadsOverEndpointsRejectsWithoutThemAndFollowsChanges() throws {
-        try withCluster { node, pods in
+        try withCluster { node, pods, _ in
             let options = ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")])
             let socket = try NFTSocket(namespacePath: node.path)
             var table = ProxyTable(family: .ip, options: options)
@@ -91,7 +101,7 @@ import Testing
     }
 
     @Test func clientIPAffinityKeepsOneBackendUntilTheTimeout() throws {
-        try withCluster { node, _ in
+        try withCluster { node, _, _ in
             let socket = try NFTSocket(namespacePath: node.path)
             var sticky = Self.web([1, 2, 3])
             sticky.affinitySeconds = 2
@@ -116,6 +126,45 @@ import Testing
             fewer.endpoints.removeAll { $0 == leaving }
             try table.syncAll([fewer]) { change in try socket.commit(change) }
             #expect(Set(try answers(node, "http://10.96.0.10/", count: 10)) == [current])
+        }
+    }
+
+    @Test func externalTrafficThroughNodePortExternalAndLoadBalancerIPs() throws {
+        try withCluster(echo: true) { node, _, outside in
+            // pod1 runs on this node ("node-a"), pod2 and pod3 elsewhere.
+            let endpoints = (1...3).map { ProxyEndpoint(address: IPAddress("10.244.\($0).2")!, port: 8080, isLocal: $0 == 1) }
+            let cluster = ServicePort(namespace: "default", name: "cluster", port: 80, clusterIPs: [IPAddress("10.96.0.30")!],
+                                      nodePort: 30080, externalIPs: [IPAddress("203.0.113.7")!],
+                                      loadBalancerIPs: [IPAddress("203.0.113.8")!], endpoints: endpoints)
+            let local = ServicePort(namespace: "default", name: "local", port: 80, clusterIPs: [IPAddress("10.96.0.31")!],
+                                    nodePort: 30081, externalTrafficLocal: true, endpoints: endpoints)
+            let remote = ServicePort(namespace: "default", name: "remote", port: 80, clusterIPs: [IPAddress("10.96.0.32")!],
+                                     nodePort: 30082, externalTrafficLocal: true, endpoints: Array(endpoints.dropFirst()))
+            let options = ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")], nodePortAddresses: [IPAddress("198.18.0.11")!])
+            var table = ProxyTable(family: .ip, options: options)
+            let socket = try NFTSocket(namespacePath: node.path)
+            try table.syncFull([cluster, local, remote]) { try socket.commit($0) }
+
+            func replies(_ url: String, _ count: Int) throws -> [(pod: String, client: String)] {
+                try (0..<count).map { _ in
+                    let words = try outside.run(["curl", "-s", "--max-time", "3", url]).stdout.split(separator: " ")
+                    return (words.first.map(String.init) ?? "", words.last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "")
+                }
+            }
+            // Policy Cluster: every endpoint, the client masqueraded to the node.
+            for url in ["http://198.18.0.11:30080/", "http://203.0.113.7/", "http://203.0.113.8/"] {
+                let seen = try replies(url, 24)
+                #expect(Set(seen.map(\.pod)) == ["pod1", "pod2", "pod3"], "\(url): \(seen)")
+                #expect(seen.allSatisfy { $0.client != "198.18.0.50" && $0.client.hasPrefix("10.244.") }, "\(url): \(seen)")
+            }
+            // Policy Local: only this node's endpoint, and it sees the client's own address.
+            let kept = try replies("http://198.18.0.11:30081/", 10)
+            #expect(kept.allSatisfy { $0 == ("pod1", "198.18.0.50") }, "\(kept)")
+            // Policy Local without a local endpoint: dropped here (a timeout, not a refusal).
+            let dropped = try outside.run(["curl", "-s", "--max-time", "1", "http://198.18.0.11:30082/"])
+            #expect(dropped.status == 28, "curl timed out, got \(dropped.status)")
+            // From inside the cluster the same service still works through its ClusterIP.
+            #expect(try answers(node, "http://10.96.0.32/", count: 6).allSatisfy { $0.hasPrefix("pod2") || $0.hasPrefix("pod3") })
         }
     }
 }
