@@ -131,6 +131,7 @@ let package = Package(
         .executableTarget(name: "netplane", dependencies: [
             "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "NFTables",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

@@ -6,6 +6,8 @@ import Logging
 import NFTables
 import NetAddress
 import Proxy
+import ServiceLifecycle
+import Synchronization
 
 /// `netplane proxy`: the service proxy of one node.
 struct ProxyCommand: AsyncParsableCommand {
@@ -72,25 +74,34 @@ struct ProxyCommand: AsyncParsableCommand {
                 return Response(status: ok ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
             }
             let app = Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
-            server = Task { try await app.runService() }
+            // A service group of our own, with no signal handling: `app.runService()` would
+            // take SIGTERM for itself (through libdispatch) and stop only the metrics server.
+            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+            server = Task { try await group.run() }
         }
         logger.info("proxying for node \(nodeName) (nftables, full resync every \(syncPeriod) s)")
         let running = Task { await controller.run() }
         // SIGTERM/SIGINT: stop syncing and leave the rules in place (a restarted proxy takes
         // them over without dropping a connection).
-        let (signals, continuation) = AsyncStream<Int32>.makeStream()
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
-        for await _ in signals { break }
-        sources.forEach { $0.cancel() }
+        _ = await Signals.next()
         running.cancel()
         server?.cancel()
-        await client.shutdown()
+        // Close the API connections, but never let a connection that will not close hold
+        // the exit (an informer may be mid-reconnect to an API server that is going away too).
+        let closed = ClosedFlag()
+        Task {
+            await client.shutdown()
+            closed.set()
+        }
+        for _ in 0..<60 where !closed.isSet { try? await Task.sleep(for: .milliseconds(50)) }
+        logger.info("stopped; the rules stay in place for the next proxy")
+        Foundation.exit(0)
     }
+}
+
+/// Set once the API connections are closed.
+final class ClosedFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

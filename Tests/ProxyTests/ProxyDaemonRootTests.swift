@@ -41,28 +41,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-proxy-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let api = try APIServerProcess(dataDir: dir + "/api")
-        try TestNamespace.with(5, label: "pxd") { namespaces in
-            let node = namespaces[0], outside = namespaces[1], pods = Array(namespaces[2...])
-            try node.check(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-            for (i, pod) in pods.enumerated() {
-                let n = i + 1
-                try Command.check(["ip", "-n", node.name, "link", "add", "v\(n)", "type", "veth", "peer", "name", "eth0", "netns", pod.name])
-                try Command.check(["ip", "-n", node.name, "addr", "add", "10.244.\(n).1/24", "dev", "v\(n)"])
-                try Command.check(["ip", "-n", node.name, "link", "set", "v\(n)", "up"])
-                try Command.check(["ip", "-n", pod.name, "addr", "add", "10.244.\(n).2/24", "dev", "eth0"])
-                try Command.check(["ip", "-n", pod.name, "link", "set", "eth0", "up"])
-                try Command.check(["ip", "-n", pod.name, "route", "add", "default", "via", "10.244.\(n).1"])
-            }
-            // The underlay: the node at 198.18.0.11, an outside client at 198.18.0.50.
-            try Command.check(["ip", "-n", node.name, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", outside.name])
-            try Command.check(["ip", "-n", node.name, "addr", "add", "198.18.0.11/24", "dev", "up0"])
-            try Command.check(["ip", "-n", node.name, "link", "set", "up0", "up"])
-            try Command.check(["ip", "-n", outside.name, "addr", "add", "198.18.0.50/24", "dev", "eth0"])
-            try Command.check(["ip", "-n", outside.name, "link", "set", "eth0", "up"])
-            try Command.check(["ip", "-n", node.name, "route", "add", "10.96.0.0/16", "via", "10.244.1.2"])
-            let servers = try pods.enumerated().map { i, pod in try ServerProcess.start(in: pod, port: 8080, name: "pod\(i + 1)") }
-            defer { servers.forEach { $0.stop() } }
-
+        try withProxyTestbed { node, _, outside in
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: Self.service).succeeded)
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: Self.slice([1, 2, 3])).succeeded)
 
