@@ -166,9 +166,12 @@ public enum RulesetCompiler {
                                                 rules: rejectDispatch)
         out.chains["filter-output"] = .init(base: BaseChain(type: .filter, hook: .output, priority: Priority.dstnat - 10),
                                             rules: rejectDispatch)
+        // TCP gets a reset; anything else an ICMP port unreachable (3 in ICMP, 4 in ICMPv6:
+        // the family-neutral "icmpx" exists only in inet tables, and an ip table silently
+        // drops with it).
         out.chains["reject"] = .init(base: nil, rules: [
             Match.l4proto(.tcp) + [.reject(.tcpReset, code: 0)],
-            [.reject(.icmpx, code: 1)],
+            [.reject(.icmp, code: family == .ip ? 3 : 4)],
         ])
         return out
     }

@@ -61,9 +61,25 @@ import Testing
             let refused = try node.run(["curl", "-s", "--max-time", "5", "http://10.96.0.20/"])
             #expect(refused.status == 7, "curl: connection refused, got \(refused.status)")
             #expect(Date().timeIntervalSince(started) < 1)
+            // UDP too: an ICMP port unreachable back to a pod, which its connected UDP socket
+            // reports as refused. (From the node itself the OUTPUT hook refuses the send: EPERM.)
+            var udpEmpty = Self.empty
+            udpEmpty.proto = .udp
+            udpEmpty.port = 53
+            try table.syncAll([Self.web([1, 2, 3]), Self.empty, udpEmpty]) { try socket.commit($0) }
+            let probe = """
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("10.96.0.20", 53))
+                s.send(b"x")
+                try:
+                    s.recv(10); print("answered")
+                except ConnectionRefusedError: print("refused")
+                except socket.timeout: print("timeout")
+                """
+            #expect(try pods[1].check(["python3", "-c", probe]).contains("refused"))
 
             // pod3 leaves: an incremental transaction, and no new connection reaches it.
-            try table.syncAll([Self.web([1, 2]), Self.empty]) { change in
+            try table.syncAll([Self.web([1, 2]), Self.empty, udpEmpty]) { change in
                 #expect(change.count == 1 + 3 + 1, "web's chain flushed and refilled, pod3 out of the hairpin set")
                 try socket.commit(change)
             }
