@@ -7,9 +7,10 @@ public final class ServerProcess: @unchecked Sendable {
     let directory: URL
 
     /// `echoClient`: answer "<name> <client address>" instead of the page, so a test can see
-    /// whether the client's source address survived the way in.
+    /// whether the client's source address survived the way in. `bind: "::"` serves IPv6 and
+    /// IPv4 (python's dual-stack server).
     public static func start(in ns: TestNamespace, port: UInt16, name: String = "netplane-test-server",
-                             echoClient: Bool = false) throws -> ServerProcess {
+                             echoClient: Bool = false, bind: String = "0.0.0.0") throws -> ServerProcess {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-srv-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("\(name)\n".utf8).write(to: dir.appendingPathComponent("index.html"))
@@ -27,7 +28,7 @@ public final class ServerProcess: @unchecked Sendable {
             """
         p.arguments = echoClient
             ? ["ip", "netns", "exec", ns.name, "python3", "-c", echo]
-            : ["ip", "netns", "exec", ns.name, "python3", "-m", "http.server", String(port), "--bind", "0.0.0.0", "--directory", dir.path]
+            : ["ip", "netns", "exec", ns.name, "python3", "-m", "http.server", String(port), "--bind", bind, "--directory", dir.path]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

@@ -22,8 +22,9 @@ import Testing
 
     /// Which pod answered each of `count` fresh connections to `url` from `ns`.
     func answers(_ ns: TestNamespace, _ url: String, count: Int) throws -> [String] {
+        // -g: the brackets of an IPv6 literal are not a glob.
         try (0..<count).map { _ in
-            try ns.run(["curl", "-s", "--max-time", "3", url]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try ns.run(["curl", "-gs", "--max-time", "3", url]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 
@@ -153,6 +154,27 @@ import Testing
             #expect(dropped.status == 28, "curl timed out, got \(dropped.status)")
             // From inside the cluster the same service still works through its ClusterIP.
             #expect(try answers(node, "http://10.96.0.32/", count: 6).allSatisfy { $0.hasPrefix("pod2") || $0.hasPrefix("pod3") })
+        }
+    }
+
+    @Test func dualStackServiceAnswersOnBothFamiliesInOneTransaction() throws {
+        try withCluster { node, _, _ in
+            let socket = try NFTSocket(namespacePath: node.path)
+            let endpoints = (1...3).flatMap { n in
+                [ProxyEndpoint(address: IPAddress("10.244.\(n).2")!, port: 8080),
+                 ProxyEndpoint(address: IPAddress("fd00:244:\(n)::2")!, port: 8080)]
+            }
+            let web = ServicePort(namespace: "default", name: "web", portName: "http", port: 80,
+                                  clusterIPs: [IPAddress("10.96.0.10")!, IPAddress("fd00:96::10")!], endpoints: endpoints)
+            let options = ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16"), try IPPrefix("fd00:244::/48")])
+            var v4 = ProxyTable(family: .ip, options: options), v6 = ProxyTable(family: .ip6, options: options)
+            try v4.syncFull([web]) { t4 in try v6.syncFull([web]) { t6 in try socket.commit(t4 + t6) } }
+            #expect(Set(try answers(node, "http://[fd00:96::10]/", count: 30)) == ["pod1", "pod2", "pod3"])
+            #expect(Set(try answers(node, "http://10.96.0.10/", count: 30)) == ["pod1", "pod2", "pod3"])
+            // Witness: the ip6 shard holds the IPv6 address, the ip shard the IPv4 one.
+            let shard = options.shardTable(RulesetCompiler.shard(of: web, shards: options.shards))
+            #expect(try node.check(["nft", "list", "map", "ip6", shard, "service-ips"]).contains("fd00:96::10"))
+            #expect(!(try node.check(["nft", "list", "map", "ip", shard, "service-ips"]).contains("fd00")))
         }
     }
 }
