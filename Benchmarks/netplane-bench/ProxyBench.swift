@@ -73,11 +73,141 @@ struct ProxyBench: ParsableCommand {
             """.write(toFile: changeFile, atomically: true, encoding: .utf8)
         let anchorIncremental = try measureCommand(["ip", "netns", "exec", anchorNS, "nft", "-f", changeFile])
 
+        // Data path: connection setup to service 0's ClusterIP, now backed by a real pod, with
+        // 10 services loaded and then with all of them; and the same for kube-proxy's iptables
+        // shape (iptables-legacy), to show what linear rule walks cost.
+        let (few, many) = try datapath(ns: ns, table: &table, ports: changed)
+        let (iptFew, iptMany) = try iptablesDatapath()
+
         print("proxy-full: netplane \(full.summary) (\(services)×\(endpoints)); kube-proxy shape \(anchorFull.summary) (\(anchorCount)×\(endpoints))")
         print("proxy-incremental: netplane \(incremental.summary) (\(incrementalOps) operations, planned in \(String(format: "%.2f", planned * 1000)) ms); nft \(anchorIncremental.summary)")
         printResult("proxy-full", netplane: full.wall, anchor: anchorFull.wall, unit: "s",
                     extra: anchorCount == services ? "" : "anchor-services=\(anchorCount)")
         printResult("proxy-incremental", netplane: incremental.wall * 1000, anchor: anchorIncremental.wall * 1000, unit: "ms")
+        print(String(format: "proxy-datapath: connect p50 with %d services %.1f µs, with 10 %.1f µs; iptables-legacy: %.1f µs vs %.1f µs",
+                     services, many * 1e6, few * 1e6, iptMany * 1e6, iptFew * 1e6))
+        printResult("proxy-datapath", netplane: many * 1000, anchor: few * 1000, unit: "ms")
+        printResult("proxy-datapath-iptables", netplane: iptMany * 1000, anchor: iptFew * 1000, unit: "ms")
+    }
+
+    /// A pod namespace behind a veth from `ns` (node 10.250.0.1, pod 10.250.0.2) with a
+    /// listener on 8080; service ClusterIPs route to it.
+    static func attachPod(to ns: String) throws -> (pod: String, server: Process) {
+        let pod = ns + "-pod"
+        try sh(["ip", "netns", "add", pod])
+        try sh(["ip", "-n", ns, "link", "add", "vpod", "type", "veth", "peer", "name", "eth0", "netns", pod])
+        try sh(["ip", "-n", ns, "addr", "add", "10.250.0.1/24", "dev", "vpod"])
+        try sh(["ip", "-n", ns, "link", "set", "vpod", "up"])
+        try sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        try sh(["ip", "-n", pod, "addr", "add", "10.250.0.2/24", "dev", "eth0"])
+        try sh(["ip", "-n", pod, "link", "set", "eth0", "up"])
+        try sh(["ip", "-n", pod, "route", "add", "default", "via", "10.250.0.1"])
+        try sh(["ip", "-n", ns, "route", "add", "10.96.0.0/12", "via", "10.250.0.2"])
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", pod, "python3", "-c",
+                            "import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8080)); s.listen(4096)\nwhile True:\n    c,_=s.accept(); c.close()"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        usleep(500_000)
+        return (pod, server)
+    }
+
+    /// SIGKILL: children of Foundation's Process may start with SIGTERM blocked.
+    static func stop(_ server: Process, _ pod: String) {
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        _ = try? sh(["ip", "netns", "delete", pod])
+    }
+
+    /// Median seconds of a TCP connect from `ns` to service `index`'s ClusterIP, port 80,
+    /// `count` times; each connection is reset at once (no TIME_WAIT pile-up).
+    static func connectLatency(ns: String, index: Int, count: Int = 3000) throws -> Double {
+        let target = "10.96.\(index / 256).\(index % 256)"
+        let netns = try NetNS.open(path: "/run/netns/\(ns)")
+        let times: [Double] = try netns.run {
+            var out: [Double] = []
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(80).bigEndian
+            address.sin_addr.s_addr = inet_addr(target)
+            for _ in 0..<count {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                let start = now()
+                let rc = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                let elapsed = now() - start
+                close(fd)
+                guard rc == 0 else { throw ValidationError("connect to \(target):80 failed: errno \(errno)") }
+                out.append(elapsed)
+            }
+            return out
+        }
+        return median(times)
+    }
+
+    /// Netplane's tables in `ns`: 10 services loaded, then all, the last loaded one (the
+    /// worst place in a linear rule list) backed by the pod and measured.
+    func datapath(ns: String, table: inout ProxyTable, ports: [ServicePort]) throws -> (few: Double, many: Double) {
+        let (pod, server) = try Self.attachPod(to: ns)
+        defer { Self.stop(server, pod) }
+        let socket = try NFTSocket(namespacePath: "/run/netns/\(ns)")
+        var backed = ports
+        for i in [9, ports.count - 1] { backed[i].endpoints = [ProxyEndpoint(address: IPAddress("10.250.0.2")!, port: 8080)] }
+        try table.syncAll(Array(backed.prefix(10))) { try socket.commit($0) }
+        _ = try Self.connectLatency(ns: ns, index: 9, count: 200)   // warm-up
+        let few = try Self.connectLatency(ns: ns, index: 9)
+        try table.syncAll(backed) { try socket.commit($0) }
+        let many = try Self.connectLatency(ns: ns, index: ports.count - 1)
+        return (few, many)
+    }
+
+    /// kube-proxy's iptables shape (KUBE-SERVICES walks one rule per service) through
+    /// iptables-legacy-restore, 10 services and then all, the last one backed by the pod.
+    func iptablesDatapath() throws -> (few: Double, many: Double) {
+        let ns = "np-bench-ipt-\(getpid())"
+        try Self.sh(["ip", "netns", "add", ns])
+        defer { _ = try? Self.sh(["ip", "netns", "delete", ns]) }
+        let (pod, server) = try Self.attachPod(to: ns)
+        defer { Self.stop(server, pod) }
+        func load(_ count: Int) throws -> Double {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("np-bench-ipt-\(getpid()).rules").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try Self.kubeProxyIptables(services: count, endpoints: endpoints).write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try measureCommand(["ip", "netns", "exec", ns, "iptables-legacy-restore", file])
+            _ = try Self.connectLatency(ns: ns, index: count - 1, count: 200)
+            return try Self.connectLatency(ns: ns, index: count - 1)
+        }
+        return (try load(10), try load(services))
+    }
+
+    /// kube-proxy's iptables rules: KUBE-SERVICES with one rule per service (linear), a
+    /// KUBE-SVC chain choosing a KUBE-SEP with `statistic --probability`, KUBE-SEP DNATs.
+    /// The last service's only endpoint is the pod.
+    static func kubeProxyIptables(services: Int, endpoints: Int) -> String {
+        var chains = [":KUBE-SERVICES - [0:0]", ":KUBE-MARK-MASQ - [0:0]"]
+        var rules = ["-A OUTPUT -j KUBE-SERVICES", "-A PREROUTING -j KUBE-SERVICES",
+                     "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"]
+        for i in 0..<services {
+            let ip = "10.96.\(i / 256).\(i % 256)"
+            let eps = i == services - 1 ? ["10.250.0.2"] : port(i, endpoints: endpoints).endpoints.map(\.address.description)
+            chains.append(":KUBE-SVC-\(i) - [0:0]")
+            rules.append("-A KUBE-SERVICES -d \(ip)/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-\(i)")
+            for (j, ep) in eps.enumerated() {
+                chains.append(":KUBE-SEP-\(i)-\(j) - [0:0]")
+                let left = eps.count - j
+                rules.append("-A KUBE-SVC-\(i) " + (left > 1 ? "-m statistic --mode random --probability \(1.0 / Double(left)) " : "")
+                             + "-j KUBE-SEP-\(i)-\(j)")
+                rules.append("-A KUBE-SEP-\(i)-\(j) -s \(ep)/32 -j KUBE-MARK-MASQ")
+                rules.append("-A KUBE-SEP-\(i)-\(j) -p tcp -m tcp -j DNAT --to-destination \(ep):8080")
+            }
+        }
+        return (["*nat", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"] + chains + rules + ["COMMIT"])
+            .joined(separator: "\n") + "\n"
     }
 
     static func port(_ i: Int, endpoints: Int) -> ServicePort {
