@@ -177,4 +177,78 @@ import Testing
             #expect(!(try node.check(["nft", "list", "map", "ip", shard, "service-ips"]).contains("fd00")))
         }
     }
+
+    @Test func aRestartedProxyKeepsEstablishedConnections() throws {
+        try withCluster { node, pods, _ in
+            // A TCP echo server in pod1 on 9000, and a service over it only.
+            let echo = Process()
+            echo.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            echo.arguments = ["netns", "exec", pods[0].name, "python3", "-c", """
+                import socket, threading
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 9000)); s.listen(16)
+                def serve(c):
+                    while (d := c.recv(100)): c.sendall(d)
+                while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+                """]
+            echo.standardOutput = FileHandle.nullDevice
+            echo.standardError = FileHandle.nullDevice
+            try echo.run()
+            defer {
+                kill(echo.processIdentifier, SIGKILL)
+                echo.waitUntilExit()
+            }
+            usleep(300_000)
+            let service = ServicePort(namespace: "default", name: "echo", port: 80, clusterIPs: [IPAddress("10.96.0.50")!],
+                                      endpoints: [ProxyEndpoint(address: IPAddress("10.244.1.2")!, port: 9000)])
+            let options = ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")])
+            let socket = try NFTSocket(namespacePath: node.path)
+            var first = ProxyTable(family: .ip, options: options)
+            try first.syncFull([service]) { try socket.commit($0) }
+
+            // A client that talks, waits while the proxy "restarts", and talks again on the
+            // same connection; another opening new connections all along, none of which may fail.
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            client.arguments = ["netns", "exec", node.name, "python3", "-c", """
+                import socket, time
+                c = socket.create_connection(("10.96.0.50", 80), timeout=3)
+                c.sendall(b"before"); print(c.recv(100).decode())
+                time.sleep(1.5)
+                c.sendall(b"after"); print(c.recv(100).decode())
+                """]
+            let output = Pipe()
+            client.standardOutput = output
+            try client.run()
+            let churn = Process()
+            churn.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            churn.arguments = ["netns", "exec", node.name, "python3", "-c", """
+                import socket
+                failed = 0
+                for i in range(300):
+                    try:
+                        c = socket.create_connection(("10.96.0.50", 80), timeout=1); c.sendall(b"x")
+                        if c.recv(10) != b"x": failed += 1
+                        c.close()
+                    except OSError: failed += 1
+                print(failed)
+                """]
+            let churned = Pipe()
+            churn.standardOutput = churned
+            try churn.run()
+            usleep(300_000)
+            // Restarts: a new process knows nothing and rewrites every table (one transaction
+            // deleting and re-adding them), several times while the connections come.
+            for _ in 0..<5 {
+                var restarted = ProxyTable(family: .ip, options: options)
+                try restarted.syncFull([service]) { try socket.commit($0) }
+                usleep(50_000)
+            }
+            client.waitUntilExit()
+            churn.waitUntilExit()
+            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(client.terminationStatus == 0 && said == "before\nafter\n", "\(said)")
+            let failures = String(decoding: churned.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(failures.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "new connections failed: \(failures)")
+        }
+    }
 }
