@@ -62,18 +62,14 @@ public struct ProxyTable: Sendable {
     /// Rewrites every table (on start, and on the periodic resync), in one transaction.
     public mutating func syncFull<E: Error>(_ ports: [ServicePort], commit: (Transaction) throws(E) -> Void) throws(E) {
         var next = ProxyTable(family: family, options: options)
-        var main = self.main
-        var shards = shardBases
         for port in ports {
             let piece = RulesetCompiler.fragment(port, family: family, options: options)
             next.ports[port.id] = port
             next.fragments[port.id] = piece
-            main.merge(piece)
-            shards[piece.shard].merge(piece)
             for address in piece.hairpin { next.hairpin[address, default: 0] += 1 }
         }
-        main.sets["hairpin"]!.elements = next.hairpin.keys.sorted().map { SetElement([Value($0), Value($0)]) }
-        try commit(([main] + shards).map(RulesetApplier.full).reduce(Transaction(), +))
+        let tables = RulesetCompiler.assemble(Array(next.fragments.values), family: family, options: options)
+        try commit(tables.all.map(RulesetApplier.full).reduce(Transaction(), +))
         self = next
     }
 
@@ -140,8 +136,8 @@ public struct ProxyTable: Sendable {
             if before > 0 && before + delta <= 0 { hairpinGone.append(address) }
         }
         if let set = main.sets["hairpin"]?.set {
-            deletes.delete(hairpinGone.sorted().map { SetElement([Value($0), Value($0)]) }, from: set)
-            adds.add(hairpinAdded.sorted().map { SetElement([Value($0), Value($0)]) }, to: set)
+            deletes.delete(hairpinGone.sorted().map(RulesetCompiler.hairpinElement), from: set)
+            adds.add(hairpinAdded.sorted().map(RulesetCompiler.hairpinElement), to: set)
         }
         // Sets and chains first (rules and elements name them), element deletions before additions (an
         // element whose verdict changed is deleted and added again), dropped chains last

@@ -117,18 +117,26 @@ public struct CompiledRulesets: Sendable, Equatable {
 public enum RulesetCompiler {
     /// Every table, with every service's fragment merged in.
     public static func compile(_ ports: [ServicePort], family: Family, options: ProxyOptions) -> CompiledRulesets {
+        assemble(ports.map { fragment($0, family: family, options: options) }, family: family, options: options)
+    }
+
+    /// The tables holding these fragments: each in the main table and its shard, the union
+    /// of their hairpin addresses in the main table's hairpin set.
+    static func assemble(_ fragments: [ServiceFragment], family: Family, options: ProxyOptions) -> CompiledRulesets {
         var out = CompiledRulesets(main: mainBase(family: family, options: options),
                                    shards: (0..<options.shards).map { shardBase($0, family: family, options: options) })
         var hairpins = Set<IPAddress>()
-        for port in ports {
-            let piece = fragment(port, family: family, options: options)
+        for piece in fragments {
             out.main.merge(piece)
             out.shards[piece.shard].merge(piece)
             hairpins.formUnion(piece.hairpin)
         }
-        out.main.sets["hairpin"]!.elements = hairpins.sorted().map { SetElement([Value($0), Value($0)]) }
+        out.main.sets["hairpin"]!.elements = hairpins.sorted().map(hairpinElement)
         return out
     }
+
+    /// The hairpin set's element for an endpoint: `endpoint . endpoint` (saddr . daddr after DNAT).
+    static func hairpinElement(_ address: IPAddress) -> SetElement { SetElement([Value(address), Value(address)]) }
 
     /// The shard a service's chains live in: FNV-1a of "namespace/name", stable across runs
     /// (Swift's Hasher is seeded per process).

@@ -53,8 +53,7 @@ final class EtcdClient: Sendable {
                 }
                 // Move on to the next member (unless another call already did), and once every
                 // member has failed, wait a moment: an election takes about a second.
-                _ = preferred.compareExchange(expected: index, desired: (index + 1) % endpoints.count,
-                                              ordering: .relaxed)
+                skip(index)
                 tried += 1
                 if tried % endpoints.count == 0 { try? await Task.sleep(for: .milliseconds(200)) }
             }
@@ -122,6 +121,7 @@ final class EtcdClient: Sendable {
         return (index, endpoints[index])
     }
 
+    /// Moves past member `index`, unless another call already did.
     func skip(_ index: Int) {
         _ = preferred.compareExchange(expected: index, desired: (index + 1) % endpoints.count, ordering: .relaxed)
     }

@@ -12,11 +12,7 @@ func withProxyTestbed(echo: Bool = false, _ body: (TestNamespace, [TestNamespace
         try node.check(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
         for (i, pod) in pods.enumerated() {
             let n = i + 1
-            try Command.check(["ip", "-n", node.name, "link", "add", "v\(n)", "type", "veth", "peer", "name", "eth0", "netns", pod.name])
-            try Command.check(["ip", "-n", node.name, "addr", "add", "10.244.\(n).1/24", "dev", "v\(n)"])
-            try Command.check(["ip", "-n", node.name, "link", "set", "v\(n)", "up"])
-            try Command.check(["ip", "-n", pod.name, "addr", "add", "10.244.\(n).2/24", "dev", "eth0"])
-            try Command.check(["ip", "-n", pod.name, "link", "set", "eth0", "up"])
+            try link(node, "v\(n)", "10.244.\(n).1/24", to: pod, "10.244.\(n).2/24")
             try Command.check(["ip", "-n", pod.name, "route", "add", "default", "via", "10.244.\(n).1"])
             // IPv6 beside it: fd00:244:N::2/64, the node fd00:244:N::1 (no DAD: usable at once).
             try Command.check(["ip", "-n", node.name, "addr", "add", "fd00:244:\(n)::1/64", "dev", "v\(n)", "nodad"])
@@ -24,11 +20,7 @@ func withProxyTestbed(echo: Bool = false, _ body: (TestNamespace, [TestNamespace
             try Command.check(["ip", "-n", pod.name, "-6", "route", "add", "default", "via", "fd00:244:\(n)::1"])
         }
         try node.check(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
-        try Command.check(["ip", "-n", node.name, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", outside.name])
-        try Command.check(["ip", "-n", node.name, "addr", "add", "198.18.0.11/24", "dev", "up0"])
-        try Command.check(["ip", "-n", node.name, "link", "set", "up0", "up"])
-        try Command.check(["ip", "-n", outside.name, "addr", "add", "198.18.0.50/24", "dev", "eth0"])
-        try Command.check(["ip", "-n", outside.name, "link", "set", "eth0", "up"])
+        try link(node, "up0", "198.18.0.11/24", to: outside, "198.18.0.50/24")
         try Command.check(["ip", "-n", outside.name, "route", "add", "203.0.113.0/24", "via", "198.18.0.11"])
         // The node needs a route for service addresses before its OUTPUT hook DNATs them.
         try Command.check(["ip", "-n", node.name, "route", "add", "10.96.0.0/16", "via", "10.244.1.2"])
@@ -41,3 +33,13 @@ func withProxyTestbed(echo: Bool = false, _ body: (TestNamespace, [TestNamespace
     }
 }
 
+
+/// A veth from `node` (`name`, with `address`) to `peer` (eth0, with `peerAddress`), both up.
+private func link(_ node: TestNamespace, _ name: String, _ address: String,
+                  to peer: TestNamespace, _ peerAddress: String) throws {
+    try Command.check(["ip", "-n", node.name, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", peer.name])
+    try Command.check(["ip", "-n", node.name, "addr", "add", address, "dev", name])
+    try Command.check(["ip", "-n", node.name, "link", "set", name, "up"])
+    try Command.check(["ip", "-n", peer.name, "addr", "add", peerAddress, "dev", "eth0"])
+    try Command.check(["ip", "-n", peer.name, "link", "set", "eth0", "up"])
+}
