@@ -98,6 +98,17 @@ let package = Package(
         // value) and the applier that turns two rulesets into one nftables transaction.
         .target(name: "Proxy", dependencies: ["Client", "JSON", "NetAddress", "NFTables"], swiftSettings: strict),
 
+        // Controllers: the control-plane loops of `netplane controllers` (node IPAM so far).
+        .target(name: "Controllers", dependencies: ["Client", "JSON", "NetAddress"], swiftSettings: strict),
+
+        // Overlay: flannel-like subnet overlay: the pure compiler (Nodes -> routes, neighbours,
+        // FDB), its applier, the VXLAN/TUN devices, masquerade rules and flanneld's loop.
+        .target(name: "Overlay", dependencies: [
+            "Client", "JSON", "NetAddress", "Netlink", "NFTables",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
+
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
         .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
 
@@ -129,7 +140,7 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "NFTables",
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "NFTables", "Controllers", "Overlay",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -139,6 +150,7 @@ let package = Package(
         .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
         .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
         .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict),
+        .executableTarget(name: "flannel", dependencies: ["CNI"], swiftSettings: strict),
 
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),

@@ -78,7 +78,7 @@ public enum PluginMain {
         }
     }
 
-    static func readAll(fd: Int32) -> [UInt8] {
+    public static func readAll(fd: Int32) -> [UInt8] {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -88,7 +88,7 @@ public enum PluginMain {
         return out
     }
 
-    static func writeAll(fd: Int32, _ bytes: [UInt8]) {
+    public static func writeAll(fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

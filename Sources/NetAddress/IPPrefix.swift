@@ -65,6 +65,10 @@ private func masked(_ a: IPAddress, _ length: Int) -> IPAddress {
 /// A 48-bit Ethernet address.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8]
+    /// The all-zero address: in a VXLAN FDB it is the default entry that floods to every
+    /// remote it lists (`bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst REMOTE`).
+    public static let zero = MACAddress(bytes: [0, 0, 0, 0, 0, 0])!
+
     public init?(bytes: [UInt8]) {
         guard bytes.count == 6 else { return nil }
         self.bytes = bytes

@@ -71,10 +71,6 @@ extension MACAddress {
         guard let address, nl_addr_get_len(address) == 6, let data = nl_addr_get_binary_addr(address) else { return nil }
         self.init(bytes: Array(UnsafeRawBufferPointer(start: data, count: 6)))
     }
-
-    /// The all-zero address: in a VXLAN FDB it is the default entry that floods to every
-    /// remote it lists (`bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst REMOTE`).
-    public static let zero = MACAddress(bytes: [0, 0, 0, 0, 0, 0])!
 }
 
 /// Which address families a listing covers.

@@ -49,24 +49,45 @@ extension NetlinkHandle {
 
     private func changeFDB(mac: MACAddress, device: String, destination: IPAddress?, verb: String,
                            flags: Int32?) throws(NetlinkError) {
-        let operation = "\(verb) fdb \(mac) dev \(device)" + (destination.map { " dst \($0)" } ?? "")
+        let entry = FDBEntry(mac: mac, device: device, destination: destination)
+        let operation = entry.operation(verb)
         let index = try resolve(device, operation)
-        guard let entry = rtnl_neigh_alloc() else { throw .system(ENOMEM, operation) }
+        try perform(try fdbMessage(entry, index: index, flags: flags, operation), operation)
+    }
+
+    /// The RTM_NEWNEIGH (with `flags`) or RTM_DELNEIGH (nil) request for a VXLAN device's own
+    /// (NTF_SELF, permanent) entry.
+    func fdbMessage(_ fdb: FDBEntry, index: Int32, flags: Int32?,
+                    _ operation: @autoclosure () -> String) throws(NetlinkError) -> Message {
+        guard let entry = rtnl_neigh_alloc() else { throw .system(ENOMEM, operation()) }
         defer { rtnl_neigh_put(entry) }
         rtnl_neigh_set_ifindex(entry, index)
-        try NLAddress(mac).apply { rtnl_neigh_set_lladdr(entry, $0) }
-        if let destination {
+        try NLAddress(fdb.mac).apply { rtnl_neigh_set_lladdr(entry, $0) }
+        if let destination = fdb.destination {
             let status = try NLAddress(destination).apply { rtnl_neigh_set_dst(entry, $0) }
-            if status < 0 { throw .libnl(status, operation) }
+            if status < 0 { throw .libnl(status, operation()) }
         }
         // After the destination: setting it also sets the family to the address's.
         rtnl_neigh_set_family(entry, AF_BRIDGE)
         rtnl_neigh_set_state(entry, Int32(NeighbourState([.permanent, .noARP]).rawValue))
         rtnl_neigh_set_flags(entry, ntfSelf)
-        let message = try Message.build(operation) { result in
+        return try Message.build(operation()) { result in
             if let flags { rtnl_neigh_build_add_request(entry, flags, result) }
             else { rtnl_neigh_build_delete_request(entry, 0, result) }
         }
-        try perform(message, operation)
+    }
+}
+
+extension Neighbour {
+    /// `ip neigh VERB …` words, for errors.
+    func operation(_ verb: String) -> String {
+        "\(verb) neighbour \(ip)" + (mac.map { " lladdr \($0)" } ?? "") + " dev \(device)"
+    }
+}
+
+extension FDBEntry {
+    /// `bridge fdb VERB …` words, for errors.
+    func operation(_ verb: String) -> String {
+        "\(verb) fdb \(mac) dev \(device)" + (destination.map { " dst \($0)" } ?? "")
     }
 }

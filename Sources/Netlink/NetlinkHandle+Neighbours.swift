@@ -59,21 +59,25 @@ extension NetlinkHandle {
     }
 
     private func changeNeighbour(_ neighbour: Neighbour, verb: String, flags: Int32?) throws(NetlinkError) {
-        let operation = "\(verb) neighbour \(neighbour.ip)" + (neighbour.mac.map { " lladdr \($0)" } ?? "")
-            + " dev \(neighbour.device)"
+        let operation = neighbour.operation(verb)
         let index = try resolve(neighbour.device, operation)
-        guard let entry = rtnl_neigh_alloc() else { throw .system(ENOMEM, operation) }
+        try perform(try neighbourMessage(neighbour, index: index, flags: flags, operation), operation)
+    }
+
+    /// The RTM_NEWNEIGH (with `flags`) or RTM_DELNEIGH (nil) request for `neighbour`.
+    func neighbourMessage(_ neighbour: Neighbour, index: Int32, flags: Int32?,
+                          _ operation: @autoclosure () -> String) throws(NetlinkError) -> Message {
+        guard let entry = rtnl_neigh_alloc() else { throw .system(ENOMEM, operation()) }
         defer { rtnl_neigh_put(entry) }
         rtnl_neigh_set_ifindex(entry, index)
         let status = try NLAddress(neighbour.ip).apply { rtnl_neigh_set_dst(entry, $0) }
-        if status < 0 { throw .libnl(status, operation) }
+        if status < 0 { throw .libnl(status, operation()) }
         if let mac = neighbour.mac { try NLAddress(mac).apply { rtnl_neigh_set_lladdr(entry, $0) } }
         rtnl_neigh_set_state(entry, Int32(neighbour.state.rawValue))
-        let message = try Message.build(operation) { result in
+        return try Message.build(operation()) { result in
             if let flags { rtnl_neigh_build_add_request(entry, flags, result) }
             else { rtnl_neigh_build_delete_request(entry, 0, result) }
         }
-        try perform(message, operation)
     }
 
     /// Interface names by index, for listings that report devices by name.

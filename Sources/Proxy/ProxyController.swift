@@ -216,40 +216,6 @@ public final class ProxyController: Sendable {
     }
 }
 
-/// What the loop has to do, filled by the informers' handlers: services to recompile, or a
-/// full sync; `wakes` yields when there is something.
-final class WorkQueue: Sendable {
-    struct Pending {
-        var dirty: Set<String> = []
-        var full = false
-    }
-
-    private let state = Mutex(Pending())
-    private let continuation: AsyncStream<Void>.Continuation
-    let wakes: AsyncStream<Void>
-
-    init() {
-        (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func mark(_ service: String) {
-        _ = state.withLock { $0.dirty.insert(service) }
-        continuation.yield()
-    }
-
-    func markFull() {
-        state.withLock { $0.full = true }
-        continuation.yield()
-    }
-
-    func take() -> Pending {
-        state.withLock { pending in
-            defer { pending = Pending() }
-            return pending
-        }
-    }
-}
-
 /// Sync durations as a Prometheus histogram, and what /healthz reports.
 public final class SyncMetrics: Sendable {
     static let buckets: [Double] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]

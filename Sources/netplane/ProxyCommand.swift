@@ -51,9 +51,7 @@ struct ProxyCommand: AsyncParsableCommand {
             nodePortCIDRs: try prefixes(nodeportAddresses, "--nodeport-addresses"),
             syncPeriod: .milliseconds(Int(syncPeriod * 1000)))
         settings.log = { logger.info("\($0)") }
-        let config: ClientConfig
-        do { config = try ClientConfig.kubeconfig(kubeconfig) } catch { throw ValidationError("--kubeconfig: \(error)") }
-        let client = try APIClient(config)
+        let client = try Daemon.client(kubeconfig: kubeconfig)
         let netns = self.netns
         let controller = ProxyController(client: client, settings: settings) { () throws(NFTablesError) in
             if let netns { try NFTSocket(namespacePath: netns) } else { try NFTSocket() }
@@ -86,22 +84,6 @@ struct ProxyCommand: AsyncParsableCommand {
         _ = await Signals.next()
         running.cancel()
         server?.cancel()
-        // Close the API connections, but never let a connection that will not close hold
-        // the exit (an informer may be mid-reconnect to an API server that is going away too).
-        let closed = ClosedFlag()
-        Task {
-            await client.shutdown()
-            closed.set()
-        }
-        for _ in 0..<60 where !closed.isSet { try? await Task.sleep(for: .milliseconds(50)) }
-        logger.info("stopped; the rules stay in place for the next proxy")
-        Foundation.exit(0)
+        await Daemon.close(client, logger: logger, "stopped; the rules stay in place for the next proxy")
     }
-}
-
-/// Set once the API connections are closed.
-final class ClosedFlag: Sendable {
-    private let value = Mutex(false)
-    var isSet: Bool { value.withLock { $0 } }
-    func set() { value.withLock { $0 = true } }
 }

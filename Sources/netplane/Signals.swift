@@ -1,4 +1,8 @@
+import ArgumentParser
+import Client
 import Foundation
+import Logging
+import Synchronization
 
 /// Waits for SIGTERM or SIGINT with a plain signal handler that writes to a pipe (async-signal
 /// safe) and a thread of its own, with the signals unblocked, that reads it. libdispatch's
@@ -34,4 +38,35 @@ enum Signals {
             }
         }
     }
+}
+
+/// What every daemon subcommand does on the way out.
+enum Daemon {
+    /// Closes the API connections, but never lets a connection that will not close hold the
+    /// exit (an informer may be mid-reconnect to an API server that is going away too), then
+    /// exits 0.
+    static func close(_ client: APIClient, logger: Logger, _ message: String) async -> Never {
+        let closed = ClosedFlag()
+        Task {
+            await client.shutdown()
+            closed.set()
+        }
+        for _ in 0..<60 where !closed.isSet { try? await Task.sleep(for: .milliseconds(50)) }
+        logger.info("\(message)")
+        Foundation.exit(0)
+    }
+
+    /// The kubeconfig's client, or a usage error naming the flag.
+    static func client(kubeconfig: String) throws -> APIClient {
+        let config: ClientConfig
+        do { config = try ClientConfig.kubeconfig(kubeconfig) } catch { throw ValidationError("--kubeconfig: \(error)") }
+        return try APIClient(config)
+    }
+}
+
+/// Set once the API connections are closed.
+final class ClosedFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
