@@ -164,6 +164,8 @@ let package = Package(
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
                     swiftSettings: strict),
+        .testTarget(name: "OverlayTests", dependencies: ["Overlay", "Controllers", "Client", "JSON", "Netlink", "NetAddress",
+                                                        "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],

@@ -6,11 +6,23 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
     public var succeeded: Bool { status == 0 }
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 public struct CommandFailed: Error, CustomStringConvertible {
     public var command: [String]
     public var result: CommandResult
+
+    public init(command: [String], result: CommandResult) {
+        self.command = command
+        self.result = result
+    }
+
     public var description: String {
         "`\(command.joined(separator: " "))` exited \(result.status): \(result.stderr)\(result.stdout)"
     }
