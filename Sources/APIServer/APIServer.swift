@@ -108,7 +108,12 @@ public final class APIServer: Sendable {
             guard let doc = OpenAPI.groupVersion(registry, path: path) else { throw .notFound(path: request.path) }
             return .json(status: 200, doc)
         case .openAPIv2:
-            throw .notFound(path: request.path)
+            // kubectl asks for the v2 document only to validate a `kind: List` (protobuf
+            // only). The schemas live in the v3 documents; this one names the API and defines
+            // no types, so kubectl validates each item against what it knows (nothing) and
+            // leaves the checking to the server, as it does for any type a spec lacks.
+            return .bytes(status: 200, contentType: "application/octet-stream",
+                          OpenAPI.emptyV2Protobuf)
         case .resource(let r):
             return try await resourceRequest(request, r)
         }

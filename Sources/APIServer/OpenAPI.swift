@@ -47,6 +47,14 @@ enum OpenAPI {
         return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0+netplane"],
                 "paths": .object(paths), "components": ["schemas": .emptyObject]]
     }
+
+    /// An OpenAPI v2 `Document` in protobuf (gnostic's openapi_v2.proto): `swagger` (field 1)
+    /// "2.0" and `info` (field 2) with `title` (1) and `version` (2); no paths, no definitions.
+    static let emptyV2Protobuf: [UInt8] = {
+        func field(_ number: UInt8, _ bytes: [UInt8]) -> [UInt8] { [number << 3 | 2, UInt8(bytes.count)] + bytes }
+        let info = field(1, Array("Kubernetes".utf8)) + field(2, Array("v1.32.0+netplane".utf8))
+        return field(1, Array("2.0".utf8)) + field(2, info)
+    }()
 }
 
 /// `fieldValidation=Strict`: a request naming a field that its kind does not have is

@@ -198,6 +198,20 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(try api.kubectl(["create", "-f", "-"], stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\n").succeeded)
     }
 
+    @Test func appliesAListAndLeavesFieldChecksToTheServer() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        // `kind: List` (what `kubectl get -o yaml` prints) makes kubectl fetch /openapi/v2.
+        let list = #"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"l1"},"data":{"a":"1"}},{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"listed"}}]}"#
+        let applied = try api.kubectl(["apply", "-f", "-"], stdin: list)
+        #expect(applied.succeeded, "\(applied)")
+        #expect(applied.stdout.contains("configmap/l1 created") && applied.stdout.contains("namespace/listed created"))
+        // A field the kind lacks is still refused, by the server's strict field validation.
+        let bogus = try api.kubectl(["apply", "-f", "-"], stdin: #"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"l2"},"bogus":1}]}"#)
+        #expect(!bogus.succeeded && bogus.stderr.contains(#"unknown field "bogus""#), "\(bogus)")
+        #expect(!(try api.kubectl(["get", "cm", "l2"]).succeeded))
+    }
+
     @Test(arguments: Backend.allCases) func rejectsBadRequestsAndKeepsServing(_ backend: Backend) throws {
         let api = try RunningAPIServer(backend: backend)
         defer { api.stop() }
