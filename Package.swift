@@ -127,7 +127,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy", "Overlay",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),

@@ -156,12 +156,20 @@ public final class FlannelDaemon: Sendable {
         }
         defer { timer.cancel() }
         var lastSkipped: [SkippedNode] = []
+        var known: [String: OverlayNode] = [:]
         var full = true
         work.markFull()
         for await _ in work.wakes {
             if Task.isCancelled { break }
-            full = work.take().full || full
-            let (desired, skipped) = OverlayCompiler.desiredState(local: local, nodes: nodes.list().map(OverlayNode.init),
+            let pending = work.take()
+            full = pending.full || full
+            // Nodes are read from their objects only when they changed.
+            if full {
+                known = Dictionary(nodes.list().map { ($0.name, OverlayNode($0)) }, uniquingKeysWith: { a, _ in a })
+            } else {
+                for name in pending.dirty { known[name] = nodes.get(name: name).map(OverlayNode.init) }
+            }
+            let (desired, skipped) = OverlayCompiler.desiredState(local: local, nodes: Array(known.values),
                                                                   backend: settings.backend)
             if skipped != lastSkipped {
                 for node in skipped where !lastSkipped.contains(node) { settings.log("left out \(node)") }

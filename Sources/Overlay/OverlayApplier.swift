@@ -14,6 +14,10 @@ public final class OverlayApplier {
         public var added = 0
         public var removed = 0
         public var isEmpty: Bool { added == 0 && removed == 0 }
+        public init(added: Int = 0, removed: Int = 0) {
+            self.added = added
+            self.removed = removed
+        }
         public var description: String { "\(added) added, \(removed) removed" }
     }
 
@@ -29,8 +33,14 @@ public final class OverlayApplier {
     }
 
     /// The overlay's entries as the kernel holds them now.
-    public func current() throws(NetlinkError) -> OverlayState {
-        var state = OverlayState()
+    public struct KernelEntries: Hashable, Sendable {
+        public var routes: Set<Route> = []
+        public var neighbours: Set<Neighbour> = []
+        public var fdb: Set<FDBEntry> = []
+    }
+
+    public func current() throws(NetlinkError) -> KernelEntries {
+        var state = KernelEntries()
         state.routes = Set(try handle.routes(table: Route.mainTable, family: .ipv4)
             .filter { $0.proto == OverlayCompiler.routeProtocol })
         if let device, (try? handle.link(named: device)) != nil {
@@ -45,45 +55,78 @@ public final class OverlayApplier {
         return state
     }
 
-    /// Makes the kernel match `desired`; returns what changed.
+    /// Makes the kernel match `desired`; returns what changed. Without `full`, and after a
+    /// successful sync, only the nodes whose entries differ from the last sync's are touched.
     @discardableResult
     public func sync(_ desired: OverlayState, full: Bool = false) throws(NetlinkError) -> Changes {
-        let before: OverlayState
-        if full || applied == nil { before = try current() } else { before = applied! }
+        var stale = KernelEntries(), fresh = KernelEntries()
+        if !full, let applied {
+            // One pass over the desired nodes; the applied ones not met on the way are gone.
+            var met = 0
+            for (name, new) in desired.nodes {
+                let old = applied.nodes[name]
+                if old != nil { met += 1 }
+                guard old != new else { continue }
+                if new.route != old?.route { fresh.routes.insert(new.route) }
+                if let n = new.neighbour, n != old?.neighbour { fresh.neighbours.insert(n) }
+                if let f = new.fdb, f != old?.fdb { fresh.fdb.insert(f) }
+                if let old {
+                    if old.route != new.route { stale.routes.insert(old.route) }
+                    if let n = old.neighbour, n != new.neighbour { stale.neighbours.insert(n) }
+                    if let f = old.fdb, f != new.fdb { stale.fdb.insert(f) }
+                }
+            }
+            if met < applied.nodes.count {
+                for (name, old) in applied.nodes where desired.nodes[name] == nil {
+                    stale.routes.insert(old.route)
+                    if let n = old.neighbour { stale.neighbours.insert(n) }
+                    if let f = old.fdb { stale.fdb.insert(f) }
+                }
+            }
+            // An entry two nodes share (a node's subnet moved to another) stays.
+            stale.routes.subtract(fresh.routes)
+            stale.neighbours.subtract(fresh.neighbours)
+            stale.fdb.subtract(fresh.fdb)
+        } else {
+            let before = try current()
+            let routes = desired.routes, neighbours = desired.neighbours, fdb = desired.fdb
+            stale = KernelEntries(routes: before.routes.subtracting(routes), neighbours: before.neighbours.subtracting(neighbours),
+                                  fdb: before.fdb.subtracting(fdb))
+            fresh = KernelEntries(routes: routes.subtracting(before.routes), neighbours: neighbours.subtracting(before.neighbours),
+                                  fdb: fdb.subtracting(before.fdb))
+        }
         applied = nil
-        var changes = Changes()
-        // Remove what is stale first (a node whose MAC changed: the old entries go, then the
-        // new ones come), routes before the neighbours and FDB entries they use.
-        var staleRoutes = before.routes.subtracting(desired.routes)
+        try apply(removing: stale, adding: fresh)
+        applied = desired
+        applied?.peers = [:]
+        return Changes(added: fresh.routes.count + fresh.neighbours.count + fresh.fdb.count,
+                       removed: stale.routes.count + stale.neighbours.count + stale.fdb.count)
+    }
+
+    /// One batch: stale entries out first (a node whose MAC changed: the old entries go, then
+    /// the new ones come), routes before the neighbours and FDB entries they use; then new
+    /// FDB entries and neighbours before the routes that lead to them, so no packet is routed
+    /// into the device before it can be delivered.
+    private func apply(removing stale: KernelEntries, adding fresh: KernelEntries) throws(NetlinkError) {
+        var staleRoutes = stale.routes
         if !staleRoutes.isEmpty {
             // Routes through a device that is gone went with it.
             let devices = Set(try handle.links().map(\.name))
             staleRoutes = staleRoutes.filter { $0.device.map(devices.contains) ?? true }
         }
-        let staleNeighbours = before.neighbours.subtracting(desired.neighbours)
-        let staleFDB = before.fdb.subtracting(desired.fdb)
-        try ignoringMissing { () throws(NetlinkError) in try handle.deleteRoutes(Array(staleRoutes)) }
-        try ignoringMissing { () throws(NetlinkError) in try handle.deleteNeighbours(Array(staleNeighbours)) }
-        try ignoringMissing { () throws(NetlinkError) in try handle.deleteFDB(Array(staleFDB)) }
-        changes.removed = staleRoutes.count + staleNeighbours.count + staleFDB.count
-        // Then add: FDB and neighbours before the routes that lead to them, so no packet is
-        // routed into the device before it can be delivered.
-        let newFDB = desired.fdb.subtracting(before.fdb)
-        let newNeighbours = desired.neighbours.subtracting(before.neighbours)
-        let newRoutes = desired.routes.subtracting(before.routes)
-        if !newFDB.isEmpty { try handle.replaceFDB(Array(newFDB)) }
-        if !newNeighbours.isEmpty { try handle.replaceNeighbours(Array(newNeighbours)) }
-        if !newRoutes.isEmpty { try handle.replaceRoutes(Array(newRoutes)) }
-        changes.added = newRoutes.count + newNeighbours.count + newFDB.count
-        applied = desired
-        applied?.peers = [:]
-        return changes
+        var batch = NetlinkBatch()
+        staleRoutes.forEach { batch.delete($0) }
+        stale.neighbours.forEach { batch.delete($0) }
+        stale.fdb.forEach { batch.delete($0) }
+        let deletions = batch.count
+        fresh.fdb.forEach { batch.replace($0) }
+        fresh.neighbours.forEach { batch.replace($0) }
+        fresh.routes.forEach { batch.replace($0) }
+        guard !batch.isEmpty else { return }
+        // Deleting what is already gone (removed by hand, or with its device) is fine.
+        let failures = try handle.perform(batch).filter { $0.0 >= deletions || $0.1.code != .notFound }
+        guard let (_, first) = failures.first else { return }
+        throw first.summarizing(failures.count, of: batch.count, "changes")
     }
 
-    /// Deletions of entries already gone (removed by hand, or with their device) succeed.
-    private func ignoringMissing(_ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
-        do throws(NetlinkError) { try body() } catch {
-            if error.code != .notFound { throw error }
-        }
-    }
 }

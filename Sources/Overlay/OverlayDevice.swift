@@ -8,6 +8,12 @@ public struct Underlay: Hashable, Sendable {
     public var address: IPPrefix
     public var mtu: UInt32
 
+    public init(interface: String, address: IPPrefix, mtu: UInt32) {
+        self.interface = interface
+        self.address = address
+        self.mtu = mtu
+    }
+
     public var publicIP: IPv4Address {
         if case .v4(let a) = address.address { return a }
         return IPv4Address(0)

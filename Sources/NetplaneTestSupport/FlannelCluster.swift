@@ -1,5 +1,4 @@
-import Foundation
-import NetplaneTestSupport
+public import Foundation
 
 /// A small cluster for the overlay tests, all in namespaces: a "fabric" namespace with the
 /// underlay bridge br0, `nodes` node namespaces on it (node i has eth0 198.18.0.(10+i)/24 and
@@ -7,23 +6,23 @@ import NetplaneTestSupport
 /// (node IPAM from 10.244.0.0/16), and one `netplane flanneld` per node started on demand
 /// (`--netns`, the node's namespace). Pods are namespaces attached by the flannel CNI plugin
 /// run inside their node, the way a container runtime on that node would.
-final class FlannelCluster {
-    struct Pod {
-        var ns: TestNamespace
-        var node: Int
-        var ip: String
+public final class FlannelCluster {
+    public struct Pod {
+        public var ns: TestNamespace
+        public var node: Int
+        public var ip: String
     }
 
-    let dir: String
-    let api: APIServerProcess
-    let fabric: TestNamespace
-    private(set) var nodes: [TestNamespace] = []
-    private(set) var pods: [Pod] = []
+    public let dir: String
+    public let api: APIServerProcess
+    public let fabric: TestNamespace
+    public private(set) var nodes: [TestNamespace] = []
+    public private(set) var pods: [Pod] = []
     private var controllers: Process?
     private var flanneld: [Int: Process] = [:]
     let binary = productsDirectory() + "/netplane"
 
-    init(nodes count: Int) throws {
+    public init(nodes count: Int) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-flannel-\(UUID().uuidString)").path
         api = try APIServerProcess(dataDir: dir + "/api")
         fabric = try TestNamespace.create("fabric")
@@ -40,7 +39,7 @@ final class FlannelCluster {
     }
 
     /// Node i: a namespace on the fabric and a Node object with its InternalIP.
-    func addNode(_ i: Int) throws {
+    public func addNode(_ i: Int) throws {
         let node = try TestNamespace.create("node\(i)")
         nodes.append(node)
         try Command.check(["ip", "-n", fabric.name, "link", "add", "p\(i)", "type", "veth", "peer", "name", "eth0", "netns", node.name])
@@ -52,11 +51,11 @@ final class FlannelCluster {
         guard applied.succeeded else { throw CommandFailed(command: ["kubectl", "apply"], result: applied) }
     }
 
-    func node(_ i: Int) -> TestNamespace { nodes[i - 1] }
-    func subnetFile(_ i: Int) -> String { "\(dir)/node\(i)/subnet.env" }
-    func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }
+    public func node(_ i: Int) -> TestNamespace { nodes[i - 1] }
+    public func subnetFile(_ i: Int) -> String { "\(dir)/node\(i)/subnet.env" }
+    public func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }
 
-    func start(_ args: [String], log name: String) throws -> Process {
+    public func start(_ args: [String], log name: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = args
@@ -71,13 +70,13 @@ final class FlannelCluster {
     }
 
     /// The flanneld arguments for node i.
-    func flanneldArguments(_ i: Int, backend: String, extra: [String] = []) -> [String] {
+    public func flanneldArguments(_ i: Int, backend: String, extra: [String] = []) -> [String] {
         ["flanneld", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--iface", "eth0", "--backend", backend,
          "--netns", node(i).path, "--subnet-file", subnetFile(i), "--resync-period", "5"] + extra
     }
 
     /// Starts flanneld on node i and waits until it has written subnet.env.
-    func startFlanneld(_ i: Int, backend: String) throws {
+    public func startFlanneld(_ i: Int, backend: String) throws {
         try? FileManager.default.removeItem(atPath: subnetFile(i))
         flanneld[i] = try start(flanneldArguments(i, backend: backend), log: "flanneld\(i)")
         guard eventually(seconds: 20, { FileManager.default.fileExists(atPath: subnetFile(i)) }) else {
@@ -87,7 +86,7 @@ final class FlannelCluster {
     }
 
     /// Stops flanneld on node i with SIGTERM (the way an operator restarts it) and waits.
-    func stopFlanneld(_ i: Int) {
+    public func stopFlanneld(_ i: Int) {
         guard let process = flanneld.removeValue(forKey: i) else { return }
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         for _ in 0..<100 where process.isRunning { usleep(50_000) }
@@ -96,7 +95,7 @@ final class FlannelCluster {
     }
 
     /// The CNI config a flannel user writes, pointed at this node's files.
-    func cniConfig(_ i: Int) -> String {
+    public func cniConfig(_ i: Int) -> String {
         """
         {"cniVersion": "1.0.0", "name": "cbr0", "type": "flannel",
          "subnetFile": "\(subnetFile(i))", "dataDir": "\(dir)/node\(i)/flannel",
@@ -106,7 +105,7 @@ final class FlannelCluster {
     }
 
     /// Runs the flannel plugin inside node i (CNI_PATH: Netplane's plugins).
-    func cni(_ i: Int, _ command: String, container: String, netns: String, config: String? = nil,
+    public func cni(_ i: Int, _ command: String, container: String, netns: String, config: String? = nil,
              path: String = productsDirectory()) throws -> CommandResult {
         try Command.run(["ip", "netns", "exec", node(i).name, "env", "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(container)",
                          "CNI_NETNS=\(netns)", "CNI_IFNAME=eth0", "CNI_PATH=\(path)", productsDirectory() + "/flannel"],
@@ -115,7 +114,7 @@ final class FlannelCluster {
 
     /// A pod on node i, attached through the flannel plugin; returns its IPv4 address.
     @discardableResult
-    func addPod(node i: Int) throws -> Pod {
+    public func addPod(node i: Int) throws -> Pod {
         let ns = try TestNamespace.create("pod\(i)")
         let result = try cni(i, "ADD", container: ns.name, netns: ns.path)
         guard result.succeeded, let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
@@ -129,7 +128,7 @@ final class FlannelCluster {
     }
 
     /// Every pod pings every other pod once; returns the pairs that failed.
-    func unreachablePairs() throws -> [String] {
+    public func unreachablePairs() throws -> [String] {
         var failed: [String] = []
         for a in pods {
             for b in pods where a.ip != b.ip {
@@ -140,7 +139,7 @@ final class FlannelCluster {
         return failed
     }
 
-    func stop() {
+    public func stop() {
         for i in flanneld.keys { stopFlanneld(i) }
         if let controllers, controllers.isRunning {
             kill(controllers.processIdentifier, SIGKILL)
@@ -153,7 +152,7 @@ final class FlannelCluster {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    static func with(nodes: Int, _ body: (FlannelCluster) throws -> Void) throws {
+    public static func with(nodes: Int, _ body: (FlannelCluster) throws -> Void) throws {
         let cluster = try FlannelCluster(nodes: nodes)
         defer { cluster.stop() }
         try body(cluster)
@@ -161,7 +160,7 @@ final class FlannelCluster {
 }
 
 /// Polls `condition` every 100 ms for up to `seconds`.
-func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }
