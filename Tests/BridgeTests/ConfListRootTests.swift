@@ -69,6 +69,13 @@ struct ConfListRootTests {
             throw CNIError(code: 7, msg: "\(file): not a conflist")
         }
         o["plugins"] = .array(plugins.map { p in
+            // flannel's plugin: its subnet.env and saved delegates in the test's directory too.
+            if case .object(var po) = p, po["type"] == "flannel" {
+                po["subnetFile"] = .string(data + "/subnet.env")
+                po["dataDir"] = .string(data + "/flannel")
+                po["ipam"] = ["dataDir": .string(data)]
+                return .object(po)
+            }
             guard case .object(var po) = p, case .object(var ipam)? = po["ipam"] else { return p }
             ipam["dataDir"] = .string(data)
             po["ipam"] = .object(ipam)
@@ -82,13 +89,17 @@ struct ConfListRootTests {
         return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap { $0["local"] as? String } }.first
     }
 
-    func exercise(_ file: String, label: String, runtimeConfig: [String: JSONValue] = [:],
+    func exercise(_ file: String, label: String, runtimeConfig: [String: JSONValue] = [:], subnetEnv: String? = nil,
                   extraChecks: (TestNamespace, TestNamespace) throws -> Void = { _, _ in }) throws {
         let dir = builtPlugins()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-conf-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
         let list = try load(file, data: data)
+        if let subnetEnv {
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            try subnetEnv.write(toFile: data + "/subnet.env", atomically: true, encoding: .utf8)
+        }
         try TestNamespace.with(2, label: label) { nss in
             let runner = ConfListRunner(list: list, cniPath: [dir, "/usr/lib/cni"], node: nss[0], pod: nss[1],
                                         id: "ctr-\(label)", runtimeConfig: runtimeConfig)
@@ -125,6 +136,24 @@ struct ConfListRootTests {
             // The bridge's own address may still be in duplicate address detection: wait up to 5 s.
             try pod.check(["ping", "-6", "-c1", "-w5", "fd00:10:244:9::1"])
             #expect(try interfaceAddresses(node, "cni0", family: "-6").contains("fd00:10:244:9::1/64"))
+        }
+    }
+
+    @Test("CNI Root: cni-conf/40-flannel.conflist (flannel's own) delegates to the bridge from subnet.env, then portmap")
+    func flannelConfList() throws {
+        let mappings: JSONValue = .array([.object(["hostPort": .int(8082), "containerPort": .int(80),
+                                                  "protocol": .string("tcp")])])
+        try exercise("40-flannel.conflist", label: "cnifl", runtimeConfig: ["portMappings": mappings],
+                     subnetEnv: "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.9.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n") { (node: TestNamespace, pod: TestNamespace) throws in
+            #expect(try pod.ipJSON(["link", "show", "eth0"]).first?["mtu"] as? Int == 1450)
+            let routes = try pod.ipJSON(["-4", "route", "show"])
+            #expect(routes.contains { $0["dst"] as? String == "10.244.0.0/16" && $0["gateway"] as? String == "10.244.9.1" }, "\(routes)")
+            #expect(routes.contains { $0["dst"] as? String == "default" }, "isDefaultGateway: \(routes)")
+            let ports = try node.ipJSON(["link", "show", "master", "cni0"])
+            #expect(!ports.isEmpty && ports.allSatisfy { ($0["linkinfo"] as? [String: Any]).flatMap { $0["info_slave_data"] as? [String: Any] }?["hairpin"] as? Bool == true },
+                    "hairpinMode: \(ports)")
+            let nat = try node.check(["iptables", "-t", "nat", "-S"])
+            #expect(nat.contains("--dport 8082"), "portmap left no DNAT rule: \(nat)")
         }
     }
 

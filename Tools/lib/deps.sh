@@ -6,7 +6,7 @@
 # the reference CNI plugins (interop peers) and etcd (the API store's second backend).
 NETPLANE_APT_PACKAGES=(
     libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libipset-dev
-    pkg-config iproute2 nftables ipset iputils-ping curl python3
+    pkg-config iproute2 nftables ipset iputils-ping curl python3 tcpdump iperf3
     containernetworking-plugins etcd-server
 )
 
