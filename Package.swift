@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "IPSet", targets: ["IPSet"]),
+        .library(name: "IPVS", targets: ["IPVS"]),
         .executable(name: "netplane", targets: ["netplane"]),
         .executable(name: "netplane-bench", targets: ["netplane-bench"]),
         .executable(name: "netplane-testbed", targets: ["netplane-testbed"]),
@@ -56,6 +57,8 @@ let package = Package(
         .target(name: "NetAddress", swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress", "NetNamespace"], swiftSettings: strict),
         .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress", "NetNamespace"], swiftSettings: strict),
+        // IPVS: virtual and real servers through generic netlink (libnl-genl), like ipvsadm.
+        .target(name: "IPVS", dependencies: ["CNetlink", "Netlink", "NetAddress"], swiftSettings: strict),
         .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress", "NetNamespace"],
                 swiftSettings: strict),
         // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
@@ -158,6 +161,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "Netlink", "NetAddress", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPSetTests", dependencies: ["IPSet", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),

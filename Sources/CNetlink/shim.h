@@ -19,6 +19,8 @@
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/family.h>
+#include <linux/genetlink.h>
+#include <linux/ip_vs.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/if_bridge.h>

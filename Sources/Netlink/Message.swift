@@ -1,15 +1,15 @@
-import CNetlink
+package import CNetlink
 import Glibc
 
 /// An owned libnl message (`struct nl_msg`), freed when it goes out of scope.
-struct Message: ~Copyable {
-    let raw: OpaquePointer
+package struct Message: ~Copyable {
+    package let raw: OpaquePointer
 
     /// Takes ownership of what a libnl `rtnl_*_build_*_request` produced.
-    init(_ raw: OpaquePointer) { self.raw = raw }
+    package init(_ raw: OpaquePointer) { self.raw = raw }
 
     /// A bare request: netlink header of `type` plus the family header `header` (a C struct).
-    init<Header: BitwiseCopyable>(type: Int32, flags: Int32 = 0, header: Header) throws(NetlinkError) {
+    package init<Header: BitwiseCopyable>(type: Int32, flags: Int32 = 0, header: Header) throws(NetlinkError) {
         guard let raw = nlmsg_alloc_simple(type, flags) else { throw .system(ENOMEM, "allocate a netlink message") }
         var header = header
         let status = withUnsafeMutableBytes(of: &header) {
@@ -33,27 +33,27 @@ struct Message: ~Copyable {
 
     deinit { nlmsg_free(raw) }
 
-    var header: UnsafeMutablePointer<nlmsghdr> { nlmsg_hdr(raw) }
+    package var header: UnsafeMutablePointer<nlmsghdr> { nlmsg_hdr(raw) }
 
     /// Appends `attribute` with a raw payload.
-    func put(_ attribute: Int32, _ bytes: [UInt8]) throws(NetlinkError) {
+    package func put(_ attribute: Int32, _ bytes: [UInt8]) throws(NetlinkError) {
         let status = bytes.withUnsafeBytes { nla_put(raw, attribute, Int32($0.count), $0.baseAddress) }
         if status < 0 { throw .libnl(status, "build a netlink message") }
     }
 
-    func put<T: FixedWidthInteger>(_ attribute: Int32, _ value: T) throws(NetlinkError) {
+    package func put<T: FixedWidthInteger>(_ attribute: Int32, _ value: T) throws(NetlinkError) {
         var value = value
         let status = nla_put(raw, attribute, Int32(MemoryLayout<T>.size), &value)
         if status < 0 { throw .libnl(status, "build a netlink message") }
     }
 
-    func put(_ attribute: Int32, _ string: String) throws(NetlinkError) {
+    package func put(_ attribute: Int32, _ string: String) throws(NetlinkError) {
         let status = nla_put_string(raw, attribute, string)
         if status < 0 { throw .libnl(status, "build a netlink message") }
     }
 
     /// Wraps the attributes `body` adds in a nested attribute.
-    func nest(_ attribute: Int32, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+    package func nest(_ attribute: Int32, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
         guard let start = nla_nest_start(raw, attribute) else { throw .libnl(NLE_MSGSIZE, "build a netlink message") }
         try body()
         nla_nest_end(raw, start)

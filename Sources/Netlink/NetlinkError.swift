@@ -82,7 +82,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
     /// Why, in words: the kernel's extended-ack text, libnl's message, or Netplane's own reason.
     public let reason: String
 
-    init(code: Code, operation: String, errno: Int32? = nil, link: String? = nil, reason: String) {
+    package init(code: Code, operation: String, errno: Int32? = nil, link: String? = nil, reason: String) {
         self.code = code
         self.operation = operation
         self.errno = errno
@@ -96,7 +96,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
 extension NetlinkError {
     /// A failure the kernel or libc reported as `errno` (positive), with the kernel's
     /// extended-ack message appended when there is one.
-    static func system(_ errno: Int32, _ operation: String, kernelMessage: String? = nil,
+    package static func system(_ errno: Int32, _ operation: String, kernelMessage: String? = nil,
                        link: String? = nil) -> NetlinkError {
         var reason = String(cString: strerror(errno))
         if let kernelMessage, !kernelMessage.isEmpty { reason += " (\(kernelMessage))" }
@@ -105,7 +105,7 @@ extension NetlinkError {
     }
 
     /// A failure libnl reported as a negative or positive `NLE_*` number.
-    static func libnl(_ code: Int32, _ operation: String) -> NetlinkError {
+    package static func libnl(_ code: Int32, _ operation: String) -> NetlinkError {
         let value = abs(code)
         return NetlinkError(code: .from(libnl: value), operation: operation,
                             reason: String(cString: nl_geterror(value)))

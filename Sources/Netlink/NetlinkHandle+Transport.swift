@@ -1,4 +1,4 @@
-import CNetlink
+package import CNetlink
 import Glibc
 
 /// The request/reply loop. libnl builds and parses the messages; sending and receiving are done
@@ -8,7 +8,7 @@ import Glibc
 extension NetlinkHandle {
     /// Sends `message` with NLM_F_ACK and waits for the acknowledgement. Replies that arrive
     /// before it (the answer to a GET) go to `reply`.
-    func perform(_ message: borrowing Message, _ operation: @autoclosure () -> String, link: String? = nil,
+    package func perform(_ message: borrowing Message, _ operation: @autoclosure () -> String, link: String? = nil,
                  reply: (UnsafeMutablePointer<nlmsghdr>) throws(NetlinkError) -> Void = { _ in }) throws(NetlinkError) {
         let header = message.header
         let seq = nextSequence()
@@ -41,7 +41,7 @@ extension NetlinkHandle {
     /// Runs a dump (`request` must carry NLM_F_DUMP) and parses every object with `parse`.
     /// A dump the kernel marks as interrupted by a concurrent change (NLM_F_DUMP_INTR) is
     /// inconsistent, so it is thrown away and retried a few times.
-    func dump<T>(_ operation: @autoclosure () -> String, request: () throws(NetlinkError) -> Message,
+    package func dump<T>(_ operation: @autoclosure () -> String, request: () throws(NetlinkError) -> Message,
                  parse: (UnsafeMutablePointer<nlmsghdr>) -> T?) throws(NetlinkError) -> [T] {
         for _ in 0..<5 {
             let message = try request()
@@ -86,7 +86,7 @@ extension NetlinkHandle {
     /// report ENOBUFS and this throws `.noBufferSpace` rather than claiming success.
     ///
     /// Every request is attempted; returns the failures by request index.
-    func performBatch(count: Int, _ operation: (Int) -> String,
+    package func performBatch(count: Int, _ operation: (Int) -> String,
                       build: (Int) throws(NetlinkError) -> Message) throws(NetlinkError) -> [(Int, NetlinkError)] {
         var failures: [(Int, NetlinkError)] = []
         var datagram: [UInt8] = []

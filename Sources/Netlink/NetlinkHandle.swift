@@ -23,13 +23,23 @@ public final class NetlinkHandle {
 
     /// Opens a socket in the calling thread's namespace.
     public convenience init() throws(NetlinkError) {
-        try self.init(socket: Self.openSocket())
+        try self.init(socket: Self.openSocket(NETLINK_ROUTE))
     }
 
     /// Opens a socket inside `namespace` (on a short-lived thread, see `NetNS.run`).
     public convenience init(namespace: NetNS) throws(NetlinkError) {
-        let opened = try namespace.runTyped { () throws(NetlinkError) in SocketBox(try Self.openSocket()) }
-        try self.init(socket: opened.socket)
+        try self.init(netlinkProtocol: NETLINK_ROUTE, namespace: namespace)
+    }
+
+    /// A socket of another netlink protocol (NETLINK_GENERIC for IPVS), in `namespace` or
+    /// the calling thread's, with the same request/reply machinery.
+    package convenience init(netlinkProtocol proto: Int32, namespace: NetNS?) throws(NetlinkError) {
+        if let namespace {
+            let opened = try namespace.runTyped { () throws(NetlinkError) in SocketBox(try Self.openSocket(proto)) }
+            try self.init(socket: opened.socket)
+        } else {
+            try self.init(socket: Self.openSocket(proto))
+        }
     }
 
     private init(socket: OpaquePointer) throws(NetlinkError) {
@@ -72,14 +82,14 @@ public final class NetlinkHandle {
         }
     }
 
-    private static func openSocket() throws(NetlinkError) -> OpaquePointer {
+    private static func openSocket(_ proto: Int32) throws(NetlinkError) -> OpaquePointer {
         guard let socket = nl_socket_alloc() else {
             throw .system(ENOMEM, "allocate a netlink socket")
         }
-        let status = nl_connect(socket, NETLINK_ROUTE)
+        let status = nl_connect(socket, proto)
         guard status >= 0 else {
             nl_socket_free(socket)
-            throw .libnl(status, "connect a route netlink socket")
+            throw .libnl(status, "connect a netlink socket (protocol \(proto))")
         }
         return socket
     }

@@ -10,6 +10,11 @@ NETPLANE_APT_PACKAGES=(
     containernetworking-plugins etcd-server
 )
 
+# What only the tests need beyond that: the VM lane (qemu boots Debian's kernel, whose
+# package Tools/vm downloads and unpacks without installing it; busybox-static, cpio and kmod
+# build its initramfs) and ipvsadm, the IPVS tests' witness.
+NETPLANE_TEST_APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod ipvsadm)
+
 # Where SwiftPM builds; override with NETPLANE_SCRATCH_PATH to keep a separate build folder.
 NETPLANE_SCRATCH_PATH="${NETPLANE_SCRATCH_PATH:-.build}"
 
@@ -21,15 +26,16 @@ np_require_root() {
 }
 
 # Installs the missing packages with apt (one `apt-get update`, then one install); does
-# nothing when dpkg already reports every package installed.
+# nothing when dpkg already reports every package installed. Arguments name more packages
+# to check beside NETPLANE_APT_PACKAGES.
 np_install_deps() {
     local missing=() package
-    for package in "${NETPLANE_APT_PACKAGES[@]}"; do
+    for package in "${NETPLANE_APT_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$package")
     done
     if [ "${#missing[@]}" -eq 0 ]; then
-        np_log "Debian packages: all ${#NETPLANE_APT_PACKAGES[@]} present, skipping apt"
+        np_log "Debian packages: all $((${#NETPLANE_APT_PACKAGES[@]} + $#)) present, skipping apt"
         return 0
     fi
     command -v apt-get >/dev/null || np_die "missing packages (${missing[*]}) and no apt-get: this needs Debian 12"
