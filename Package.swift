@@ -99,7 +99,7 @@ let package = Package(
 
         // Proxy: the service proxy's pure compiler (Services + EndpointSlices -> a ruleset
         // value) and the applier that turns two rulesets into one nftables transaction.
-        .target(name: "Proxy", dependencies: ["Client", "JSON", "NetAddress", "NFTables"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["Client", "JSON", "NetAddress", "NFTables", "Netlink", "IPVS"], swiftSettings: strict),
 
         // Controllers: the control-plane loops of `netplane controllers` (node IPAM so far).
         .target(name: "Controllers", dependencies: ["Client", "JSON", "NetAddress"], swiftSettings: strict),
@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "IPVS", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "Controllers", "Client", "JSON", "Netlink", "NetAddress",
                                                         "NetplaneTestSupport"], swiftSettings: strict),

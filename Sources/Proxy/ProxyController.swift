@@ -4,6 +4,14 @@ public import NFTables
 public import NetAddress
 import Synchronization
 
+/// How the proxy programs services.
+public enum ProxyMode: Sendable, Hashable {
+    case nftables
+    /// IPVS virtual servers (scheduler rr, wrr, lc, wlc, sh, dh, sed or nq), nftables for
+    /// masquerading only.
+    case ipvs(scheduler: String)
+}
+
 /// `netplane proxy`'s loop: informers on Services, EndpointSlices and this Node feed
 /// ServicePorts to the IPv4 and IPv6 ProxyTables; a change marks its service dirty and wakes
 /// the loop, which commits only those services (one transaction for both families); every
@@ -18,6 +26,10 @@ public final class ProxyController: Sendable {
         public var nodePortCIDRs: [IPPrefix]
         public var syncPeriod: Duration
         public var tableName: String
+        /// nftables (the default) or IPVS with a scheduler.
+        public var mode: ProxyMode = .nftables
+        /// IPVS mode: the namespace to program (nil: the proxy's own).
+        public var namespacePath: String?
         /// Where a line about each sync goes.
         public var log: @Sendable (String) -> Void = { _ in }
 
@@ -76,6 +88,10 @@ public final class ProxyController: Sendable {
     }
 
     func syncLoop() async {
+        if case .ipvs(let scheduler) = settings.mode {
+            await ipvsLoop(scheduler: scheduler)
+            return
+        }
         for informerSynced in [{ await self.services.waitForSync(timeout: .seconds(3600)) },
                                { await self.slices.waitForSync(timeout: .seconds(3600)) },
                                { await self.nodes.waitForSync(timeout: .seconds(3600)) }] {

@@ -18,6 +18,7 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "kubeconfig of the API server.") var kubeconfig: String
     @Option(help: "This node's name (its Node object and local endpoints).") var nodeName: String
     @Option(help: "nftables (the default) or ipvs.") var mode = "nftables"
+    @Option(help: "IPVS mode's scheduler: rr, wrr, lc, wlc, sh, dh, sed or nq.") var ipvsScheduler = "rr"
     @Option(help: "Pod CIDRs (comma-separated): traffic from outside them to a ClusterIP is masqueraded.")
     var clusterCIDR: String?
     @Option(help: "Node ports answer on the node's addresses inside these CIDRs (comma-separated; default: all).")
@@ -40,10 +41,15 @@ struct ProxyCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "netplane.proxy")
-        guard mode == "nftables" else {
-            throw ValidationError(mode == "ipvs"
-                ? "--mode ipvs: IPVS needs the ip_vs kernel module, which this build does not drive yet; use --mode nftables"
-                : "--mode: expected nftables or ipvs, got \(mode)")
+        let proxyMode: ProxyMode
+        switch mode {
+        case "nftables": proxyMode = .nftables
+        case "ipvs":
+            guard IPVSOptions.schedulers.contains(ipvsScheduler) else {
+                throw ValidationError("--ipvs-scheduler: expected one of \(IPVSOptions.schedulers.sorted().joined(separator: ", ")), got \(ipvsScheduler)")
+            }
+            proxyMode = .ipvs(scheduler: ipvsScheduler)
+        default: throw ValidationError("--mode: expected nftables or ipvs, got \(mode)")
         }
         guard syncPeriod > 0 else { throw ValidationError("--sync-period: must be positive") }
         var settings = ProxyController.Settings(
@@ -51,6 +57,8 @@ struct ProxyCommand: AsyncParsableCommand {
             nodePortCIDRs: try prefixes(nodeportAddresses, "--nodeport-addresses"),
             syncPeriod: .milliseconds(Int(syncPeriod * 1000)))
         settings.log = { logger.info("\($0)") }
+        settings.mode = proxyMode
+        settings.namespacePath = netns
         let client = try Daemon.client(kubeconfig: kubeconfig)
         let netns = self.netns
         let controller = ProxyController(client: client, settings: settings) { () throws(NFTablesError) in
@@ -77,7 +85,7 @@ struct ProxyCommand: AsyncParsableCommand {
             let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
             server = Task { try await group.run() }
         }
-        logger.info("proxying for node \(nodeName) (nftables, full resync every \(syncPeriod) s)")
+        logger.info("proxying for node \(nodeName) (\(mode == "ipvs" ? "IPVS, scheduler \(ipvsScheduler)" : "nftables"), full resync every \(syncPeriod) s)")
         let running = Task { await controller.run() }
         // SIGTERM/SIGINT: stop syncing and leave the rules in place (a restarted proxy takes
         // them over without dropping a connection).
