@@ -130,7 +130,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy", "Overlay",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),

@@ -19,7 +19,11 @@ struct ProxyBench: ParsableCommand {
     @Option(help: "Tables the service chains are spread over.") var shards = ProxyOptions().shards
     @Option(help: "Services in the anchor's ruleset (kube-proxy's shape takes ~150 s at 10k).") var anchorServices: Int?
 
+    @Option(help: "nftables, or ipvs (needs a kernel with IPVS: run it in the VM lane, Tools/vm/run).") var mode = "nftables"
+
     func run() throws {
+        if mode == "ipvs" { return try runIPVS() }
+        guard mode == "nftables" else { throw ValidationError("--mode: nftables or ipvs") }
         let ports = (0..<services).map { Self.port($0, endpoints: endpoints) }
         let options = ProxyOptions(clusterCIDRs: [try! IPPrefix("10.244.0.0/16")], nodePortAddresses: [IPAddress("198.18.0.11")!],
                                    shards: shards)
