@@ -29,6 +29,17 @@ public final class WorkQueue: Sendable {
         continuation.yield()
     }
 
+    /// Asks for a full pass every `period` until the returned task is cancelled (the periodic
+    /// resync every controller does, to repair what changed behind its back).
+    public func markFullEvery(_ period: Duration) -> Task<Void, Never> {
+        Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: period)
+                markFull()
+            }
+        }
+    }
+
     /// Everything marked since the last take.
     public func take() -> Pending {
         state.withLock { pending in

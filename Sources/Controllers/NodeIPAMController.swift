@@ -67,12 +67,7 @@ public final class NodeIPAMController: Sendable {
         var allocators = prototypes
         /// Subnets patched onto Nodes the cache does not show yet, by node name.
         var inFlight: [String: [IPPrefix]] = [:]
-        let timer = Task { [work, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.resyncPeriod)
-                work.markFull()
-            }
-        }
+        let timer = work.markFullEvery(settings.resyncPeriod)
         defer { timer.cancel() }
         work.markFull()
         for await _ in work.wakes {

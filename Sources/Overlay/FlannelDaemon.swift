@@ -148,12 +148,7 @@ public final class FlannelDaemon: Sendable {
         // Only VXLAN has per-node neighbours and FDB entries on its device.
         let device: String? = if case .vxlan = settings.backend { settings.backend.deviceName } else { nil }
         let applier = OverlayApplier(handle: handle, device: device)
-        let timer = Task { [work, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.resyncPeriod)
-                work.markFull()
-            }
-        }
+        let timer = work.markFullEvery(settings.resyncPeriod)
         defer { timer.cancel() }
         var lastSkipped: [SkippedNode] = []
         var known: [String: OverlayNode] = [:]

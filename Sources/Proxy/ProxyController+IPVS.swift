@@ -6,11 +6,7 @@ import Netlink
 /// instead of the ProxyTables.
 extension ProxyController {
     func ipvsLoop(scheduler: String) async {
-        for informer in [{ await self.services.waitForSync(timeout: .seconds(3600)) },
-                         { await self.slices.waitForSync(timeout: .seconds(3600)) },
-                         { await self.nodes.waitForSync(timeout: .seconds(3600)) }] {
-            guard await informer() else { return }
-        }
+        guard await cachesSynced() else { return }
         let namespace: NetNS?
         do { namespace = try settings.namespacePath.map { try NetNS.open(path: $0) } } catch {
             metrics.failed("opening the namespace: \(error)")
@@ -32,12 +28,7 @@ extension ProxyController {
         var portsByService: [String: [String]] = [:]
         _ = work.take()
         var healthy = ipvsFull(current, &portsByService)
-        let timer = Task { [work, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.syncPeriod)
-                work.markFull()
-            }
-        }
+        let timer = work.markFullEvery(settings.syncPeriod)
         defer { timer.cancel() }
         for await _ in work.wakes {
             if Task.isCancelled { break }

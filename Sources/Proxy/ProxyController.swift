@@ -92,11 +92,7 @@ public final class ProxyController: Sendable {
             await ipvsLoop(scheduler: scheduler)
             return
         }
-        for informerSynced in [{ await self.services.waitForSync(timeout: .seconds(3600)) },
-                               { await self.slices.waitForSync(timeout: .seconds(3600)) },
-                               { await self.nodes.waitForSync(timeout: .seconds(3600)) }] {
-            guard await informerSynced() else { return }
-        }
+        guard await cachesSynced() else { return }
         let socket: NFTSocket
         do { socket = try openSocket() } catch {
             metrics.failed("opening the nftables socket: \(error)")
@@ -105,12 +101,7 @@ public final class ProxyController: Sendable {
         var state = SyncState(settings: settings, nodeAddresses: nodeAddresses())
         _ = work.take()
         fullSync(&state, socket)
-        let timer = Task { [work, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.syncPeriod)
-                work.markFull()
-            }
-        }
+        let timer = work.markFullEvery(settings.syncPeriod)
         defer { timer.cancel() }
         for await _ in work.wakes {
             if Task.isCancelled { break }
@@ -123,6 +114,16 @@ public final class ProxyController: Sendable {
                 incrementalSync(&state, next.dirty, socket)
             }
         }
+    }
+
+    /// Waits until every informer has listed once (false when cancelled first).
+    func cachesSynced() async -> Bool {
+        for informerSynced in [{ await self.services.waitForSync(timeout: .seconds(3600)) },
+                               { await self.slices.waitForSync(timeout: .seconds(3600)) },
+                               { await self.nodes.waitForSync(timeout: .seconds(3600)) }] {
+            guard await informerSynced() else { return false }
+        }
+        return true
     }
 
     /// The IPv4 and IPv6 tables as committed, and which port ids each service has there.

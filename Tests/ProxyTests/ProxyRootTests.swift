@@ -135,10 +135,7 @@ import Testing
             try table.syncFull([cluster, local, remote]) { try socket.commit($0) }
 
             func replies(_ url: String, _ count: Int) throws -> [(pod: String, client: String)] {
-                try (0..<count).map { _ in
-                    let words = try outside.run(["curl", "-s", "--max-time", "3", url]).stdout.split(separator: " ")
-                    return (words.first.map(String.init) ?? "", words.last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "")
-                }
+                try echoReplies(from: outside, url, count)
             }
             // Policy Cluster: every endpoint, the client masqueraded to the node.
             for url in ["http://198.18.0.11:30080/", "http://203.0.113.7/", "http://203.0.113.8/"] {

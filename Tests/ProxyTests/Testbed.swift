@@ -43,3 +43,12 @@ private func link(_ node: TestNamespace, _ name: String, _ address: String,
     try Command.check(["ip", "-n", peer.name, "addr", "add", peerAddress, "dev", "eth0"])
     try Command.check(["ip", "-n", peer.name, "link", "set", "eth0", "up"])
 }
+
+/// `count` requests to an echo server (`withProxyTestbed(echo: true)`) from `ns`: which pod
+/// answered each, and the client address it saw.
+func echoReplies(from ns: TestNamespace, _ url: String, _ count: Int) throws -> [(pod: String, client: String)] {
+    try (0..<count).map { _ in
+        let words = try ns.run(["curl", "-s", "--max-time", "3", url]).stdout.split(separator: " ")
+        return (words.first.map(String.init) ?? "", words.last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "")
+    }
+}
