@@ -122,6 +122,98 @@ import Testing
         }
     }
 
+    @Test func dualStackAndUDP() throws {
+        try withProxyTestbed { node, pods, _ in
+            let endpoints = (1...3).flatMap { n in
+                [ProxyEndpoint(address: IPAddress("10.244.\(n).2")!, port: 8080), ProxyEndpoint(address: IPAddress("fd00:244:\(n)::2")!, port: 8080)]
+            }
+            let web = ServicePort(namespace: "default", name: "web", portName: "http", port: 80,
+                                  clusterIPs: [IPAddress("10.96.0.10")!, IPAddress("fd00:96::10")!], endpoints: endpoints)
+            var dns = Self.empty
+            dns.name = "dns"
+            dns.proto = .udp
+            dns.port = 53
+            let options = IPVSOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16"), try IPPrefix("fd00:244::/48")])
+            let proxier = try IPVSProxier(options: options, namespace: NetNS.open(path: node.path))
+            try proxier.syncFull([web, dns])
+            let listed = try ipvsadm(node)
+            #expect(listed.contains("TCP [fd00:96::10]:80 rr") && listed.contains("-> [fd00:244:2::2]:8080 Masq 1"), "\(listed)")
+            #expect(listed.contains("UDP 10.96.0.20:53 rr"), "\(listed)")
+            #expect(try bound(node) == ["10.96.0.10", "fd00:96::10", "10.96.0.20"])
+            #expect(Set(try answers(node, "http://[fd00:96::10]/", count: 6)) == ["pod1", "pod2", "pod3"])
+            #expect(Set(try answers(pods[1], "http://[fd00:96::10]/", count: 6)) == ["pod1", "pod2", "pod3"])
+            #expect(Set(try answers(node, "http://10.96.0.10/", count: 6)) == ["pod1", "pod2", "pod3"])
+            // UDP without endpoints: an ICMP port unreachable, which a connected socket reports.
+            let probe = """
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.connect(("10.96.0.20", 53))
+                s.send(b"x")
+                try:
+                    s.recv(10); print("answered")
+                except ConnectionRefusedError: print("refused")
+                except socket.timeout: print("timeout")
+                """
+            #expect(try pods[1].check(["python3", "-c", probe]).contains("refused"))
+        }
+    }
+
+    @Test func aRestartedProxyKeepsConnectionsAndChangesNothing() throws {
+        try withProxyTestbed { node, pods, _ in
+            let echo = Process()
+            echo.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            echo.arguments = ["netns", "exec", pods[0].name, "python3", "-c", """
+                import socket, threading
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 9000)); s.listen(16)
+                def serve(c):
+                    while (d := c.recv(100)): c.sendall(d)
+                while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+                """]
+            echo.standardOutput = FileHandle.nullDevice
+            echo.standardError = FileHandle.nullDevice
+            try echo.run()
+            defer {
+                kill(echo.processIdentifier, SIGKILL)
+                echo.waitUntilExit()
+            }
+            let service = ServicePort(namespace: "default", name: "echo", port: 80, clusterIPs: [IPAddress("10.96.0.50")!],
+                                      endpoints: [ProxyEndpoint(address: IPAddress("10.244.1.2")!, port: 9000)])
+            let options = IPVSOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")])
+            try IPVSProxier(options: options, namespace: NetNS.open(path: node.path)).syncFull([service])
+            #expect(eventually { (try? node.run(["python3", "-c", "import socket; socket.create_connection(('10.96.0.50', 80), timeout=2)"]).succeeded) == true })
+            let before = try ipvsadm(node)
+
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            client.arguments = ["netns", "exec", node.name, "python3", "-c", """
+                import socket, time
+                c = socket.create_connection(("10.96.0.50", 80), timeout=5)
+                c.sendall(b"before"); print(c.recv(100).decode())
+                time.sleep(3)
+                c.sendall(b"after"); print(c.recv(100).decode())
+                failed = 0
+                for i in range(40):
+                    try:
+                        n = socket.create_connection(("10.96.0.50", 80), timeout=2); n.sendall(b"x")
+                        if n.recv(10) != b"x": failed += 1
+                        n.close()
+                    except OSError: failed += 1
+                print(failed)
+                """]
+            let output = Pipe()
+            client.standardOutput = output
+            try client.run()
+            usleep(500_000)
+            // Restarts: fresh proxiers that know nothing sync everything again.
+            for _ in 0..<3 {
+                try IPVSProxier(options: options, namespace: NetNS.open(path: node.path)).syncFull([service])
+            }
+            client.waitUntilExit()
+            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(client.terminationStatus == 0 && said == "before\nafter\n0\n", "\(said)")
+            #expect(try ipvsadm(node) == before)
+        }
+    }
+
     @Test func theDaemonInIPVSModeFollowsTheAPI() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-ipvs-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
