@@ -21,6 +21,8 @@
 #include <netlink/genl/family.h>
 #include <linux/genetlink.h>
 #include <linux/ip_vs.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/if_bridge.h>

@@ -1,6 +1,7 @@
 public import Client
 import JSON
 public import NFTables
+import Netlink
 public import NetAddress
 import Synchronization
 
@@ -51,6 +52,8 @@ public final class ProxyController: Sendable {
     public let metrics = SyncMetrics()
 
     let work = WorkQueue()
+    /// Set once the kernel refused conntrack netlink (logged once, then no more attempts).
+    let conntrackUnavailable = Mutex(false)
 
     /// `socket` opens the nftables socket the rules go through (the sync loop owns it).
     let openSocket: @Sendable () throws(NFTablesError) -> NFTSocket
@@ -108,11 +111,30 @@ public final class ProxyController: Sendable {
             let next = work.take()
             let addresses = nodeAddresses()
             if next.full || addresses != state.nodeAddresses {
+                let udpPorts = state.udpPorts
                 state = SyncState(settings: settings, nodeAddresses: addresses)
+                state.udpPorts = udpPorts
                 fullSync(&state, socket)
             } else if !next.dirty.isEmpty {
                 incrementalSync(&state, next.dirty, socket)
             }
+        }
+    }
+
+    /// Deletes the UDP flows to endpoints that stopped serving (see ConntrackCleanup). A kernel
+    /// without conntrack netlink is reported once; the rules still work, only stale UDP
+    /// flows then live until their timeout.
+    func flushConntrack(_ stale: Set<ConntrackCleanup.Endpoint>) {
+        guard !stale.isEmpty, !conntrackUnavailable.withLock({ $0 }) else { return }
+        do {
+            let handle = try settings.namespacePath.map { try ConntrackHandle(namespace: NetNS.open(path: $0)) } ?? ConntrackHandle()
+            let deleted = try ConntrackCleanup.flush(stale, handle)
+            settings.log("conntrack: \(deleted) UDP flow(s) to \(stale.count) removed endpoint(s) deleted")
+        } catch let error as NetlinkError where error.code == .unsupported || error.code == .notFound {
+            conntrackUnavailable.withLock { $0 = true }
+            settings.log("conntrack netlink is not available (\(error)): UDP flows to removed endpoints stay until they time out")
+        } catch {
+            settings.log("conntrack: deleting UDP flows failed: \(error)")
         }
     }
 
@@ -132,6 +154,8 @@ public final class ProxyController: Sendable {
         var v6: ProxyTable
         var portsByService: [String: [String]] = [:]
         var nodeAddresses: [IPAddress]
+        /// The UDP ports as last committed, by id (to find endpoints that stopped serving).
+        var udpPorts: [String: ServicePort] = [:]
 
         init(settings: Settings, nodeAddresses: [IPAddress]) {
             let options = ProxyOptions(clusterCIDRs: settings.clusterCIDRs, masqueradeAll: settings.masqueradeAll,
@@ -194,6 +218,9 @@ public final class ProxyController: Sendable {
             state.portsByService = byService
             metrics.record(ContinuousClock.now - start, services: all.count)
             settings.log("full sync: \(all.count) service ports in \(ContinuousClock.now - start)")
+            let udp = all.filter { $0.proto == .udp }
+            flushConntrack(ConntrackCleanup.staleUDPEndpoints(before: Array(state.udpPorts.values), after: udp))
+            state.udpPorts = Dictionary(udp.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         } catch {
             metrics.failed(error.description)
             settings.log("full sync failed: \(error)")
@@ -221,7 +248,12 @@ public final class ProxyController: Sendable {
                     if !both.isEmpty { try socket.commit(both) }
                 }
             }
+            let previous = dirty.flatMap { state.portsByService[$0] ?? [] }.compactMap { state.udpPorts[$0] }
+            let udp = upserted.filter { $0.proto == .udp }
             state.portsByService = byService
+            for port in previous { state.udpPorts[port.id] = nil }
+            for port in udp { state.udpPorts[port.id] = port }
+            flushConntrack(ConntrackCleanup.staleUDPEndpoints(before: previous, after: udp))
             metrics.record(ContinuousClock.now - start, services: v4.count)
             settings.log("sync of \(dirty.sorted().joined(separator: ", ")): \(upserted.count) port(s) updated, \(removed.count) removed in \(ContinuousClock.now - start)")
         } catch {

@@ -48,3 +48,25 @@ import Testing
         #expect(state.services.keys.allSatisfy { $0.proto == .udp })
     }
 }
+
+/// Which UDP endpoints lose their conntrack flows (pure).
+@Suite struct ConntrackCleanupTests {
+    static func port(_ name: String, _ proto: ServiceProtocol, _ pods: [Int]) -> ServicePort {
+        ServicePort(namespace: "default", name: name, proto: proto, port: 53, clusterIPs: [IPAddress("10.96.0.53")!],
+                    endpoints: pods.map { ProxyEndpoint(address: IPAddress("10.244.\($0).2")!, port: 5353) })
+    }
+
+    @Test func onlyUDPEndpointsThatStoppedServingAreStale() {
+        let endpoint = { (n: Int) in ConntrackCleanup.Endpoint(address: IPAddress("10.244.\(n).2")!, port: 5353) }
+        #expect(ConntrackCleanup.staleUDPEndpoints(before: [Self.port("a", .udp, [1, 2, 3])], after: [Self.port("a", .udp, [1, 3])]) == [endpoint(2)])
+        // TCP ends its connections by itself.
+        #expect(ConntrackCleanup.staleUDPEndpoints(before: [Self.port("a", .tcp, [1, 2])], after: [Self.port("a", .tcp, [1])]).isEmpty)
+        // A port that is gone takes all of its endpoints, unless another port still uses one.
+        #expect(ConntrackCleanup.staleUDPEndpoints(before: [Self.port("a", .udp, [1, 2]), Self.port("b", .udp, [2])],
+                                                   after: [Self.port("b", .udp, [2])]) == [endpoint(1)])
+        // A not-ready endpoint no longer serves.
+        var notReady = Self.port("a", .udp, [1, 2])
+        notReady.endpoints[1].ready = false
+        #expect(ConntrackCleanup.staleUDPEndpoints(before: [Self.port("a", .udp, [1, 2])], after: [notReady]) == [endpoint(2)])
+    }
+}

@@ -12,8 +12,8 @@ NETPLANE_APT_PACKAGES=(
 
 # What only the tests need beyond that: the VM lane (qemu boots Debian's kernel, whose
 # package Tools/vm downloads and unpacks without installing it; busybox-static, cpio and kmod
-# build its initramfs) and ipvsadm, the IPVS tests' witness.
-NETPLANE_TEST_APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod ipvsadm)
+# build its initramfs), ipvsadm and conntrack, the IPVS and conntrack tests' witnesses.
+NETPLANE_TEST_APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod ipvsadm conntrack)
 
 # Where SwiftPM builds; override with NETPLANE_SCRATCH_PATH to keep a separate build folder.
 NETPLANE_SCRATCH_PATH="${NETPLANE_SCRATCH_PATH:-.build}"
