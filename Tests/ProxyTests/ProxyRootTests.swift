@@ -154,6 +154,35 @@ import Testing
         }
     }
 
+    @Test func internalTrafficPolicyLocalAndTerminatingEndpointsCarryTraffic() throws {
+        try withCluster { node, _, _ in
+            let socket = try NFTSocket(namespacePath: node.path)
+            var table = ProxyTable(family: .ip, options: ProxyOptions(clusterCIDRs: [try IPPrefix("10.244.0.0/16")]))
+            // pod1 and pod2 run on this node, pod3 elsewhere.
+            let endpoints = (1...3).map { ProxyEndpoint(address: IPAddress("10.244.\($0).2")!, port: 8080, isLocal: $0 != 3) }
+            let local = ServicePort(namespace: "default", name: "local", port: 80, clusterIPs: [IPAddress("10.96.0.40")!],
+                                    internalTrafficLocal: true, endpoints: endpoints)
+            // A rolling update: pod1 ready, pod2 and pod3 terminating (pod2 still serving).
+            var rolling = ServicePort(namespace: "default", name: "rolling", port: 80, clusterIPs: [IPAddress("10.96.0.41")!],
+                                      endpoints: endpoints)
+            rolling.endpoints[1].ready = false
+            rolling.endpoints[1].terminating = true
+            rolling.endpoints[1].serving = true
+            rolling.endpoints[2].ready = false
+            rolling.endpoints[2].terminating = true
+            rolling.endpoints[2].serving = false
+            try table.syncFull([local, rolling]) { try socket.commit($0) }
+            // Policy Local: only this node's endpoints.
+            #expect(Set(try answers(node, "http://10.96.0.40/", count: 20)) == ["pod1", "pod2"])
+            // Ready endpoints first: only pod1 while it is ready.
+            #expect(Set(try answers(node, "http://10.96.0.41/", count: 12)) == ["pod1"])
+            // pod1 goes too: the serving terminating pod2 carries the traffic, not the non-serving pod3.
+            rolling.endpoints.removeFirst()
+            try table.syncAll([local, rolling]) { try socket.commit($0) }
+            #expect(Set(try answers(node, "http://10.96.0.41/", count: 12)) == ["pod2"])
+        }
+    }
+
     @Test func dualStackServiceAnswersOnBothFamiliesInOneTransaction() throws {
         try withCluster { node, _, _ in
             let socket = try NFTSocket(namespacePath: node.path)
