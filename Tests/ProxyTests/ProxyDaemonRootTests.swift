@@ -82,4 +82,67 @@ import Testing
         }
         api.stop()
     }
+
+    /// The daemon deletes the conntrack flows of a UDP endpoint that leaves a service, so a
+    /// client sending from one port moves on to a remaining endpoint.
+    @Test func udpClientsMoveOffARemovedEndpoint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-proxyudp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = try APIServerProcess(dataDir: dir + "/api")
+        defer { api.stop() }
+        try withProxyTestbed { node, pods, _ in
+            let servers = try pods.enumerated().map { index, pod in
+                let server = Process()
+                server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                server.arguments = ["netns", "exec", pod.name, "python3", "-c", """
+                    import socket
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5353))
+                    while True:
+                        d, a = s.recvfrom(100); s.sendto(b"pod\(index + 1)", a)
+                    """]
+                server.standardOutput = FileHandle.nullDevice
+                try server.run()
+                return server
+            }
+            defer { servers.forEach { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() } }
+            let service = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"dns","namespace":"default"},"spec":{"clusterIP":"10.96.0.53","ports":[{"name":"dns","protocol":"UDP","port":53,"targetPort":5353}]}}"#
+            func slice(_ pods: [Int]) -> String {
+                let endpoints = pods.map { #"{"addresses":["10.244.\#($0).2"],"conditions":{"ready":true}}"# }
+                return #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"dns-1","namespace":"default","labels":{"kubernetes.io/service-name":"dns"}},"addressType":"IPv4","ports":[{"name":"dns","port":5353,"protocol":"UDP"}],"endpoints":[\#(endpoints.joined(separator: ","))]}"#
+            }
+            #expect(try api.kubectl(["apply", "-f", "-"], stdin: service).succeeded)
+            #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([1, 2, 3])).succeeded)
+            let proxy = Process()
+            proxy.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
+            proxy.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path,
+                               "--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""]
+            let log = dir + "/proxy.log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            proxy.standardError = FileHandle(forWritingAtPath: log)
+            try proxy.run()
+            defer {
+                if proxy.isRunning { kill(proxy.processIdentifier, SIGKILL) }
+                proxy.waitUntilExit()
+            }
+            let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            // Datagrams from one source port: one conntrack flow, one endpoint.
+            func answer() throws -> String {
+                try node.run(["python3", "-c", """
+                    import socket
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("0.0.0.0", 40000)); s.settimeout(1); s.connect(("10.96.0.53", 53)); s.send(b"q")
+                    try: print(s.recv(100).decode())
+                    except Exception: print("none")
+                    """]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            var first = ""
+            #expect(try eventually { first = try answer(); return first.hasPrefix("pod") }, "\(logText())")
+            #expect(try answer() == first)
+            let chosen = Int(first.dropFirst(3))!
+            #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([1, 2, 3].filter { $0 != chosen })).succeeded)
+            var next = ""
+            #expect(try eventually { next = try answer(); return next.hasPrefix("pod") && next != first }, "still \(next): \(logText())")
+            #expect(logText().contains("conntrack: 1 UDP flow(s)"), "\(logText())")
+        }
+    }
 }
