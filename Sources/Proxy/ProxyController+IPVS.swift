@@ -48,14 +48,7 @@ extension ProxyController {
 
     func ipvsFull(_ proxier: IPVSProxier, _ portsByService: inout [String: [String]]) -> Bool {
         let start = ContinuousClock.now
-        var all: [ServicePort] = []
-        var byService: [String: [String]] = [:]
-        for service in services.list() {
-            let key = Self.key(service)
-            let ports = ports(of: key)
-            byService[key] = ports.map(\.id)
-            all += ports
-        }
+        let (all, byService) = allPorts()
         do {
             try proxier.syncFull(all)
             portsByService = byService
@@ -75,16 +68,7 @@ extension ProxyController {
 
     func ipvsIncremental(_ proxier: IPVSProxier, _ dirty: Set<String>, _ portsByService: inout [String: [String]]) -> Bool {
         let start = ContinuousClock.now
-        var upserted: [ServicePort] = []
-        var removed: [String] = []
-        var byService = portsByService
-        for key in dirty {
-            let ports = ports(of: key)
-            let ids = Set(ports.map(\.id))
-            removed += (portsByService[key] ?? []).filter { !ids.contains($0) }
-            upserted += ports
-            byService[key] = ports.isEmpty ? nil : ports.map(\.id)
-        }
+        let (upserted, removed, byService) = changedPorts(dirty, known: portsByService)
         do {
             try proxier.syncChanges(upserted: upserted, removed: removed)
             portsByService = byService

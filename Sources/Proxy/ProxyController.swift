@@ -191,6 +191,36 @@ public final class ProxyController: Sendable {
         return Array(Set(all.filter { address in cidrs.isEmpty || cidrs.contains { $0.contains(address) } })).sorted()
     }
 
+    /// Every service's ports as the caches have them, and the port ids of each service.
+    func allPorts() -> (ports: [ServicePort], byService: [String: [String]]) {
+        var all: [ServicePort] = []
+        var byService: [String: [String]] = [:]
+        for service in services.list() {
+            let key = Self.key(service)
+            let ports = ports(of: key)
+            byService[key] = ports.map(\.id)
+            all += ports
+        }
+        return (all, byService)
+    }
+
+    /// The ports of the `dirty` services now, the ids of their ports that are gone (against
+    /// `known`, the ids last synced), and `known` updated.
+    func changedPorts(_ dirty: Set<String>, known: [String: [String]])
+        -> (upserted: [ServicePort], removed: [String], byService: [String: [String]]) {
+        var upserted: [ServicePort] = []
+        var removed: [String] = []
+        var byService = known
+        for key in dirty {
+            let ports = ports(of: key)
+            let ids = Set(ports.map(\.id))
+            removed += (known[key] ?? []).filter { !ids.contains($0) }
+            upserted += ports
+            byService[key] = ports.isEmpty ? nil : ports.map(\.id)
+        }
+        return (upserted, removed, byService)
+    }
+
     /// The service's ports as the caches have them now (none if it is gone).
     func ports(of key: String) -> [ServicePort] {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
@@ -201,14 +231,7 @@ public final class ProxyController: Sendable {
 
     func fullSync(_ state: inout SyncState, _ socket: NFTSocket) {
         let start = ContinuousClock.now
-        var all: [ServicePort] = []
-        var byService: [String: [String]] = [:]
-        for service in services.list() {
-            let key = Self.key(service)
-            let ports = ports(of: key)
-            byService[key] = ports.map(\.id)
-            all += ports
-        }
+        let (all, byService) = allPorts()
         var (v4, v6) = state.takeTables()
         defer { state.putTables(v4, v6) }
         do {
@@ -229,16 +252,7 @@ public final class ProxyController: Sendable {
 
     func incrementalSync(_ state: inout SyncState, _ dirty: Set<String>, _ socket: NFTSocket) {
         let start = ContinuousClock.now
-        var upserted: [ServicePort] = []
-        var removed: [String] = []
-        var byService = state.portsByService
-        for key in dirty {
-            let ports = ports(of: key)
-            let ids = Set(ports.map(\.id))
-            removed += (state.portsByService[key] ?? []).filter { !ids.contains($0) }
-            upserted += ports
-            byService[key] = ports.isEmpty ? nil : ports.map(\.id)
-        }
+        let (upserted, removed, byService) = changedPorts(dirty, known: state.portsByService)
         var (v4, v6) = state.takeTables()
         defer { state.putTables(v4, v6) }
         do {

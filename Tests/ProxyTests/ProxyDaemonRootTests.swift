@@ -91,20 +91,8 @@ import Testing
         let api = try APIServerProcess(dataDir: dir + "/api")
         defer { api.stop() }
         try withProxyTestbed { node, pods, _ in
-            let servers = try pods.enumerated().map { index, pod in
-                let server = Process()
-                server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-                server.arguments = ["netns", "exec", pod.name, "python3", "-c", """
-                    import socket
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5353))
-                    while True:
-                        d, a = s.recvfrom(100); s.sendto(b"pod\(index + 1)", a)
-                    """]
-                server.standardOutput = FileHandle.nullDevice
-                try server.run()
-                return server
-            }
-            defer { servers.forEach { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() } }
+            let servers = try pods.enumerated().map { try NamespaceScript.udpName(in: $0.element, port: 5353, name: "pod\($0.offset + 1)") }
+            defer { servers.forEach { $0.stop() } }
             let service = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"dns","namespace":"default"},"spec":{"clusterIP":"10.96.0.53","ports":[{"name":"dns","protocol":"UDP","port":53,"targetPort":5353}]}}"#
             func slice(_ pods: [Int]) -> String {
                 let endpoints = pods.map { #"{"addresses":["10.244.\#($0).2"],"conditions":{"ready":true}}"# }
@@ -126,15 +114,7 @@ import Testing
             }
             let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
             // Datagrams from one source port: one conntrack flow, one endpoint.
-            func answer() throws -> String {
-                try node.run(["python3", "-c", """
-                    import socket
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind(("0.0.0.0", 40000)); s.settimeout(1); s.connect(("10.96.0.53", 53)); s.send(b"q")
-                    try: print(s.recv(100).decode())
-                    except Exception: print("none")
-                    """]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            func answer() throws -> String { try udpAnswers(from: node, to: "10.96.0.53", port: 53, count: 1).first ?? "" }
             var first = ""
             #expect(try eventually { first = try answer(); return first.hasPrefix("pod") }, "\(logText())")
             #expect(try answer() == first)

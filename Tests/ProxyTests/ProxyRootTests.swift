@@ -207,22 +207,8 @@ import Testing
     @Test func aRestartedProxyKeepsEstablishedConnections() throws {
         try withCluster { node, pods, _ in
             // A TCP echo server in pod1 on 9000, and a service over it only.
-            let echo = Process()
-            echo.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            echo.arguments = ["netns", "exec", pods[0].name, "python3", "-c", """
-                import socket, threading
-                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 9000)); s.listen(16)
-                def serve(c):
-                    while (d := c.recv(100)): c.sendall(d)
-                while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
-                """]
-            echo.standardOutput = FileHandle.nullDevice
-            echo.standardError = FileHandle.nullDevice
-            try echo.run()
-            defer {
-                kill(echo.processIdentifier, SIGKILL)
-                echo.waitUntilExit()
-            }
+            let echo = try NamespaceScript.tcpEcho(in: pods[0], port: 9000)
+            defer { echo.stop() }
             usleep(300_000)
             let service = ServicePort(namespace: "default", name: "echo", port: 80, clusterIPs: [IPAddress("10.96.0.50")!],
                                       endpoints: [ProxyEndpoint(address: IPAddress("10.244.1.2")!, port: 9000)])

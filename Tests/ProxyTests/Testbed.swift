@@ -1,3 +1,4 @@
+import Foundation
 import NetplaneTestSupport
 
 /// The proxy tests' little cluster: a node namespace, three pod namespaces (pod N is
@@ -51,4 +52,58 @@ func echoReplies(from ns: TestNamespace, _ url: String, _ count: Int) throws -> 
         let words = try ns.run(["curl", "-s", "--max-time", "3", url]).stdout.split(separator: " ")
         return (words.first.map(String.init) ?? "", words.last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "")
     }
+}
+
+/// A python script running in `ns` until the test kills it (SIGKILL: Foundation's children may
+/// ignore SIGTERM).
+final class NamespaceScript {
+    let process = Process()
+
+    init(in ns: TestNamespace, _ script: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", ns.name, "python3", "-c", script]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// A TCP server echoing whatever each connection sends.
+    static func tcpEcho(in ns: TestNamespace, port: UInt16) throws -> NamespaceScript {
+        try NamespaceScript(in: ns, """
+            import socket, threading
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(16)
+            def serve(c):
+                while (d := c.recv(100)): c.sendall(d)
+            while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+            """)
+    }
+
+    /// A UDP server answering every datagram with `name`.
+    static func udpName(in ns: TestNamespace, port: UInt16, name: String) throws -> NamespaceScript {
+        try NamespaceScript(in: ns, """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", \(port)))
+            while True:
+                d, a = s.recvfrom(100); s.sendto(b"\(name)", a)
+            """)
+    }
+}
+
+/// Who answers `count` datagrams sent from `ns`, all from source port 40000 (one conntrack
+/// flow), to `address`:`port`; "none" for a datagram without an answer.
+func udpAnswers(from ns: TestNamespace, to address: String, port: UInt16, count: Int) throws -> [String] {
+    try ns.check(["python3", "-c", """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 40000)); s.settimeout(1); s.connect(("\(address)", \(port)))
+        for i in range(\(count)):
+            s.send(b"q")
+            try: print(s.recv(100).decode())
+            except Exception: print("none")
+        """]).split(separator: "\n").map(String.init)
 }
