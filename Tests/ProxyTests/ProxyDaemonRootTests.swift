@@ -100,19 +100,9 @@ import Testing
             }
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: service).succeeded)
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([1, 2, 3])).succeeded)
-            let proxy = Process()
-            proxy.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
-            proxy.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path,
-                               "--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""]
-            let log = dir + "/proxy.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            proxy.standardError = FileHandle(forWritingAtPath: log)
-            try proxy.run()
-            defer {
-                if proxy.isRunning { kill(proxy.processIdentifier, SIGKILL) }
-                proxy.waitUntilExit()
-            }
-            let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            let proxy = try ProxyDaemon(api: api, node: node, dir: dir, ["--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""])
+            defer { proxy.stop() }
+            let logText = { proxy.logText }
             // Datagrams from one source port: one conntrack flow, one endpoint.
             func answer() throws -> String { try udpAnswers(from: node, to: "10.96.0.53", port: 53, count: 1).first ?? "" }
             var first = ""

@@ -168,34 +168,15 @@ import Testing
             #expect(eventually { (try? node.run(["python3", "-c", "import socket; socket.create_connection(('10.96.0.50', 80), timeout=2)"]).succeeded) == true })
             let before = try ipvsadm(node)
 
-            let client = Process()
-            client.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            client.arguments = ["netns", "exec", node.name, "python3", "-c", """
-                import socket, time
-                c = socket.create_connection(("10.96.0.50", 80), timeout=5)
-                c.sendall(b"before"); print(c.recv(100).decode())
-                time.sleep(3)
-                c.sendall(b"after"); print(c.recv(100).decode())
-                failed = 0
-                for i in range(40):
-                    try:
-                        n = socket.create_connection(("10.96.0.50", 80), timeout=2); n.sendall(b"x")
-                        if n.recv(10) != b"x": failed += 1
-                        n.close()
-                    except OSError: failed += 1
-                print(failed)
-                """]
-            let output = Pipe()
-            client.standardOutput = output
-            try client.run()
+            let probe = try RestartProbe(from: node, to: "10.96.0.50", pause: 3, count: 40)
             usleep(500_000)
             // Restarts: fresh proxiers that know nothing sync everything again.
             for _ in 0..<3 {
                 try IPVSProxier(options: options, namespace: NetNS.open(path: node.path)).syncFull([service])
             }
-            client.waitUntilExit()
-            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(client.terminationStatus == 0 && said == "before\nafter\n0\n", "\(said)")
+            let (said, failed) = probe.results()
+            #expect(said == "before\nafter\n", "\(said)")
+            #expect(failed == "0", "new connections failed: \(failed)")
             #expect(try ipvsadm(node) == before)
         }
     }
@@ -213,19 +194,10 @@ import Testing
             }
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: service).succeeded)
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([1, 2, 3])).succeeded)
-            let proxy = Process()
-            proxy.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
-            proxy.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path,
-                               "--mode", "ipvs", "--ipvs-scheduler", "wlc", "--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""]
-            let log = dir + "/proxy.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            proxy.standardError = FileHandle(forWritingAtPath: log)
-            try proxy.run()
-            defer {
-                if proxy.isRunning { kill(proxy.processIdentifier, SIGKILL) }
-                proxy.waitUntilExit()
-            }
-            let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            let proxy = try ProxyDaemon(api: api, node: node, dir: dir,
+                                        ["--mode", "ipvs", "--ipvs-scheduler", "wlc", "--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""])
+            defer { proxy.stop() }
+            let logText = { proxy.logText }
             #expect(eventually(seconds: 20) { (try? ipvsadm(node).first) == "TCP 10.96.0.10:80 wlc" }, "\(logText())")
             #expect(Set(try answers(node, "http://10.96.0.10/", count: 12)) == ["pod1", "pod2", "pod3"])
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([2])).succeeded)

@@ -219,34 +219,7 @@ import Testing
 
             // A client that talks, waits while the proxy "restarts", and talks again on the
             // same connection; another opening new connections all along, none of which may fail.
-            let client = Process()
-            client.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            client.arguments = ["netns", "exec", node.name, "python3", "-c", """
-                import socket, time
-                c = socket.create_connection(("10.96.0.50", 80), timeout=3)
-                c.sendall(b"before"); print(c.recv(100).decode())
-                time.sleep(1.5)
-                c.sendall(b"after"); print(c.recv(100).decode())
-                """]
-            let output = Pipe()
-            client.standardOutput = output
-            try client.run()
-            let churn = Process()
-            churn.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            churn.arguments = ["netns", "exec", node.name, "python3", "-c", """
-                import socket
-                failed = 0
-                for i in range(300):
-                    try:
-                        c = socket.create_connection(("10.96.0.50", 80), timeout=1); c.sendall(b"x")
-                        if c.recv(10) != b"x": failed += 1
-                        c.close()
-                    except OSError: failed += 1
-                print(failed)
-                """]
-            let churned = Pipe()
-            churn.standardOutput = churned
-            try churn.run()
+            let probe = try RestartProbe(from: node, to: "10.96.0.50", pause: 1.5, count: 300)
             usleep(300_000)
             // Restarts: a new process knows nothing and rewrites every table (one transaction
             // deleting and re-adding them), several times while the connections come.
@@ -255,12 +228,9 @@ import Testing
                 try restarted.syncFull([service]) { try socket.commit($0) }
                 usleep(50_000)
             }
-            client.waitUntilExit()
-            churn.waitUntilExit()
-            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(client.terminationStatus == 0 && said == "before\nafter\n", "\(said)")
-            let failures = String(decoding: churned.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(failures.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "new connections failed: \(failures)")
+            let (said, failed) = probe.results()
+            #expect(said == "before\nafter\n", "\(said)")
+            #expect(failed == "0", "new connections failed: \(failed)")
         }
     }
 }

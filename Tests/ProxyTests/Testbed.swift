@@ -107,3 +107,69 @@ func udpAnswers(from ns: TestNamespace, to address: String, port: UInt16, count:
             except Exception: print("none")
         """]).split(separator: "\n").map(String.init)
 }
+
+/// What a proxy restart must not disturb, seen from `ns`: one connection to `address`:80 that
+/// talks before and after `pause` seconds, and `count` new connections opened meanwhile (each
+/// must be echoed). Start it, restart the proxy, then read `results()`.
+final class RestartProbe {
+    let client = Process(), churn = Process()
+    let clientOutput = Pipe(), churnOutput = Pipe()
+
+    init(from ns: TestNamespace, to address: String, pause: Double, count: Int) throws {
+        for (process, output, script) in [(client, clientOutput, """
+            import socket, time
+            c = socket.create_connection(("\(address)", 80), timeout=5)
+            c.sendall(b"before"); print(c.recv(100).decode())
+            time.sleep(\(pause))
+            c.sendall(b"after"); print(c.recv(100).decode())
+            """), (churn, churnOutput, """
+            import socket
+            failed = 0
+            for i in range(\(count)):
+                try:
+                    c = socket.create_connection(("\(address)", 80), timeout=2); c.sendall(b"x")
+                    if c.recv(10) != b"x": failed += 1
+                    c.close()
+                except OSError: failed += 1
+            print(failed)
+            """)] {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", ns.name, "python3", "-c", script]
+            process.standardOutput = output
+            try process.run()
+        }
+    }
+
+    /// What the long connection said ("before\nafter\n" when it survived) and how many new
+    /// connections failed.
+    func results() -> (said: String, failed: String) {
+        client.waitUntilExit()
+        churn.waitUntilExit()
+        let said = String(decoding: clientOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let failed = String(decoding: churnOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (client.terminationStatus == 0 ? said : "exit \(client.terminationStatus): \(said)",
+                failed.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// `netplane proxy` against `api`, programming `node` (`--netns`), logging into `dir`.
+final class ProxyDaemon {
+    let process = Process()
+    let log: String
+
+    init(api: APIServerProcess, node: TestNamespace, dir: String, _ extra: [String]) throws {
+        log = dir + "/proxy.log"
+        process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
+        process.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path] + extra
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+    }
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
