@@ -143,7 +143,7 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "NFTables", "Controllers", "Overlay",
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "Controllers", "Overlay",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

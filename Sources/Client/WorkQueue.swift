@@ -29,6 +29,14 @@ public final class WorkQueue: Sendable {
         continuation.yield()
     }
 
+    /// Asks for a full pass after `delay` (a retry after a failed pass).
+    public func markFull(after delay: Duration) {
+        Task { [self] in
+            try? await Task.sleep(for: delay)
+            markFull()
+        }
+    }
+
     /// Asks for a full pass every `period` until the returned task is cancelled (the periodic
     /// resync every controller does, to repair what changed behind its back).
     public func markFullEvery(_ period: Duration) -> Task<Void, Never> {

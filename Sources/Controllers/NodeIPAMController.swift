@@ -95,6 +95,10 @@ public final class NodeIPAMController: Sendable {
                 for i in allocators.indices { allocators[i].occupy(cidr) }
             }
         }
+        // picked[i] came from allocators[i].
+        func release(_ picked: [IPPrefix]) {
+            for (i, cidr) in picked.enumerated() { allocators[i].release(cidr) }
+        }
         for node in current where node.podCIDRs.isEmpty && inFlight[node.name] == nil && node.deletionTimestamp == nil {
             var picked: [IPPrefix] = []
             for i in allocators.indices {
@@ -105,7 +109,7 @@ public final class NodeIPAMController: Sendable {
                 picked.append(cidr)
             }
             guard picked.count == allocators.count else {
-                for cidr in picked { for i in allocators.indices { allocators[i].release(cidr) } }
+                release(picked)
                 continue
             }
             let patch: JSONValue = ["spec": ["podCIDR": .string(picked[0].description),
@@ -117,7 +121,7 @@ public final class NodeIPAMController: Sendable {
             } catch {
                 // The node went away or the server is unreachable: the subnets stay free and
                 // the next pass (the next event or the resync) tries again.
-                for cidr in picked { for i in allocators.indices { allocators[i].release(cidr) } }
+                release(picked)
                 settings.log("node \(node.name): assigning pod CIDRs failed: \(error)")
             }
         }

@@ -85,7 +85,7 @@ public final class FlannelDaemon: Sendable {
         try OverlayDevice.removeOthers(handle, keep: settings.backend.deviceName)
         var backendData: JSONValue = .null
         var tunnel: UDPTunnel?
-        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var loops: MultiThreadedEventLoopGroup?
         switch settings.backend {
         case .vxlan(let vni, let port, _):
             let mac = try OverlayDevice.ensureVXLAN(handle, vni: vni, port: port, underlay: underlay, podCIDR: podCIDR)
@@ -93,9 +93,11 @@ public final class FlannelDaemon: Sendable {
         case .hostGW:
             break
         case .udp(let port):
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            loops = group
             tunnel = try await UDPTunnel.start(
                 namespace: namespace, handle: handle, port: port, mtu: mtu,
-                address: try IPPrefix(address: OverlayCompiler.vtepAddress(of: podCIDR), length: network.length), group: loops)
+                address: try IPPrefix(address: OverlayCompiler.vtepAddress(of: podCIDR), length: network.length), group: group)
         }
         do {
             // Masquerade, then tell the others (and the CNI plugin) about this node.
@@ -108,11 +110,11 @@ public final class FlannelDaemon: Sendable {
             try await syncLoop(local: local, handle: handle, tunnel: tunnel)
         } catch {
             await tunnel?.stop()
-            try? await loops.shutdownGracefully()
+            try? await loops?.shutdownGracefully()
             throw error
         }
         await tunnel?.stop()
-        try? await loops.shutdownGracefully()
+        try? await loops?.shutdownGracefully()
     }
 
     /// The node's IPv4 pod CIDR, waiting (and saying so) until the controller assigns one.
@@ -173,16 +175,13 @@ public final class FlannelDaemon: Sendable {
             tunnel?.setPeers(desired.peers)
             do {
                 let changes = try applier.sync(desired, full: full)
-                if !changes.isEmpty { settings.log("overlay: \(changes) (\(desired.routes.count) routes)") }
+                if !changes.isEmpty { settings.log("overlay: \(changes) (\(desired.nodes.count) nodes routed)") }
                 full = false
             } catch {
                 // Try again with a fresh read of the kernel soon.
                 settings.log("overlay sync failed: \(error)")
                 full = true
-                Task { [work] in
-                    try? await Task.sleep(for: .seconds(1))
-                    work.markFull()
-                }
+                work.markFull(after: .seconds(1))
             }
         }
     }

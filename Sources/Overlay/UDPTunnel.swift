@@ -43,7 +43,7 @@ public final class UDPTunnel: Sendable {
             throw error
         }
         let writeFD = dup(tunFD)
-        let peers = PeerTable()
+        let peers = PeerTable(port: Int(port))
         let loop = group.next()
         let udp: any Channel
         do {
@@ -65,7 +65,7 @@ public final class UDPTunnel: Sendable {
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Encapsulator(udp: udp, port: Int(port), peers: peers))
+                        try channel.pipeline.syncOperations.addHandler(Encapsulator(udp: udp, peers: peers))
                     }
                 }
                 .takingOwnershipOfDescriptor(input: tunFD).get()
@@ -135,30 +135,36 @@ public final class UDPTunnel: Sendable {
     }
 }
 
-/// Remote subnets and their nodes, read on every packet.
+/// Remote subnets and where their packets go, read on every packet: the node's socket
+/// address is built once per sync, not per packet.
 final class PeerTable: Sendable {
     struct Table {
-        /// Prefix lengths present, longest first, and node IP by (network address, length).
+        /// Prefix lengths present, longest first, and node address by (network address, length).
         var lengths: [Int] = []
-        var nodes: [UInt64: IPv4Address] = [:]
+        var nodes: [UInt64: SocketAddress] = [:]
     }
+    let port: Int
     let table = Mutex(Table())
     let dropped = Atomic<Int>(0)
+
+    /// `port`: the UDP port the other nodes' tunnels listen on.
+    init(port: Int) { self.port = port }
 
     static func key(_ network: UInt32, _ length: Int) -> UInt64 { UInt64(network) << 8 | UInt64(length) }
 
     func replace(_ peers: [IPPrefix: IPv4Address]) {
         var fresh = Table()
         for (prefix, node) in peers {
-            guard case .v4(let network) = prefix.network.address else { continue }
-            fresh.nodes[Self.key(network.value, prefix.length)] = node
+            guard case .v4(let network) = prefix.network.address,
+                  let address = try? SocketAddress(ipAddress: node.description, port: port) else { continue }
+            fresh.nodes[Self.key(network.value, prefix.length)] = address
             if !fresh.lengths.contains(prefix.length) { fresh.lengths.append(prefix.length) }
         }
         fresh.lengths.sort(by: >)
         table.withLock { $0 = fresh }
     }
 
-    func lookup(_ destination: UInt32) -> IPv4Address? {
+    func lookup(_ destination: UInt32) -> SocketAddress? {
         table.withLock { table in
             for length in table.lengths {
                 let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << (32 - length)
@@ -173,12 +179,10 @@ final class PeerTable: Sendable {
 final class Encapsulator: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     let udp: any Channel
-    let port: Int
     let peers: PeerTable
 
-    init(udp: any Channel, port: Int, peers: PeerTable) {
+    init(udp: any Channel, peers: PeerTable) {
         self.udp = udp
-        self.port = port
         self.peers = peers
     }
 
@@ -186,8 +190,7 @@ final class Encapsulator: ChannelInboundHandler, Sendable {
         let packet = unwrapInboundIn(data)
         guard packet.readableBytes >= 20, let first = packet.getInteger(at: packet.readerIndex, as: UInt8.self),
               first >> 4 == 4, let destination = packet.getInteger(at: packet.readerIndex + 16, as: UInt32.self),
-              let node = peers.lookup(destination),
-              let address = try? SocketAddress(ipAddress: node.description, port: port) else {
+              let address = peers.lookup(destination) else {
             peers.dropped.add(1, ordering: .relaxed)
             return
         }

@@ -93,6 +93,8 @@ public final class IPVSProxier {
     /// gone (`removed`, by id).
     public func syncChanges(upserted: [ServicePort], removed: [String]) throws {
         var changedKeys = Set<VirtualServer.Key>()
+        // Virtual servers as the changed ports now define them.
+        var desired: [VirtualServer.Key: IPVSPortState.ServiceEntry] = [:]
         var addressDelta: [IPAddress: Int] = [:]
         var frontendDelta = (cluster: [Frontend: Int](), external: [Frontend: Int](), hairpin: [Frontend: Int]())
         var replaced: [(String, IPVSPortState?)] = removed.map { ($0, nil) }
@@ -110,11 +112,15 @@ public final class IPVSProxier {
                 for f in state.hairpins { frontendDelta.hairpin[f, default: 0] += sign }
             }
             ports[id] = new
+            for (key, entry) in new?.services ?? [:] { desired[key] = entry }
         }
-        // Virtual servers: each changed key now as the remaining ports define it.
-        var desired: [VirtualServer.Key: IPVSPortState.ServiceEntry] = [:]
-        for (_, state) in ports {
-            for key in state.services.keys where changedKeys.contains(key) { desired[key] = state.services[key] }
+        // A key a removed port shared with an untouched one (two services claiming one
+        // frontend) stays as the untouched port defines it: the only case that needs a scan.
+        let claimedElsewhere = changedKeys.filter { desired[$0] == nil && serviceUse[$0] != nil }
+        if !claimedElsewhere.isEmpty {
+            for (_, state) in ports {
+                for key in claimedElsewhere { if let entry = state.services[key] { desired[key] = entry } }
+            }
         }
         let known = services
         services = [:]  // invalid until the kernel took everything (a failure forces a full sync)

@@ -58,10 +58,7 @@ extension ProxyController {
         } catch {
             metrics.failed("\(error)")
             settings.log("IPVS full sync failed: \(error); trying again in a second")
-            Task { [work] in
-                try? await Task.sleep(for: .seconds(1))
-                work.markFull()
-            }
+            work.markFull(after: .seconds(1))
             return false
         }
     }

@@ -29,7 +29,8 @@ public final class ProxyController: Sendable {
         public var tableName: String
         /// nftables (the default) or IPVS with a scheduler.
         public var mode: ProxyMode = .nftables
-        /// IPVS mode: the namespace to program (nil: the proxy's own).
+        /// The network namespace to program, a path such as /run/netns/node1 (nil: the
+        /// proxy's own).
         public var namespacePath: String?
         /// Where a line about each sync goes.
         public var log: @Sendable (String) -> Void = { _ in }
@@ -55,13 +56,8 @@ public final class ProxyController: Sendable {
     /// Set once the kernel refused conntrack netlink (logged once, then no more attempts).
     let conntrackUnavailable = Mutex(false)
 
-    /// `socket` opens the nftables socket the rules go through (the sync loop owns it).
-    let openSocket: @Sendable () throws(NFTablesError) -> NFTSocket
-
-    public init(client: APIClient, settings: Settings,
-                socket: @escaping @Sendable () throws(NFTablesError) -> NFTSocket = { () throws(NFTablesError) in try NFTSocket() }) {
+    public init(client: APIClient, settings: Settings) {
         self.settings = settings
-        self.openSocket = socket
         let work = self.work
         services = Informer<Service>(client) { event in work.mark(Self.key(event.object)) }
         slices = Informer<EndpointSlice>(client, indexers: ["service": { slice in
@@ -97,7 +93,7 @@ public final class ProxyController: Sendable {
         }
         guard await cachesSynced() else { return }
         let socket: NFTSocket
-        do { socket = try openSocket() } catch {
+        do { socket = try settings.namespacePath.map { try NFTSocket(namespacePath: $0) } ?? NFTSocket() } catch {
             metrics.failed("opening the nftables socket: \(error)")
             return
         }

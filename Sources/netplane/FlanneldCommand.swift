@@ -99,7 +99,6 @@ struct FlanneldCommand: AsyncParsableCommand {
         running.cancel()
         if let failure {
             logger.error("\(failure)")
-            FileHandle.standardError.write(Data("Error: \(failure)\n".utf8))
             await client.shutdown()
             Foundation.exit(1)
         }

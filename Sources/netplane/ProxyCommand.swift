@@ -3,11 +3,9 @@ import Client
 import Foundation
 import Hummingbird
 import Logging
-import NFTables
 import NetAddress
 import Proxy
 import ServiceLifecycle
-import Synchronization
 
 /// `netplane proxy`: the service proxy of one node.
 struct ProxyCommand: AsyncParsableCommand {
@@ -60,10 +58,7 @@ struct ProxyCommand: AsyncParsableCommand {
         settings.mode = proxyMode
         settings.namespacePath = netns
         let client = try Daemon.client(kubeconfig: kubeconfig)
-        let netns = self.netns
-        let controller = ProxyController(client: client, settings: settings) { () throws(NFTablesError) in
-            if let netns { try NFTSocket(namespacePath: netns) } else { try NFTSocket() }
-        }
+        let controller = ProxyController(client: client, settings: settings)
 
         var server: Task<Void, any Error>?
         if !metricsBind.isEmpty {
