@@ -9,22 +9,26 @@ import NetAddress
 
 /// DEL: idempotent, and works when the container's namespace is already gone.
 ///
-/// The IPAM plugin's DEL runs in its own process meanwhile. The order of the rest is chosen
-/// for the kernel's sake: committing the rule deletions queues their release behind an RCU
-/// grace period, and closing an nftables socket waits for that release while holding the
-/// nftables mutex, which deleting a link needs too. So the rules go first, the link second
-/// (its own wait for RCU callbacks covers the grace period), and the socket is closed last,
-/// when there is nothing left to wait for.
+/// The order is chosen for the kernel's sake: committing the rule deletions queues their
+/// release behind an RCU grace period, and closing an nftables socket waits for that release
+/// while holding the nftables mutex, which deleting a link needs too. So the rules go first,
+/// the link second (its own wait for RCU callbacks covers the grace period), and the socket
+/// is closed last, when there is nothing left to wait for. The IPAM plugin's DEL is started
+/// just before the link deletion: it runs in its own process while this one sleeps in the
+/// kernel's wait (started earlier, it took this CPU ahead of the deletion: one tick more).
 func del(_ request: CNIRequest) throws {
     let conf = try BridgeConfig(request.config, cniArgs: request.env)
     let env = request.env
-    let ipam = try conf.ipamType.map { (type) throws(CNIError) in try IPAMDelegate.start(plugin: type, config: request.stdin) }
     let nft = try NFTSocket()
     try removeTaggedRules(of: AttachmentTag(network: request.config.name, containerID: env.containerID,
                                             ifname: env.ifname), using: nft)
     let path = env.netns
+    var ctr: NetlinkHandle?
     if !path.isEmpty, access(path, F_OK) == 0, let ns = try? NetNS.open(path: path) {
-        let ctr = try NetlinkHandle(namespace: ns)
+        ctr = try NetlinkHandle(namespace: ns)
+    }
+    let ipam = try conf.ipamType.map { (type) throws(CNIError) in try IPAMDelegate.start(plugin: type, config: request.stdin) }
+    if let ctr {
         try NetlinkError.ignoring(.linkNotFound) { try ctr.deleteLink(named: env.ifname) }
     }
     // The host end goes with its peer; remove a leftover one too (e.g. namespace gone first).
