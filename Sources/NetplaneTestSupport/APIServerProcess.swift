@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The directory the running test bundle or benchmark was built into, where `netplane` is too.
 public func productsDirectory() -> String {
@@ -6,32 +6,52 @@ public func productsDirectory() -> String {
     return URL(fileURLWithPath: exe).deletingLastPathComponent().path
 }
 
-/// A `netplane apiserver` on a free loopback port for the length of a test or benchmark run,
-/// with a kubeconfig to reach it. (The API server's own suites use a richer helper.)
+/// A `netplane apiserver` on a free loopback port for the length of a test or benchmark run:
+/// its kubeconfig (and the server URL and admin token in it), its log beside its data.
 public final class APIServerProcess: @unchecked Sendable {
-    let process = Process()
+    public let process = Process()
     public let dataDir: String
     public let kubeconfig: String
+    /// The server's stdout and stderr.
+    public let log: String
+    /// The server URL and the admin token, from the kubeconfig it wrote.
+    public private(set) var server = ""
+    public private(set) var token = ""
 
-    public init(binary: String = productsDirectory() + "/netplane", dataDir: String, extraArgs: [String] = []) throws {
+    public init(binary: String = productsDirectory() + "/netplane", dataDir: String, listen: String = "127.0.0.1:0",
+                extraArgs: [String] = []) throws {
         self.dataDir = dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         kubeconfig = dataDir + "/kubeconfig"
+        log = dataDir + "/apiserver.log"
         try? FileManager.default.removeItem(atPath: kubeconfig)
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["apiserver", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.arguments = ["apiserver", "--listen", listen, "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
+        // Appended to, so a restarted server's log follows its predecessor's.
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = handle
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: kubeconfig) {
             guard process.isRunning, Date() < deadline else {
+                let why = process.isRunning ? "did not start within 30 s" : "exited"
                 stop()
-                throw CommandFailed(command: [binary, "apiserver"], result: CommandResult(status: -1, stdout: "", stderr: "did not start"))
+                throw CommandFailed(command: [binary] + process.arguments!,
+                                    result: CommandResult(status: -1, stdout: "", stderr: "apiserver \(why): \(logText())"))
             }
             usleep(20_000)
         }
+        for line in try String(contentsOfFile: kubeconfig, encoding: .utf8).split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("server: ") { server = String(t.dropFirst(8)) }
+            if t.hasPrefix("token: ") { token = String(t.dropFirst(7)) }
+        }
     }
+
+    public func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
     /// kubectl against this server.
     @discardableResult
@@ -39,11 +59,24 @@ public final class APIServerProcess: @unchecked Sendable {
         try Command.run(["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
     }
 
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+    /// SIGTERM, then SIGKILL if the server has not exited within `grace` seconds. Returns
+    /// whether it exited on SIGTERM (or had already exited).
+    @discardableResult
+    public func stop(grace: TimeInterval = 10) -> Bool {
+        guard process.isRunning else { return true }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if !process.isRunning { return true }
+        kill9()
+        return false
+    }
+
+    /// SIGKILL, as a crash would end it.
+    public func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     deinit { stop() }

@@ -60,7 +60,7 @@ public final class FlannelCluster {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = args
         let path = "\(dir)/\(name).log"
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
         process.standardError = handle

@@ -2,12 +2,6 @@ import Foundation
 import Testing
 import NetplaneTestSupport
 
-/// The directory the test bundle was built into, where `netplane` is too.
-func buildDirectory() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 /// The store an API server under test keeps its objects in.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite, etcd
@@ -18,17 +12,18 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 /// on SQLite or on a real etcd (its own single member, or `etcd` when given);
 /// `kubectl` runs against it through the kubeconfig it writes.
 final class RunningAPIServer: @unchecked Sendable {
-    let dataDir: String
-    let kubeconfig: String
-    let process: Process
-    let log: String
+    let apiserver: APIServerProcess
     /// Whether this server made its data directory (and removes it when done).
     let ownsDataDir: Bool
-    var server = ""
-    var token = ""
     /// The etcd this server stores into, if any; `ownsEtcd` when it started it.
     let etcd: EtcdCluster?
     let ownsEtcd: Bool
+
+    var process: Process { apiserver.process }
+    var dataDir: String { apiserver.dataDir }
+    var kubeconfig: String { apiserver.kubeconfig }
+    var server: String { apiserver.server }
+    var token: String { apiserver.token }
 
     init(dataDir: String? = nil, listen: String = "127.0.0.1:0", backend: Backend = .sqlite, etcd: EtcdCluster? = nil,
          extraArgs: [String] = []) throws {
@@ -41,38 +36,18 @@ final class RunningAPIServer: @unchecked Sendable {
             self.etcd = nil
         }
         ownsEtcd = backend == .etcd && etcd == nil
+        ownsDataDir = dataDir == nil
         let dir = dataDir ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("np-apiserver-\(UUID().uuidString)").path
-        self.dataDir = dir
-        ownsDataDir = dataDir == nil
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        kubeconfig = dir + "/kubeconfig"
-        log = dir + "/apiserver.log"
-        try? FileManager.default.removeItem(atPath: kubeconfig)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: buildDirectory() + "/netplane")
-        process.arguments = ["apiserver", "--listen", listen, "--data-dir", dir, "--kubeconfig-out", kubeconfig] + extraArgs
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
-        process.standardError = handle
-        process.standardOutput = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: kubeconfig) {
-            guard process.isRunning else { throw ServerFailed(message: "apiserver exited: \(logText())") }
-            guard Date() < deadline else { stop(); throw ServerFailed(message: "apiserver did not start: \(logText())") }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let config = try String(contentsOfFile: kubeconfig, encoding: .utf8)
-        for line in config.split(separator: "\n") {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("server: ") { server = String(t.dropFirst(8)) }
-            if t.hasPrefix("token: ") { token = String(t.dropFirst(7)) }
+        do {
+            apiserver = try APIServerProcess(dataDir: dir, listen: listen, extraArgs: extraArgs)
+        } catch {
+            if ownsEtcd { self.etcd?.stop() }
+            throw error
         }
     }
 
-    func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    func logText() -> String { apiserver.logText() }
 
     /// Runs kubectl against this server.
     @discardableResult
@@ -109,31 +84,14 @@ final class RunningAPIServer: @unchecked Sendable {
     /// SIGTERM, and SIGKILL if it has not exited within 10 seconds (a test then fails:
     /// the server must stop on SIGTERM).
     func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            Issue.record("apiserver did not exit on SIGTERM within 10 s")
-            kill9()
-        }
+        if !apiserver.stop() { Issue.record("apiserver did not exit on SIGTERM within 10 s") }
     }
 
-    func kill9() {
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    func kill9() { apiserver.kill9() }
 
     deinit {
         stop()
         if ownsDataDir { try? FileManager.default.removeItem(atPath: dataDir) }
         if ownsEtcd { etcd?.stop() }
     }
-}
-
-struct ServerFailed: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

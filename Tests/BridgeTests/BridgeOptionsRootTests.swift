@@ -7,7 +7,7 @@ import NetplaneTestSupport
 /// each checked with `ip`, `nft`, `sysctl` and `ping` in namespaces the test makes.
 @Suite("CNI bridge options (Root)", .serialized)
 struct BridgeOptionsRootTests {
-    let bridge = builtPlugins() + "/bridge"
+    let bridge = productsDirectory() + "/bridge"
 
     /// A bridge + host-local config. `extra` is spliced into the bridge's fields, `ipamExtra`
     /// into the ipam section (both as `"key":value,` JSON text).

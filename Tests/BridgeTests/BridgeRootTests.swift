@@ -7,12 +7,12 @@ import NetplaneTestSupport
 struct BridgeRootTests {
     func plugin(_ command: String, node: TestNamespace, pod: TestNamespace, id: String,
                 config: String) throws -> CommandResult {
-        try runPlugin(builtPlugins() + "/bridge", command, node: node, pod: pod, id: id, config: config)
+        try runPlugin(productsDirectory() + "/bridge", command, node: node, pod: pod, id: id, config: config)
     }
 
     @Test("CNI Root: bridge ADD connects two pods and the gateway; DEL twice cleans up")
     func twoPods() throws {
-        let dir = builtPlugins()
+        let dir = productsDirectory()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/host-local"), "no host-local in \(dir)")
         let data = scratchPath("bridge")
@@ -70,7 +70,7 @@ struct BridgeRootTests {
 
     @Test("CNI Root: bridge ipMasq adds a masquerade rule per pod, DEL removes it")
     func ipMasq() throws {
-        let dir = builtPlugins()
+        let dir = productsDirectory()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
         let data = scratchPath("bridge")
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -91,7 +91,7 @@ struct ConfListRootTests {
 
     func exercise(_ file: String, label: String, runtimeConfig: [String: JSONValue] = [:], subnetEnv: String? = nil,
                   extraChecks: (TestNamespace, TestNamespace) throws -> Void = { _, _ in }) throws {
-        let dir = builtPlugins()
+        let dir = productsDirectory()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/bridge"), "no bridge in \(dir)")
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("np-conf-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -63,11 +63,11 @@ struct InteropRootTests {
 
     @Test("CNI Root: Netplane bridge delegating to the reference host-local")
     func netplaneBridgeReferenceIPAM() throws {
-        try twoPods(bridge: builtPlugins() + "/bridge", hostLocal: "/usr/lib/cni/host-local", label: "cniinb")
+        try twoPods(bridge: productsDirectory() + "/bridge", hostLocal: "/usr/lib/cni/host-local", label: "cniinb")
     }
 
     @Test("CNI Root: reference bridge delegating to Netplane's host-local")
     func referenceBridgeNetplaneIPAM() throws {
-        try twoPods(bridge: "/usr/lib/cni/bridge", hostLocal: builtPlugins() + "/host-local", label: "cniinr")
+        try twoPods(bridge: "/usr/lib/cni/bridge", hostLocal: productsDirectory() + "/host-local", label: "cniinr")
     }
 }

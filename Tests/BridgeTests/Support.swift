@@ -3,12 +3,6 @@ import Testing
 import CNI
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-func builtPlugins() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 /// A fresh path under the temporary directory (not created), for IPAM data and plugin dirs.
 func scratchPath(_ label: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("np-\(label)-\(UUID().uuidString)").path
@@ -16,7 +10,7 @@ func scratchPath(_ label: String) -> String {
 
 /// Runs the CNI plugin `binary` as a runtime would, on the host side (`node`) for `pod`.
 func runPlugin(_ binary: String, _ command: String, node: TestNamespace, pod: TestNamespace?, id: String,
-               ifname: String = "eth0", cniPath: String = builtPlugins(), args: String? = nil,
+               ifname: String = "eth0", cniPath: String = productsDirectory(), args: String? = nil,
                config: String) throws -> CommandResult {
     var env = ["CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(id)", "CNI_NETNS=\(pod?.path ?? "")",
                "CNI_IFNAME=\(ifname)", "CNI_PATH=\(cniPath)"]

@@ -3,12 +3,6 @@ import Testing
 import CNI
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-private func buildDirectory() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 private let referenceDirectory = "/usr/lib/cni"
 
 @Suite("CNI loopback (Root)", .serialized)
@@ -29,7 +23,7 @@ struct LoopbackRootTests {
 
     @Test("CNI Root: Netplane loopback ADD, CHECK, DEL (twice, and with the namespace gone)")
     func netplaneLoopback() throws {
-        let dir = buildDirectory()
+        let dir = productsDirectory()
         try #require(FileManager.default.isExecutableFile(atPath: dir + "/loopback"), "no loopback in \(dir)")
         try TestNamespace.with(label: "cnilo") { (ns: TestNamespace) in
             _ = try Command.check(["ip", "-n", ns.name, "link", "set", "lo", "down"])
@@ -76,7 +70,7 @@ struct LoopbackRootTests {
     func interop() throws {
         try #require(FileManager.default.isExecutableFile(atPath: referenceDirectory + "/loopback"),
                      "containernetworking-plugins not installed")
-        let dir = buildDirectory()
+        let dir = productsDirectory()
         try TestNamespace.with(2, label: "cniref") { nss in
             for ns in nss { _ = try Command.check(["ip", "-n", ns.name, "link", "set", "lo", "down"]) }
             for version in ["0.3.1", "0.4.0", "1.0.0"] {

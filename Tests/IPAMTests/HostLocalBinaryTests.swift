@@ -2,12 +2,6 @@ import Foundation
 import Testing
 import NetplaneTestSupport
 
-/// The directory of the built executables: where the test bundle lives.
-private func buildDirectory() -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
-}
-
 private let reference = "/usr/lib/cni/host-local"
 
 /// Runs the built `host-local` executable (or `binary`) as a runtime would.
@@ -15,7 +9,7 @@ private func plugin(_ command: String, _ config: String, container: String = "ct
                     args: String = "IgnoreUnknown=1", binary: String? = nil) throws -> CommandResult {
     try Command.run(["env", "-i", "CNI_COMMAND=\(command)", "CNI_CONTAINERID=\(container)",
                      "CNI_NETNS=/run/netns/none", "CNI_IFNAME=\(ifname)", "CNI_ARGS=\(args)", "CNI_PATH=/nonexistent",
-                     binary ?? buildDirectory() + "/host-local"], stdin: config)
+                     binary ?? productsDirectory() + "/host-local"], stdin: config)
 }
 
 private func json(_ r: CommandResult) throws -> [String: Any] {
@@ -120,7 +114,7 @@ struct HostLocalConcurrencyTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let conf = #"{"cniVersion":"1.0.0","name":"par","ipam":{"type":"host-local","dataDir":"\#(dir)","subnet":"10.244.3.0/24"}}"#
         try conf.write(toFile: dir + "/conf.json", atomically: true, encoding: .utf8)
-        let ours = buildDirectory() + "/host-local"
+        let ours = productsDirectory() + "/host-local"
         let theirs = FileManager.default.isExecutableFile(atPath: reference) ? reference : ours
         // xargs reaps with waitpid: a shell's `wait` can hang when the test process hands
         // its children a signal mask with SIGCHLD blocked.

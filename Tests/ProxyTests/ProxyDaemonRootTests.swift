@@ -52,7 +52,7 @@ import Testing
                                "--cluster-cidr", "10.244.0.0/16", "--nodeport-addresses", "198.18.0.11/32",
                                "--metrics-bind", "127.0.0.1:\(metricsPort)"]
             let log = dir + "/proxy.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             proxy.standardError = FileHandle(forWritingAtPath: log)
             try proxy.run()
             defer {

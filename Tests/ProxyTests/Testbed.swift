@@ -161,7 +161,7 @@ final class ProxyDaemon {
         log = dir + "/proxy.log"
         process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
         process.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path] + extra
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
     }
