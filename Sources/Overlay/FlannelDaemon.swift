@@ -95,9 +95,14 @@ public final class FlannelDaemon: Sendable {
         case .udp(let port):
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             loops = group
-            tunnel = try await UDPTunnel.start(
-                namespace: namespace, handle: handle, port: port, mtu: mtu,
-                address: try IPPrefix(address: OverlayCompiler.vtepAddress(of: podCIDR), length: network.length), group: group)
+            do {
+                tunnel = try await UDPTunnel.start(
+                    namespace: namespace, handle: handle, port: port, mtu: mtu,
+                    address: try IPPrefix(address: OverlayCompiler.vtepAddress(of: podCIDR), length: network.length), group: group)
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
+            }
         }
         do {
             // Masquerade, then tell the others (and the CNI plugin) about this node.
