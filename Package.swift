@@ -7,11 +7,6 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// Release builds of the CNI plugins on Linux.
-let releaseOnLinux = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
-/// A plugin that links fully statically in release (see the plugin targets).
-let staticPlugin: [LinkerSetting] = [.unsafeFlags(["-static-executable"], releaseOnLinux)]
-
 let package = Package(
     name: "Netplane",
     platforms: [.macOS(.v15)],
@@ -155,18 +150,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
-        // The CNI plugins start once per container and call: in release they are linked fully
-        // statically (no dynamic loader, no relocations: ~1 ms less per start). The bridge
-        // needs libnftnl, whose libmnl Debian ships only as a shared library, so it stays
-        // dynamic but position-dependent (no relative relocations to apply at start).
-        .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict,
-                          linkerSettings: staticPlugin),
-        .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict,
-                          linkerSettings: staticPlugin),
-        .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict,
-                          linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], releaseOnLinux)]),
-        .executableTarget(name: "flannel", dependencies: ["CNI"], swiftSettings: strict,
-                          linkerSettings: staticPlugin),
+        // The CNI plugins (Tools/install links them statically: see there).
+        .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
+        .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
+        .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict),
+        .executableTarget(name: "flannel", dependencies: ["CNI"], swiftSettings: strict),
 
         // Tests (the *Root* suites need root and create their own namespaces).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
