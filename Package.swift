@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress", "NetNamespace"],
                 swiftSettings: strict),
         // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
-        .target(name: "IPAM", dependencies: ["NetAddress"], swiftSettings: strict),
+        .target(name: "IPAM", dependencies: ["JSON", "NetAddress"], swiftSettings: strict),
 
         // JSON: the one JSON value type, with a parser and printer that need no Foundation.
         .target(name: "JSON", swiftSettings: strict),

@@ -93,8 +93,13 @@ public final class APIServer: Sendable {
         switch route {
         case .version: return .json(status: 200, Discovery.version)
         case .healthz, .readyz, .livez: return .bytes(status: 200, contentType: "text/plain", Array("ok".utf8))
-        case .apiVersions: return .json(status: 200, Discovery.apiVersions())
-        case .apiGroups: return .json(status: 200, Discovery.apiGroupList(registry))
+        case .apiVersions, .apiGroups:
+            let core = route == .apiVersions
+            if let version = Discovery.aggregatedVersion(accept: request.accept) {
+                return .bytes(status: 200, contentType: Discovery.aggregatedContentType(version),
+                              Discovery.aggregated(registry, core: core, version: version).jsonBytes())
+            }
+            return .json(status: 200, core ? Discovery.apiVersions() : Discovery.apiGroupList(registry))
         case .apiGroup(let group):
             guard let g = Discovery.apiGroup(registry, group) else { throw .notFound(path: request.path) }
             return .json(status: 200, g)

@@ -30,8 +30,9 @@ public enum IPAMDelegate {
         var environment = currentEnvironment()
         for (k, v) in env { environment[k] = v }
         let path = try find(plugin: plugin, in: (environment["CNI_PATH"] ?? "").split(separator: ":").map(String.init))
-        let (pid, stdout) = try spawn(path: path, environment: environment, input: config)
-        return DelegatedPlugin(name: plugin, pid: pid, stdout: stdout)
+        return DelegatedPlugin(name: plugin) { () throws(CNIError) in
+            try spawn(path: path, environment: environment, input: config)
+        }
     }
 
     static func currentEnvironment() -> [String: String] {
@@ -88,31 +89,50 @@ public enum IPAMDelegate {
 /// A delegated plugin that has been started: collect its output once with `output()` or
 /// `result()`. Dropping it without collecting still waits for the child (no zombies, and a
 /// following DEL never races the ADD still running).
+///
+/// The child is spawned from a helper thread: `posix_spawn` suspends its caller until the
+/// child has exec'd (vfork), about half a millisecond for a plugin here, which the caller
+/// spends on its own work instead (a bridge creating its veth). A spawn failure is reported
+/// when the output is collected.
 public final class DelegatedPlugin {
     let name: String
-    let pid: pid_t
-    var stdout: Int32
-    var collected: (status: Int32, output: [UInt8])?
+    private let spawn: SpawnJob
+    private var spawner: pthread_t?
+    private var collected: Result<(status: Int32, output: [UInt8]), CNIError>?
 
-    init(name: String, pid: pid_t, stdout: Int32) {
+    init(name: String, spawn: @escaping () throws(CNIError) -> (pid_t, Int32)) {
         self.name = name
-        self.pid = pid
-        self.stdout = stdout
+        self.spawn = SpawnJob(spawn)
+        var thread = pthread_t()
+        let job = Unmanaged.passRetained(self.spawn).toOpaque()
+        if pthread_create(&thread, nil, { raw in
+            Unmanaged<SpawnJob>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, job) == 0 {
+            spawner = thread
+        } else {
+            Unmanaged<SpawnJob>.fromOpaque(job).release()
+            self.spawn.run()
+        }
     }
 
     deinit { _ = finish() }
 
-    /// Reads stdout to its end and reaps the child (once); its exit status and output.
-    func finish() -> (status: Int32, output: [UInt8]) {
+    /// Waits for the spawn, reads stdout to its end and reaps the child (once); its exit
+    /// status and output.
+    func finish() -> Result<(status: Int32, output: [UInt8]), CNIError> {
         if let collected { return collected }
-        let out = PluginMain.readAll(fd: stdout)
-        close(stdout)
-        stdout = -1
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS by hand: Swift does not import the macros.
-        let exited = (status & 0x7f) == 0
-        let result = (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
+        if let spawner { pthread_join(spawner, nil) }
+        spawner = nil
+        let result = spawn.outcome!.map { (pid, stdout) -> (status: Int32, output: [UInt8]) in
+            let out = PluginMain.readAll(fd: stdout)
+            close(stdout)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // WIFEXITED / WEXITSTATUS by hand: Swift does not import the macros.
+            let exited = (status & 0x7f) == 0
+            return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
+        }
         collected = result
         return result
     }
@@ -120,7 +140,7 @@ public final class DelegatedPlugin {
     /// The plugin's stdout after a zero exit; its error JSON, thrown, otherwise.
     @discardableResult
     public func output() throws(CNIError) -> [UInt8] {
-        let (status, out) = finish()
+        let (status, out) = try finish().get()
         if status != 0 {
             if let value = try? JSONValue.parse(out), let error = CNIError(json: value) { throw error }
             throw CNIError(code: .generic, msg: "plugin \(name) failed with status \(status)",
@@ -138,4 +158,12 @@ public final class DelegatedPlugin {
 
     /// Waits for the plugin to end, ignoring what it said (before undoing its work).
     public func wait() { _ = finish() }
+}
+
+/// The spawn a helper thread runs; its outcome is read only after that thread is joined.
+private final class SpawnJob: @unchecked Sendable {
+    let body: () throws(CNIError) -> (pid_t, Int32)
+    var outcome: Result<(pid_t, Int32), CNIError>?
+    init(_ body: @escaping () throws(CNIError) -> (pid_t, Int32)) { self.body = body }
+    func run() { outcome = Result { () throws(CNIError) -> (pid_t, Int32) in try body() } }
 }

@@ -1,26 +1,11 @@
 public import NetAddress
-import FoundationEssentials
+import JSON
 
 /// A route handed back in the IPAM result: `{"dst": "0.0.0.0/0", "gw": "10.244.1.1"}`.
-public struct IPAMRoute: Sendable, Equatable, Decodable {
+public struct IPAMRoute: Sendable, Equatable {
     public var dst: IPPrefix
     public var gw: IPAddress?
     public init(dst: IPPrefix, gw: IPAddress? = nil) { self.dst = dst; self.gw = gw }
-
-    enum CodingKeys: String, CodingKey { case dst, gw }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = try c.decode(String.self, forKey: .dst)
-        do { dst = try IPPrefix(d) } catch {
-            throw DecodingError.dataCorruptedError(forKey: .dst, in: c, debugDescription: error.description)
-        }
-        if let g = try c.decodeIfPresent(String.self, forKey: .gw), !g.isEmpty {
-            guard let a = IPAddress(g) else {
-                throw DecodingError.dataCorruptedError(forKey: .gw, in: c, debugDescription: "invalid IP address \"\(g)\"")
-            }
-            gw = a
-        }
-    }
 }
 
 /// The `ipam` section of a host-local network config, with the same field names as the
@@ -65,27 +50,45 @@ public struct HostLocalConfig: Sendable, Equatable {
     }
 
     /// Parses a whole network config (stdin of the plugin) plus `CNI_ARGS`.
+    ///
+    /// Through the JSON module rather than Codable: the plugin starts once per call, and
+    /// Codable's generic decoding costs a fresh process more (runtime type lookups) than the
+    /// whole allocation does.
     public init(json: [UInt8], cniArgs: String? = nil) throws(IPAMError) {
-        let raw: RawNetConf
-        do { raw = try JSONDecoder().decode(RawNetConf.self, from: Data(json)) } catch {
-            throw IPAMError(.decode, "failed to load netconf: \(describe(error))")
+        let raw: Fields
+        do { raw = Fields(try JSONValue.parse(json), path: "") } catch {
+            throw IPAMError(.decode, "failed to load netconf: \(error)")
         }
-        guard let ipam = raw.ipam else { throw IPAMError(.invalidConfig, "IPAM config missing 'ipam' key") }
+        guard let ipam = try raw.object("ipam") else { throw IPAMError(.invalidConfig, "IPAM config missing 'ipam' key") }
         var sets: [[IPRange]] = []
-        if let subnet = ipam.subnet {
+        if let subnet = try ipam.string("subnet") {
             guard let prefix = try? IPPrefix(subnet) else {
                 throw IPAMError(.invalidConfig, "invalid subnet \"\(subnet)\"")
             }
-            func addr(_ s: String?, _ field: String) throws(IPAMError) -> IPAddress? {
-                guard let s, !s.isEmpty else { return nil }
+            func addr(_ field: String) throws(IPAMError) -> IPAddress? {
+                guard let s = try ipam.string(field), !s.isEmpty else { return nil }
                 guard let a = IPAddress(s) else { throw IPAMError(.invalidConfig, "invalid \(field) \"\(s)\"") }
                 return a
             }
-            sets.append([IPRange(subnet: prefix, rangeStart: try addr(ipam.rangeStart, "rangeStart"),
-                                 rangeEnd: try addr(ipam.rangeEnd, "rangeEnd"),
-                                 gateway: try addr(ipam.gateway, "gateway"))])
+            sets.append([IPRange(subnet: prefix, rangeStart: try addr("rangeStart"), rangeEnd: try addr("rangeEnd"),
+                                 gateway: try addr("gateway"))])
         }
-        sets += ipam.ranges ?? []
+        for set in try ipam.array("ranges") ?? [] {
+            var ranges: [IPRange] = []
+            for range in try set.elements() { ranges.append(try range.range()) }
+            sets.append(ranges)
+        }
+        var routes: [IPAMRoute] = []
+        for route in try ipam.array("routes") ?? [] {
+            let dst = try route.required("dst")
+            guard let prefix = try? IPPrefix(dst) else { throw route.corrupt("dst", "invalid CIDR address \"\(dst)\"") }
+            var gw: IPAddress?
+            if let g = try route.string("gw"), !g.isEmpty {
+                guard let a = IPAddress(g) else { throw route.corrupt("gw", "invalid IP address \"\(g)\"") }
+                gw = a
+            }
+            routes.append(IPAMRoute(dst: prefix, gw: gw))
+        }
 
         var requested: [IPAddress] = []
         func request(_ text: Substring, _ source: String) throws(IPAMError) {
@@ -98,39 +101,89 @@ public struct HostLocalConfig: Sendable, Equatable {
             guard kv.count == 2, kv[0] == "IP" else { continue }
             for ip in kv[1].split(separator: ",") { try request(ip, "CNI_ARGS") }
         }
-        for ip in raw.args?.cni?.ips ?? [] { try request(Substring(ip), "args.cni.ips") }
-        for ip in raw.runtimeConfig?.ips ?? [] { try request(Substring(ip), "runtimeConfig.ips") }
+        for ip in try raw.object("args")?.object("cni")?.strings("ips") ?? [] { try request(Substring(ip), "args.cni.ips") }
+        for ip in try raw.object("runtimeConfig")?.strings("ips") ?? [] { try request(Substring(ip), "runtimeConfig.ips") }
 
-        try self.init(name: raw.name ?? "", rangeSets: sets, routes: ipam.routes ?? [], dataDir: ipam.dataDir,
-                      resolvConf: ipam.resolvConf, requestedIPs: requested)
+        try self.init(name: try raw.string("name") ?? "", rangeSets: sets, routes: routes, dataDir: try ipam.string("dataDir"),
+                      resolvConf: try ipam.string("resolvConf"), requestedIPs: requested)
     }
 }
 
-private func describe(_ error: any Error) -> String {
-    switch error {
-    case DecodingError.dataCorrupted(let c): return c.debugDescription
-    case DecodingError.keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-        return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)"
-    default: return "\(error)"
-    }
-}
+/// A JSON value of the config with its path, for typed reads that name the field they
+/// fail on (a `null` field counts as absent, as in Go's decoder).
+private struct Fields {
+    let value: JSONValue
+    let path: String
 
-private struct RawNetConf: Decodable {
-    struct IPAM: Decodable {
-        var subnet: String?
-        var rangeStart: String?
-        var rangeEnd: String?
-        var gateway: String?
-        var ranges: [[IPRange]]?
-        var routes: [IPAMRoute]?
-        var dataDir: String?
-        var resolvConf: String?
+    init(_ value: JSONValue, path: String) { self.value = value; self.path = path }
+
+    func corrupt(_ key: String, _ message: String) -> IPAMError {
+        IPAMError(.decode, "failed to load netconf: \(path.isEmpty ? key : path + "." + key): \(message)")
     }
-    struct IPs: Decodable { var ips: [String]? }
-    struct Args: Decodable { var cni: IPs? }
-    var name: String?
-    var ipam: IPAM?
-    var args: Args?
-    var runtimeConfig: IPs?
+
+    private func field(_ key: String) throws(IPAMError) -> JSONValue? {
+        guard let object = value.objectValue else {
+            throw IPAMError(.decode, "failed to load netconf: \(path.isEmpty ? "config" : path): expected an object, found \(value.typeName)")
+        }
+        guard let v = object[key], !v.isNull else { return nil }
+        return v
+    }
+
+    func string(_ key: String) throws(IPAMError) -> String? {
+        guard let v = try field(key) else { return nil }
+        guard let s = v.stringValue else { throw corrupt(key, "expected a string, found \(v.typeName)") }
+        return s
+    }
+
+    func required(_ key: String) throws(IPAMError) -> String {
+        guard let s = try string(key) else { throw corrupt(key, "missing field '\(key)'") }
+        return s
+    }
+
+    func object(_ key: String) throws(IPAMError) -> Fields? {
+        guard let v = try field(key) else { return nil }
+        guard v.objectValue != nil else { throw corrupt(key, "expected an object, found \(v.typeName)") }
+        return Fields(v, path: path.isEmpty ? key : path + "." + key)
+    }
+
+    func array(_ key: String) throws(IPAMError) -> [Fields]? {
+        guard let v = try field(key) else { return nil }
+        guard let items = v.arrayValue else { throw corrupt(key, "expected an array, found \(v.typeName)") }
+        let base = path.isEmpty ? key : path + "." + key
+        return items.enumerated().map { Fields($1, path: "\(base)[\($0)]") }
+    }
+
+    func strings(_ key: String) throws(IPAMError) -> [String]? {
+        guard let items = try array(key) else { return nil }
+        var out: [String] = []
+        for item in items {
+            guard let s = item.value.stringValue else {
+                throw IPAMError(.decode, "failed to load netconf: \(item.path): expected a string, found \(item.value.typeName)")
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// The items of this value, which must be an array (a range set).
+    func elements() throws(IPAMError) -> [Fields] {
+        guard let items = value.arrayValue else {
+            throw IPAMError(.decode, "failed to load netconf: \(path): expected an array, found \(value.typeName)")
+        }
+        return items.enumerated().map { Fields($1, path: "\(path)[\($0)]") }
+    }
+
+    /// A range: `subnet` (required) and the optional `rangeStart`, `rangeEnd`, `gateway`.
+    func range() throws(IPAMError) -> IPRange {
+        let text = try required("subnet")
+        let subnet: IPPrefix
+        do { subnet = try IPPrefix(text) } catch { throw corrupt("subnet", error.description) }
+        func address(_ key: String) throws(IPAMError) -> IPAddress? {
+            guard let s = try string(key), !s.isEmpty else { return nil }
+            guard let a = IPAddress(s) else { throw corrupt(key, "invalid IP address \"\(s)\"") }
+            return a
+        }
+        return IPRange(subnet: subnet, rangeStart: try address("rangeStart"), rangeEnd: try address("rangeEnd"),
+                       gateway: try address("gateway"))
+    }
 }

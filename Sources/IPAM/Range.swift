@@ -26,7 +26,7 @@ public struct IPAMError: Error, Equatable, CustomStringConvertible {
 
 /// One `{subnet, rangeStart, rangeEnd, gateway}` entry exactly as the reference host-local
 /// plugin reads it; every field but `subnet` is optional until `canonicalized()`.
-public struct IPRange: Sendable, Equatable, Decodable {
+public struct IPRange: Sendable, Equatable {
     public var subnet: IPPrefix
     public var rangeStart: IPAddress?
     public var rangeEnd: IPAddress?
@@ -38,26 +38,6 @@ public struct IPRange: Sendable, Equatable, Decodable {
         self.rangeStart = rangeStart
         self.rangeEnd = rangeEnd
         self.gateway = gateway
-    }
-
-    enum CodingKeys: String, CodingKey { case subnet, rangeStart, rangeEnd, gateway }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let text = try c.decode(String.self, forKey: .subnet)
-        do { subnet = try IPPrefix(text) } catch {
-            throw DecodingError.dataCorruptedError(forKey: .subnet, in: c, debugDescription: error.description)
-        }
-        func address(_ key: CodingKeys) throws -> IPAddress? {
-            guard let s = try c.decodeIfPresent(String.self, forKey: key), !s.isEmpty else { return nil }
-            guard let a = IPAddress(s) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "invalid IP address \"\(s)\"")
-            }
-            return a
-        }
-        rangeStart = try address(.rangeStart)
-        rangeEnd = try address(.rangeEnd)
-        gateway = try address(.gateway)
     }
 
     /// The range with defaults filled in, as the reference's `Range.Canonicalize`: the subnet

@@ -188,6 +188,37 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(lines.filter { $0 == "second=9" }.count == 2, "added, then deleted: \(seen)")
     }
 
+    /// kubectl asks for aggregated discovery and, answered in that form, learns every
+    /// resource from `/api` and `/apis` alone: no request per group-version.
+    @Test func kubectlDiscoversEverythingFromTwoAggregatedDocuments() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("np-kubectl-cache-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let result = try api.kubectl(["api-resources", "-v=6", "--cache-dir", cache])
+        #expect(result.succeeded, "\(result.stderr)")
+        let gets = result.stderr.split(separator: "\n").filter { $0.contains(" GET https://") }
+        #expect(gets.contains { $0.contains("/api?") } && gets.contains { $0.contains("/apis?") }, "\(gets)")
+        #expect(!gets.contains { $0.contains("/api/v1?") || $0.contains("/apis/apps/v1?") }, "per-group discovery: \(gets)")
+        // Every resource with its group-version, scope and kind, as the per-group documents give them.
+        let rows = Set(result.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") })
+        for row in ["deployments deploy apps/v1 true Deployment", "nodes no v1 false Node",
+                    "endpointslices discovery.k8s.io/v1 true EndpointSlice",
+                    "networkpolicies netpol networking.k8s.io/v1 true NetworkPolicy",
+                    "leases coordination.k8s.io/v1 true Lease", "cronjobs cj batch/v1 true CronJob"] {
+            #expect(rows.contains(row), "\(row) in \(result.stdout)")
+        }
+        // The document itself, with the content type that names its form, and scale's kind.
+        let doc = try Command.run(["curl", "-sS", "-k", "-D", "-", "-H", "Authorization: Bearer \(api.token)", "-H",
+                                   "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+                                   api.server + "/apis"]).stdout
+        #expect(doc.lowercased().contains("content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"), "\(doc)")
+        #expect(doc.contains(#""subresource":"scale""#) && doc.contains(#""kind":"Scale""#), "\(doc.prefix(2000))")
+        // A client that asks for plain JSON still gets the APIGroupList.
+        let plain = try api.curl("GET", "/apis")
+        #expect(plain.status == 200 && plain.body.contains(#""kind":"APIGroupList""#), "\(plain.body.prefix(300))")
+    }
+
     @Test func protobufBodiesGetAClear415() throws {
         let api = try RunningAPIServer()
         defer { api.stop() }
