@@ -5,6 +5,7 @@ import Foundation
 import JSON
 import NIOCore
 import NIOPosix
+import NIOSSL
 import NetplaneTestSupport
 import Synchronization
 
@@ -24,6 +25,7 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "The netplane binary (default: beside this one).") var netplane: String?
     @Option(help: "API server backends to run (comma-separated).") var backends = "sqlite,etcd"
     @Flag(help: "Skip the raw etcd anchor (for profiling one side).") var skipAnchor = false
+    @Flag(help: "Skip the HTTPS ceiling (GET /healthz of the API server, and of nginx when installed).") var skipCeiling = false
     @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
 
     func run() async throws {
@@ -44,6 +46,12 @@ struct StoreBench: AsyncParsableCommand {
             let raw = RawEtcd(endpoint: etcd.endpoints[0])
             raw1 = try await throughput(count: serialCount, clients: 1) { i in try await raw.put("/bench/raw/\(i)", value) }
             raw32 = try await throughput(count: concurrentCount, clients: 32) { i in try await raw.put("/bench/raw32/\(i)", value) }
+            // What the etcd backend must send for a create (it may not overwrite): a
+            // transaction that puts only if the key has never been created.
+            let txn1 = try await throughput(count: serialCount, clients: 1) { i in try await raw.create("/bench/txn/\(i)", value) }
+            print(String(format: "raw etcd create transactions (create_revision = 0, then put), 1 client: %.0f/s (%.3f ms each; a put: %.3f ms)",
+                         txn1, 1000 / txn1, 1000 / raw1))
+            print(String(format: "RESULT store-etcd-txn-1 one=%.0f put=%.0f unit=ops/s", txn1, raw1))
             await raw.shutdown()
         }
 
@@ -58,6 +66,9 @@ struct StoreBench: AsyncParsableCommand {
             }
             let many = try await throughput(count: concurrentCount, clients: 32) { i in
                 try await create(client, namespace: "default", name: "many-\(i)", value)
+            }
+            if backend == "sqlite" && !skipCeiling {
+                try await ceiling(server: server, scratch: scratch)
             }
             if backend == "sqlite" {
                 // The watchers' own connections (one each), beside the writer's.
@@ -76,6 +87,52 @@ struct StoreBench: AsyncParsableCommand {
             printThroughput("store-create-1-\(side.name)", side.one, raw1)
             printThroughput("store-create-32-\(side.name)", side.many, raw32)
         }
+    }
+
+    /// What the fastest request costs here: GET /healthz (no token, no body, no store, a
+    /// two-byte answer) over the same kind of keep-alive HTTPS connections as the creates,
+    /// from 1 and 32 clients, against the API server and, when nginx is installed, against
+    /// nginx (`return 200`, same certificate). No create can be faster than this ceiling, so
+    /// it shows how far a create target is from what the machine and the client allow.
+    func ceiling(server: APIServerProcess, scratch: String) async throws {
+        var targets = [("apiserver", server.server + "/healthz")]
+        var nginx: Process?
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") {
+            let port = 20000 + Int(getpid() % 20000)
+            let dir = scratch + "/nginx"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let conf = """
+                daemon off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log;
+                events { worker_connections 1024; }
+                http { access_log off;
+                  server { listen 127.0.0.1:\(port) ssl; ssl_certificate \(server.dataDir)/pki/apiserver.crt;
+                           ssl_certificate_key \(server.dataDir)/pki/apiserver.key; keepalive_requests 1000000;
+                           location / { return 200 "ok"; } } }
+                """
+            try conf.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+            p.arguments = ["-c", dir + "/nginx.conf", "-p", dir]
+            try p.run()
+            nginx = p
+            try await Task.sleep(for: .milliseconds(500))
+            targets.append(("nginx", "https://127.0.0.1:\(port)/healthz"))
+        }
+        defer { if let nginx { nginx.terminate(); nginx.waitUntilExit() } }
+        let probe = HTTPSProbe()
+        do {
+            for (name, url) in targets {
+                let one = try await throughput(count: serialCount, clients: 1) { _ in try await probe.get(url) }
+                let many = try await throughput(count: concurrentCount, clients: 32) { _ in try await probe.get(url) }
+                print(String(format: "ceiling: GET /healthz of %@ over HTTPS: 1 client %.0f/s (%.3f ms each), 32 clients %.0f/s",
+                             name, one, 1000 / one, many))
+                print(String(format: "RESULT store-ceiling-%@ one=%.0f many=%.0f unit=ops/s", name, one, many))
+            }
+        } catch {
+            await probe.shutdown()
+            throw error
+        }
+        await probe.shutdown()
     }
 
     func create(_ client: APIClient, namespace: String, name: String, _ value: String) async throws {
@@ -183,6 +240,46 @@ final class RawEtcd: Sendable {
         let response = try await http.execute(request, timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw ValidationError("etcd put: HTTP \(response.status.code)") }
+    }
+
+    /// Put only if `key` has never been created, as EtcdStore's create does.
+    func create(_ key: String, _ value: String) async throws {
+        let k = JSONValue.string(Data(key.utf8).base64EncodedString())
+        let body: JSONValue = [
+            "compare": [["key": k, "result": "EQUAL", "target": "CREATE", "create_revision": "0"]],
+            "success": [["request_put": ["key": k, "value": .string(Data(value.utf8).base64EncodedString())]]],
+        ]
+        var request = HTTPClientRequest(url: endpoint + "/v3/kv/txn")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(bytes: body.jsonBytes()))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let reply = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok, (try? JSONValue.parse(Array(reply.readableBytesView)))?["succeeded"]?.boolValue == true else {
+            throw ValidationError("etcd txn: HTTP \(response.status.code)")
+        }
+    }
+
+    func shutdown() async { try? await http.shutdown() }
+}
+
+/// GETs over keep-alive HTTPS without certificate checks (the servers' certificates are
+/// made for the run), with the same HTTP client library and pool size as the creates.
+final class HTTPSProbe: Sendable {
+    let http: HTTPClient
+
+    init() {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        var config = HTTPClient.Configuration(tlsConfiguration: tls)
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        config.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+    }
+
+    func get(_ url: String) async throws {
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw ValidationError("GET \(url): HTTP \(response.status.code)") }
     }
 
     func shutdown() async { try? await http.shutdown() }

@@ -13,6 +13,18 @@ import JSON
         #expect(value.jsonString.hasPrefix(#"{"a":[1,-2,3.5,1e-07,true,false,null],"b":{"c":"x\"y\\z\né😀"}"#))
     }
 
+    @Test func escapesWhatJSONRequiresAndCopiesTheRest() throws {
+        let cases: [(String, String)] = [
+            ("", #""""#), ("plain", #""plain""#), ("\"", #""\"""#), ("a\\", #""a\\""#),
+            ("\u{1}x\u{1f}", #""\u0001x\u001f""#), ("\ttab\r\n", #""\ttab\r\n""#),
+            ("é😀/<>", "\"é😀/<>\""), (String(repeating: "x", count: 1024) + "\"", "\"" + String(repeating: "x", count: 1024) + "\\\"\""),
+        ]
+        for (value, printed) in cases {
+            #expect(JSONValue.string(value).jsonString == printed)
+            #expect(try JSONValue.parse(printed) == .string(value))
+        }
+    }
+
     @Test func rejectsMalformedDocuments() {
         for bad in ["", "{", #"{"a":}"#, "[1,]", "01", "1.", "tru", #""\x""#, "{} x", #"{"a" 1}"#, "\"a\u{1}\""] {
             #expect(throws: JSONError.self, "\(bad)") { try JSONValue.parse(bad) }

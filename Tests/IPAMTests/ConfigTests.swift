@@ -71,6 +71,20 @@ import NetAddress
             ($0 as? IPAMError)?.kind == .decode
         }
         #expect { try HostLocalConfig(json: Array("not json".utf8)) } throws: { ($0 as? IPAMError)?.kind == .decode }
+        // A field of the wrong type is named with its path.
+        #expect { try HostLocalConfig(json: Array(#"{"name":"n","ipam":{"ranges":[[{"subnet":"10.0.0.0/24","gateway":7}]]}}"#.utf8)) } throws: {
+            guard let e = $0 as? IPAMError else { return false }
+            return e.kind == .decode && e.message.contains("ipam.ranges[0][0].gateway") && e.message.contains("expected a string")
+        }
+        #expect { try HostLocalConfig(json: Array(#"{"name":"n","ipam":{"routes":[{"gw":"10.0.0.1"}],"subnet":"10.0.0.0/24"}}"#.utf8)) } throws: {
+            ($0 as? IPAMError)?.message.contains("ipam.routes[0].dst: missing field 'dst'") == true
+        }
+    }
+
+    @Test func nullFieldsCountAsAbsent() throws {
+        let c = try HostLocalConfig(json: Array(#"{"name":"n","args":null,"ipam":{"subnet":"10.0.0.0/24","rangeStart":null,"routes":null,"dataDir":null}}"#.utf8))
+        #expect(c.rangeSets[0][0].rangeStart == ip("10.0.0.1"))
+        #expect(c.routes.isEmpty && c.dataDir == HostLocalConfig.defaultDataDir)
     }
 }
 
