@@ -2,12 +2,12 @@ import JSON
 import APIMachinery
 
 /// The OpenAPI v3 documents kubectl reads before `apply`/`create`: per group-version, the
-/// paths of every resource with their operations and parameters. kubectl looks for the
-/// `fieldValidation` parameter on a kind's PATCH operation to learn that the server
-/// validates fields itself (it then sends `fieldValidation=Strict` instead of validating
-/// client-side against full schemas, which Netplane does not publish). The PATCH bodies list
-/// JSON and merge patches only, so kubectl builds strategic merge patches from the Kubernetes
-/// types compiled into it rather than from schemas here.
+/// paths of every resource with their operations and parameters, and the schemas of its
+/// kinds for `kubectl explain` (OpenAPISchemas). kubectl looks for the `fieldValidation`
+/// parameter on a kind's PATCH operation to learn that the server validates fields itself
+/// (it then sends `fieldValidation=Strict` instead of validating client-side). The PATCH
+/// bodies list JSON and merge patches only, so kubectl builds strategic merge patches from
+/// the Kubernetes types compiled into it rather than from schemas here.
 enum OpenAPI {
     static func gvPath(_ group: String, _ version: String) -> String {
         group.isEmpty ? "api/\(version)" : "apis/\(group)/\(version)"
@@ -44,8 +44,9 @@ enum OpenAPI {
             paths[base + "/{name}"] = ["get": op("get", []), "put": op("put", writeParams), "patch": patch,
                                        "delete": op("delete", ["gracePeriodSeconds", "propagationPolicy"])]
         }
+        let resources = registry.resources.filter { $0.group == gv.group && $0.version == gv.version }
         return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0+netplane"],
-                "paths": .object(paths), "components": ["schemas": .emptyObject]]
+                "paths": .object(paths), "components": ["schemas": .object(OpenAPISchemas.components(for: resources))]]
     }
 
     /// An OpenAPI v2 `Document` in protobuf (gnostic's openapi_v2.proto): `swagger` (field 1)

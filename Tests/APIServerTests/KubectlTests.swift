@@ -219,6 +219,28 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(plain.status == 200 && plain.body.contains(#""kind":"APIGroupList""#), "\(plain.body.prefix(300))")
     }
 
+    /// `kubectl explain` walks the schemas of the OpenAPI v3 documents.
+    @Test func explainDescribesKindsAndFields() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let spec = try api.kubectlOK(["explain", "service.spec"])
+        #expect(spec.contains("KIND:       Service") && spec.contains("VERSION:    v1"), "\(spec)")
+        #expect(spec.contains("FIELD: spec <ServiceSpec>"), "\(spec)")
+        for field in ["ports\t<[]ServicePort>", "clusterIP\t<string>", "externalTrafficPolicy\t<string>", "selector\t<map[string]string>"] {
+            #expect(spec.contains(field), "\(field) in \(spec)")
+        }
+        #expect(spec.contains("Cluster, Local") && spec.contains("Local sends it"), "\(spec)")
+        #expect(try api.kubectlOK(["explain", "deployment.spec.replicas"]).contains("FIELD: replicas <integer>"))
+        let ipBlock = try api.kubectlOK(["explain", "networkpolicy.spec.ingress.from.ipBlock"])
+        #expect(ipBlock.contains("GROUP:      networking.k8s.io") && ipBlock.contains("cidr\t<string> -required-"), "\(ipBlock)")
+        #expect(try api.kubectlOK(["explain", "endpointslice.endpoints.conditions"]).contains("serving\t<boolean>"))
+        #expect(try api.kubectlOK(["explain", "node.spec.podCIDR"]).contains("FIELD: podCIDR <string>"))
+        // A kind stored without a detailed schema still lists its top-level fields.
+        #expect(try api.kubectlOK(["explain", "lease"]).contains("spec\t<Object>"))
+        let missing = try api.kubectl(["explain", "service.spec.nosuch"])
+        #expect(!missing.succeeded && missing.stderr.contains("nosuch"), "\(missing.stderr)")
+    }
+
     @Test func protobufBodiesGetAClear415() throws {
         let api = try RunningAPIServer()
         defer { api.stop() }
