@@ -93,13 +93,19 @@ struct CNIBench: ParsableCommand {
     /// this process on an open netlink socket in the pod's namespace. Unregistering a device
     /// ends in `netdev_run_todo -> rcu_barrier()` in the caller's context (moving it to another
     /// namespace does too), so this is a wait for an RCU grace period, whoever deletes.
+    /// All veths are made first and the kernel left to settle, as the plugins' DELs find
+    /// veths made long before.
     func kernelDeleteFloor(node: NetNS, pods: [String]) throws -> [Double] {
         let host = try NetlinkHandle(namespace: node)
-        var times: [Double] = []
+        var handles: [NetlinkHandle] = []
         for (i, pod) in pods.enumerated() {
             let ns = try NetNS.open(name: pod)
             try host.addLink(LinkSpec(name: "np-floor-\(i)", kind: .veth(peerName: "eth0", peerNamespace: ns)))
-            let ctr = try NetlinkHandle(namespace: ns)
+            handles.append(try NetlinkHandle(namespace: ns))
+        }
+        waitForIdleKernel()
+        var times: [Double] = []
+        for ctr in handles {
             let start = now()
             try ctr.deleteLink(named: "eth0")
             times.append(now() - start)

@@ -24,6 +24,8 @@ enum OpenAPISchemas {
 
     indirect enum FieldType: Sendable {
         case string, integer, boolean, object
+        case intOrString            // a number or a name (ports)
+        case anything               // kept as given, of any JSON type
         case oneOf([String])        // a string with these values
         case ref(String)            // a type defined below, by name
         case list(FieldType)
@@ -76,7 +78,9 @@ enum OpenAPISchemas {
         var s: JSONValue
         switch type {
         case .string: s = ["type": "string"]
-        case .integer: s = ["type": "integer", "format": "int32"]
+        case .integer: s = ["type": "integer"]
+        case .intOrString: s = ["type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": true]
+        case .anything: s = ["x-kubernetes-preserve-unknown-fields": true]
         case .boolean: s = ["type": "boolean"]
         case .object: s = ["type": "object"]
         case .oneOf(let values): s = ["type": "string", "enum": .array(values.map { .string($0) })]
@@ -142,7 +146,7 @@ enum OpenAPISchemas {
                      status("NamespaceStatus", "Whether the Namespace is active or terminating.")])
         default:
             let fields = FieldValidation.topLevel(r).subtracting(["apiVersion", "kind", "metadata"]).sorted().map {
-                Field(name: $0, type: .object, doc: "Kept as given: Netplane stores \(r.kind) objects but does not publish the schema of this field.")
+                Field(name: $0, type: .anything, doc: "Kept as given: Netplane stores \(r.kind) objects but does not publish the schema of this field.")
             }
             return ("\(r.kind) (\(r.group.isEmpty ? "core" : r.group)/\(r.version)), stored and served with Kubernetes semantics.", fields)
         }
@@ -217,11 +221,10 @@ enum OpenAPISchemas {
                 f("name", .string, "The port's name; required when a Service has several, and matched by EndpointSlice ports."),
                 f("protocol", protocols, "The IP protocol (default TCP)."),
                 f("port", .integer, "The port on the Service's addresses.", required: true),
-                f("targetPort", .ref("IntOrString"), "The port on the endpoints: a number, or the name of a container port (default: port)."),
+                f("targetPort", .intOrString, "The port on the endpoints: a number, or the name of a container port (default: port)."),
                 f("nodePort", .integer, "For NodePort and LoadBalancer Services: the port on every node, allocated from the node port range unless given."),
                 f("appProtocol", .string, "The application protocol, a hint for proxies and ingress controllers."),
             ]),
-            "IntOrString": Definition(doc: "A port given as a number or as the name of a container port.", fields: []),
             "SessionAffinityConfig": Definition(doc: "Session affinity settings.", fields: [
                 f("clientIP", .ref("ClientIPConfig"), "ClientIP affinity settings."),
             ]),
@@ -281,7 +284,7 @@ enum OpenAPISchemas {
             ]),
             "NetworkPolicyPort": Definition(doc: "A destination port or port range.", fields: [
                 f("protocol", protocols, "The IP protocol (default TCP)."),
-                f("port", .ref("IntOrString"), "A port number or a named container port; absent means every port."),
+                f("port", .intOrString, "A port number or a named container port; absent means every port."),
                 f("endPort", .integer, "With a numeric port: the last port of the range."),
             ]),
             "IngressSpec": Definition(doc: "The desired state of an Ingress.", fields: [

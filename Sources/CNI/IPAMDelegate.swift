@@ -27,8 +27,9 @@ public enum IPAMDelegate {
     /// Starts `plugin` with `config` on stdin and returns at once, so the caller can do other
     /// work while the delegate runs (a bridge sets up its veth while IPAM allocates).
     public static func start(plugin: String, config: [UInt8], env: [String: String] = [:]) throws(CNIError) -> DelegatedPlugin {
-        var environment = currentEnvironment()
-        for (k, v) in env { environment[k] = v }
+        var merged = currentEnvironment()
+        for (k, v) in env { merged[k] = v }
+        let environment = merged
         let path = try find(plugin: plugin, in: (environment["CNI_PATH"] ?? "").split(separator: ":").map(String.init))
         return DelegatedPlugin(name: plugin) { () throws(CNIError) in
             try spawn(path: path, environment: environment, input: config)
@@ -57,7 +58,8 @@ public enum IPAMDelegate {
         guard pipe(&outPipe) == 0 else {
             close(inPipe[0]); close(inPipe[1]); throw ioError("pipe")
         }
-        // Only the dup2'd copies reach the child.
+        // Only the dup2'd copies reach the child. (pipe2 is not in Swift's Glibc; a plugin
+        // spawns one child at a time, so no other exec can catch these ends before this.)
         for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -158,6 +160,13 @@ public final class DelegatedPlugin {
 
     /// Waits for the plugin to end, ignoring what it said (before undoing its work).
     public func wait() { _ = finish() }
+
+    /// Whether the plugin was started at all (waits for it): a plugin that never ran has
+    /// nothing to undo.
+    public var started: Bool {
+        if case .success = finish() { return true }
+        return false
+    }
 }
 
 /// The spawn a helper thread runs; its outcome is read only after that thread is joined.

@@ -81,7 +81,8 @@ public struct HostLocalConfig: Sendable, Equatable {
         var routes: [IPAMRoute] = []
         for route in try ipam.array("routes") ?? [] {
             let dst = try route.required("dst")
-            guard let prefix = try? IPPrefix(dst) else { throw route.corrupt("dst", "invalid CIDR address \"\(dst)\"") }
+            let prefix: IPPrefix
+            do { prefix = try IPPrefix(dst) } catch { throw route.corrupt("dst", error.description) }
             var gw: IPAddress?
             if let g = try route.string("gw"), !g.isEmpty {
                 guard let a = IPAddress(g) else { throw route.corrupt("gw", "invalid IP address \"\(g)\"") }

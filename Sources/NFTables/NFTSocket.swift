@@ -57,8 +57,9 @@ public final class NFTSocket {
     deinit { mnl_socket_close(socket) }
 
     static func open() -> Result<OpaquePointer, NFTablesError> {
-        guard let s = mnl_socket_open(NETLINK_NETFILTER) else {
-            return .failure(NFTablesError(.system(call: "mnl_socket_open", errno: errno), object: "nftables socket"))
+        // Close-on-exec: a CNI plugin spawns its IPAM plugin while this socket may be open.
+        guard let s = mnl_socket_open2(NETLINK_NETFILTER, Int32(SOCK_CLOEXEC.rawValue)) else {
+            return .failure(NFTablesError(.system(call: "mnl_socket_open2", errno: errno), object: "nftables socket"))
         }
         guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
             let e = errno

@@ -15,15 +15,14 @@ struct Undo {
     var createdBridge = false
     var createdVeth = false
     var addedRules = false
-    /// The IPAM ADD, started early; it is waited for before its DEL.
+    /// The IPAM ADD, started early; it is waited for before its DEL (none if it never started).
     var ipam: DelegatedPlugin?
 
     func run(_ request: CNIRequest, _ conf: BridgeConfig, host: NetlinkHandle, vethName: String, tag: AttachmentTag) {
         // Deleting one end of the veth removes both.
         if createdVeth { try? host.deleteLink(named: vethName) }
         if addedRules, let nft = try? NFTSocket() { try? removeTaggedRules(of: tag, using: nft) }
-        if let ipam, let type = conf.ipamType {
-            ipam.wait()
+        if let ipam, let type = conf.ipamType, ipam.started {
             _ = try? IPAMDelegate.exec(plugin: type, config: request.stdin, env: ["CNI_COMMAND": "DEL"])
         }
         // The bridge is shared by every pod of the node: remove it only if this ADD made it
