@@ -13,10 +13,12 @@ enum Discovery {
          "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": ""]]]
     }
 
-    static func groups(_ registry: ResourceRegistry) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for (group, version) in registry.groupVersions where !group.isEmpty {
-            out[group, default: []].append(version)
+    /// Every API group in the registry's order (the core group as ""), each with its
+    /// versions, preferred first.
+    static func groups(_ registry: ResourceRegistry) -> [(name: String, versions: [String])] {
+        var out: [(name: String, versions: [String])] = []
+        for (group, version) in registry.groupVersions {
+            if let i = out.firstIndex(where: { $0.name == group }) { out[i].versions.append(version) } else { out.append((group, [version])) }
         }
         return out
     }
@@ -27,16 +29,13 @@ enum Discovery {
     }
 
     static func apiGroupList(_ registry: ResourceRegistry) -> JSONValue {
-        var seen: [String] = []
-        for (group, _) in registry.groupVersions where !group.isEmpty && !seen.contains(group) { seen.append(group) }
-        let all = groups(registry)
-        return ["kind": "APIGroupList", "apiVersion": "v1",
-                "groups": .array(seen.map { groupJSON($0, all[$0]!) })]
+        ["kind": "APIGroupList", "apiVersion": "v1",
+         "groups": .array(groups(registry).filter { !$0.name.isEmpty }.map { groupJSON($0.name, $0.versions) })]
     }
 
     static func apiGroup(_ registry: ResourceRegistry, _ name: String) -> JSONValue? {
-        guard let versions = groups(registry)[name] else { return nil }
-        var g = groupJSON(name, versions)
+        guard !name.isEmpty, let group = groups(registry).first(where: { $0.name == name }) else { return nil }
+        var g = groupJSON(name, group.versions)
         g["kind"] = "APIGroup"
         g["apiVersion"] = "v1"
         return g
@@ -111,12 +110,8 @@ enum Discovery {
     /// groups (`/apis`): every group with its versions, preferred first, and each
     /// version's resources with their kinds, scope, verbs and subresources.
     static func aggregated(_ registry: ResourceRegistry, core: Bool, version: String) -> JSONValue {
-        var order: [String] = []
-        for (group, _) in registry.groupVersions where group.isEmpty == core && !order.contains(group) { order.append(group) }
-        let versions = groups(registry)
-        let items: [JSONValue] = order.map { group in
-            let vs = group.isEmpty ? ["v1"] : versions[group] ?? []
-            let versionEntries: [JSONValue] = vs.map { v in
+        let items: [JSONValue] = groups(registry).filter { $0.name.isEmpty == core }.map { (group, versions) in
+            let versionEntries: [JSONValue] = versions.map { v in
                 let resources: [JSONValue] = registry.resources.filter { $0.group == group && $0.version == v }.map { r in
                     var entry: JSONValue = [
                         "resource": .string(r.plural), "singularResource": .string(r.singular),

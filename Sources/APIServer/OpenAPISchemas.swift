@@ -47,10 +47,7 @@ enum OpenAPISchemas {
 
     /// `components.schemas` of one group-version document: its kinds and every shared type.
     static func components(for resources: [ResourceType]) -> [String: JSONValue] {
-        var schemas: [String: JSONValue] = [:]
-        for (name, definition) in definitions {
-            schemas[schemaName(name)] = schema(definition)
-        }
+        var schemas = sharedSchemas
         var seen: Set<String> = []
         for r in resources where seen.insert(r.kind).inserted {
             let (doc, fields) = kind(r)
@@ -64,6 +61,10 @@ enum OpenAPISchemas {
         }
         return schemas
     }
+
+    /// The shared types' schemas, built once: every document carries them all.
+    static let sharedSchemas: [String: JSONValue] =
+        Dictionary(uniqueKeysWithValues: definitions.map { (schemaName($0.key), schema($0.value)) })
 
     static func schema(_ d: Definition) -> JSONValue {
         var properties: [String: JSONValue] = [:]

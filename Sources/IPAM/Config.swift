@@ -122,17 +122,21 @@ private struct Fields {
         IPAMError(.decode, "failed to load netconf: \(path.isEmpty ? key : path + "." + key): \(message)")
     }
 
-    private func field(_ key: String) throws(IPAMError) -> JSONValue? {
-        guard let object = value.objectValue else {
-            throw IPAMError(.decode, "failed to load netconf: \(path.isEmpty ? "config" : path): expected an object, found \(value.typeName)")
-        }
+    /// This value is not of the `expected` JSON type.
+    func mismatch(_ expected: String) -> IPAMError {
+        IPAMError(.decode, "failed to load netconf: \(path.isEmpty ? "config" : path): expected \(expected), found \(value.typeName)")
+    }
+
+    /// The field `key` of this object, nil when absent or null.
+    private func child(_ key: String) throws(IPAMError) -> Fields? {
+        guard let object = value.objectValue else { throw mismatch("an object") }
         guard let v = object[key], !v.isNull else { return nil }
-        return v
+        return Fields(v, path: path.isEmpty ? key : path + "." + key)
     }
 
     func string(_ key: String) throws(IPAMError) -> String? {
-        guard let v = try field(key) else { return nil }
-        guard let s = v.stringValue else { throw corrupt(key, "expected a string, found \(v.typeName)") }
+        guard let f = try child(key) else { return nil }
+        guard let s = f.value.stringValue else { throw f.mismatch("a string") }
         return s
     }
 
@@ -142,25 +146,20 @@ private struct Fields {
     }
 
     func object(_ key: String) throws(IPAMError) -> Fields? {
-        guard let v = try field(key) else { return nil }
-        guard v.objectValue != nil else { throw corrupt(key, "expected an object, found \(v.typeName)") }
-        return Fields(v, path: path.isEmpty ? key : path + "." + key)
+        guard let f = try child(key) else { return nil }
+        guard f.value.objectValue != nil else { throw f.mismatch("an object") }
+        return f
     }
 
     func array(_ key: String) throws(IPAMError) -> [Fields]? {
-        guard let v = try field(key) else { return nil }
-        guard let items = v.arrayValue else { throw corrupt(key, "expected an array, found \(v.typeName)") }
-        let base = path.isEmpty ? key : path + "." + key
-        return items.enumerated().map { Fields($1, path: "\(base)[\($0)]") }
+        try child(key)?.elements()
     }
 
     func strings(_ key: String) throws(IPAMError) -> [String]? {
         guard let items = try array(key) else { return nil }
         var out: [String] = []
         for item in items {
-            guard let s = item.value.stringValue else {
-                throw IPAMError(.decode, "failed to load netconf: \(item.path): expected a string, found \(item.value.typeName)")
-            }
+            guard let s = item.value.stringValue else { throw item.mismatch("a string") }
             out.append(s)
         }
         return out
@@ -168,9 +167,7 @@ private struct Fields {
 
     /// The items of this value, which must be an array (a range set).
     func elements() throws(IPAMError) -> [Fields] {
-        guard let items = value.arrayValue else {
-            throw IPAMError(.decode, "failed to load netconf: \(path): expected an array, found \(value.typeName)")
-        }
+        guard let items = value.arrayValue else { throw mismatch("an array") }
         return items.enumerated().map { Fields($1, path: "\(path)[\($0)]") }
     }
 
