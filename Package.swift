@@ -32,45 +32,72 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
+        // MARK: Kernel (Sources/Kernel): C bindings, the kernel's objects as values, and the
+        // modules that program them.
+
         // C bindings: system libraries found through pkg-config.
-        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
+        .systemLibrary(name: "CNetlink", path: "Sources/Kernel/CNetlink", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
-        .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl",
+        .systemLibrary(name: "CNftnl", path: "Sources/Kernel/CNftnl", pkgConfig: "libnftnl",
                        providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
-        .systemLibrary(name: "CIPSet", pkgConfig: "libipset",
+        .systemLibrary(name: "CIPSet", path: "Sources/Kernel/CIPSet", pkgConfig: "libipset",
                        providers: [.apt(["libipset-dev"])]),
         // Tiny C helpers for what Swift cannot express: setns/unshare, which Swift's Glibc
         // does not export (CNetNS, no dependencies), and libipset's variadic C callbacks
         // (CNetplaneShim). Kept apart so entering a namespace does not drag in libipset.
-        .target(name: "CNetNS"),
-        .target(name: "CNetplaneShim", dependencies: ["CIPSet"]),
+        .target(name: "CNetNS", path: "Sources/Kernel/CNetNS"),
+        .target(name: "CNetplaneShim", dependencies: ["CIPSet"], path: "Sources/Kernel/CNetplaneShim"),
 
+        // Addresses, prefixes and MACs as values (no C, no Foundation).
+        .target(name: "NetAddress", path: "Sources/Kernel/NetAddress", swiftSettings: strict),
         // Network namespaces (NetNS): the one implementation of "run this on a thread inside
         // namespace X" that every kernel layer uses to open its sockets there.
-        .target(name: "NetNamespace", dependencies: ["CNetNS"], swiftSettings: strict),
+        .target(name: "NetNamespace", dependencies: ["CNetNS"], path: "Sources/Kernel/NetNamespace", swiftSettings: strict),
 
-        // Kernel layers (each re-exports NetNamespace).
-        .target(name: "NetAddress", swiftSettings: strict),
-        .target(name: "Netlink", dependencies: ["CNetlink", "NetAddress", "NetNamespace"], swiftSettings: strict),
-        .target(name: "NFTables", dependencies: ["CNftnl", "NetAddress", "NetNamespace"], swiftSettings: strict),
+        // Models: the kernel's objects as plain values, importing no C module, so a pure
+        // compiler can build them without linking libnl or libnftnl.
+        .target(name: "NetlinkModel", dependencies: ["NetAddress"], path: "Sources/Kernel/NetlinkModel", swiftSettings: strict),
+        .target(name: "NFTablesModel", dependencies: ["NetAddress"], path: "Sources/Kernel/NFTablesModel", swiftSettings: strict),
+        .target(name: "IPVSModel", dependencies: ["NetAddress"], path: "Sources/Kernel/IPVSModel", swiftSettings: strict),
+
+        // Bindings: what talks to the kernel (each re-exports its model and NetNamespace).
+        .target(name: "Netlink", dependencies: ["CNetlink", "NetlinkModel", "NetAddress", "NetNamespace"],
+                path: "Sources/Kernel/Netlink", swiftSettings: strict),
+        .target(name: "NFTables", dependencies: ["CNftnl", "NFTablesModel", "NetAddress", "NetNamespace"],
+                path: "Sources/Kernel/NFTables", swiftSettings: strict),
         // IPVS: virtual and real servers through generic netlink (libnl-genl), like ipvsadm.
-        .target(name: "IPVS", dependencies: ["CNetlink", "Netlink", "NetAddress"], swiftSettings: strict),
+        .target(name: "IPVS", dependencies: ["CNetlink", "IPVSModel", "Netlink", "NetAddress"],
+                path: "Sources/Kernel/IPVS", swiftSettings: strict),
         .target(name: "IPSet", dependencies: ["CIPSet", "CNetplaneShim", "NetAddress", "NetNamespace"],
-                swiftSettings: strict),
-        // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
-        .target(name: "IPAM", dependencies: ["JSON", "NetAddress"], swiftSettings: strict),
+                path: "Sources/Kernel/IPSet", swiftSettings: strict),
+
+        // MARK: Cluster (Sources/Cluster): the API, its store, the client and the daemon runtime.
 
         // JSON: the one JSON value type, with a parser and printer that need no Foundation.
-        .target(name: "JSON", swiftSettings: strict),
-
+        .target(name: "JSON", path: "Sources/Cluster/JSON", swiftSettings: strict),
         // APIMachinery: Kubernetes API semantics on JSON trees (resources, metadata,
         // selectors, validation, defaults, patches, tables), pure and testable.
-        .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress"], swiftSettings: strict),
-
+        .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress"], path: "Sources/Cluster/APIMachinery",
+                swiftSettings: strict),
+        // APITypes: typed views over API objects (Node, Service, EndpointSlice, Pod, …), pure,
+        // so role cores read objects the way the daemons do.
+        .target(name: "APITypes", dependencies: ["APIMachinery", "JSON"], path: "Sources/Cluster/APITypes",
+                swiftSettings: strict),
+        // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
+        // SQLite through GRDB by default, etcd through its JSON gateway.
+        .target(name: "Storage", dependencies: [
+            "JSON",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Sources/Cluster/Storage", swiftSettings: strict),
         // APIServer: the Kubernetes REST API over a Store, carried by Hummingbird over TLS.
         .target(name: "APIServer", dependencies: [
             "APIMachinery", "JSON", "Storage", "NetAddress",
@@ -83,52 +110,80 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict),
-
+        ], path: "Sources/Cluster/APIServer", swiftSettings: strict),
         // Client: the Kubernetes API client every daemon uses (kubeconfig, typed verbs,
         // watch, informer with indexers), over AsyncHTTPClient.
         .target(name: "Client", dependencies: [
-            "APIMachinery", "JSON",
+            "APIMachinery", "APITypes", "JSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
-        ], swiftSettings: strict),
+        ], path: "Sources/Cluster/Client", swiftSettings: strict),
+        // DaemonRuntime: what every daemon runs on: informers feeding a work queue, one sync
+        // loop with resync and back-off, swift-log, swift-metrics exported as Prometheus text,
+        // /metrics, /healthz and /readyz, and a clean stop on SIGTERM/SIGINT.
+        .target(name: "DaemonRuntime", dependencies: [
+            "Client",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Cluster/DaemonRuntime", swiftSettings: strict),
 
-        // Proxy: the service proxy's pure compiler (Services + EndpointSlices -> a ruleset
-        // value) and the applier that turns two rulesets into one nftables transaction.
-        .target(name: "Proxy", dependencies: ["Client", "JSON", "NetAddress", "NFTables", "Netlink", "IPVS"], swiftSettings: strict),
+        // MARK: Roles (Sources/Roles/<role>): each role's pure core (models, APIMachinery/JSON,
+        // NetAddress only: the build rejects a core that opens a socket) and its daemon.
 
-        // Controllers: the control-plane loops of `netplane controllers` (node IPAM so far).
-        .target(name: "Controllers", dependencies: ["Client", "JSON", "NetAddress"], swiftSettings: strict),
-
-        // Overlay: flannel-like subnet overlay: the pure compiler (Nodes -> routes, neighbours,
-        // FDB), its applier, the VXLAN/TUN devices, masquerade rules and flanneld's loop.
+        // Proxy: Services + EndpointSlices -> service ports -> a ruleset value or IPVS virtual
+        // servers, and the transactions between two rulesets (ProxyTable).
+        .target(name: "ProxyCore", dependencies: ["APITypes", "JSON", "NetAddress", "NFTablesModel", "IPVSModel"],
+                path: "Sources/Roles/Proxy/Core", swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["ProxyCore", "DaemonRuntime", "Client", "JSON", "NetAddress", "NFTables", "Netlink", "IPVS"],
+                path: "Sources/Roles/Proxy/Daemon", swiftSettings: strict),
+        // Overlay: flannel-like subnet overlay. Core: a Node's annotations, the compiler (Nodes ->
+        // routes, neighbours, FDB), the masquerade rules. Daemon: its applier, the VXLAN/TUN
+        // devices and flanneld's loop.
+        .target(name: "OverlayCore", dependencies: ["APITypes", "JSON", "NetAddress", "NetlinkModel", "NFTablesModel"],
+                path: "Sources/Roles/Overlay/Core", swiftSettings: strict),
         .target(name: "Overlay", dependencies: [
-            "Client", "JSON", "NetAddress", "Netlink", "NFTables",
+            "OverlayCore", "DaemonRuntime", "Client", "JSON", "NetAddress", "Netlink", "NFTables",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-        ], swiftSettings: strict),
+        ], path: "Sources/Roles/Overlay/Daemon", swiftSettings: strict),
+        // Controllers: the control-plane loops of `netplane controllers` (node IPAM so far).
+        .target(name: "ControllersCore", dependencies: ["NetAddress"], path: "Sources/Roles/Controllers/Core",
+                swiftSettings: strict),
+        .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "JSON", "NetAddress"],
+                path: "Sources/Roles/Controllers/Daemon", swiftSettings: strict),
+
+        // MARK: Plugins (Sources/Plugins): the CNI executables and what only they use.
 
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
-        .target(name: "CNI", dependencies: ["NetAddress", "JSON"], swiftSettings: strict),
+        .target(name: "CNI", dependencies: ["NetAddress", "JSON"], path: "Sources/Plugins/CNI", swiftSettings: strict),
+        // IPAM: the host-local allocator and its on-disk store (no CNI dependency).
+        .target(name: "IPAM", dependencies: ["JSON", "NetAddress"], path: "Sources/Plugins/IPAM", swiftSettings: strict),
+        // The CNI plugins (Tools/install links them statically: see there).
+        .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], path: "Sources/Plugins/loopback",
+                          swiftSettings: strict),
+        .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], path: "Sources/Plugins/host-local",
+                          swiftSettings: strict),
+        .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], path: "Sources/Plugins/bridge",
+                          swiftSettings: strict),
+        .executableTarget(name: "flannel", dependencies: ["CNI"], path: "Sources/Plugins/flannel", swiftSettings: strict),
 
-        // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
-        // SQLite through GRDB by default, etcd through its JSON gateway.
-        .target(name: "Storage", dependencies: [
-            "JSON",
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
+        // MARK: Executables and test support.
+
+        // The daemon binary: one subcommand per role.
+        .executableTarget(name: "netplane", dependencies: [
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Controllers", "Overlay",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
-        .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], swiftSettings: strict),
-
-        // Executables.
+        .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], path: "Sources/TestSupport", swiftSettings: strict),
         .executableTarget(name: "netplane-bench",
                           dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,22 +197,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/testbed", swiftSettings: strict),
 
-        // The daemon binary: one subcommand per role.
-        .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "Proxy", "Controllers", "Overlay",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
-
-        // The CNI plugins (Tools/install links them statically: see there).
-        .executableTarget(name: "loopback", dependencies: ["CNI", "Netlink"], swiftSettings: strict),
-        .executableTarget(name: "host-local", dependencies: ["CNI", "IPAM"], swiftSettings: strict),
-        .executableTarget(name: "bridge", dependencies: ["CNI", "Netlink", "NFTables"], swiftSettings: strict),
-        .executableTarget(name: "flannel", dependencies: ["CNI"], swiftSettings: strict),
-
-        // Tests (the *Root* suites need root and create their own namespaces).
+        // MARK: Tests (the *Root* suites need root and create their own namespaces; the
+        // *Core* suites link no C library).
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"], swiftSettings: strict),
         .testTarget(name: "NetNamespaceTests", dependencies: ["NetNamespace", "NetplaneTestSupport"],
                     swiftSettings: strict),
@@ -168,7 +209,14 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "CNITests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "BridgeTests", dependencies: ["CNI", "NetplaneTestSupport"], swiftSettings: strict),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "IPVS", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
+        // The proxy's golden cases, for the pure golden tests and the root test that loads them with nft.
+        .target(name: "ProxyTestCases", dependencies: ["ProxyCore", "NFTablesModel", "NetAddress"], path: "Tests/ProxyTestCases",
+                swiftSettings: strict),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTestCases", "JSON", "NFTablesModel", "IPVSModel", "NetAddress"],
+                    exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "ProxyTestCases", "IPVS", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "OverlayCoreTests", dependencies: ["OverlayCore", "ControllersCore", "APITypes", "JSON", "NetlinkModel", "NetAddress"],
                     swiftSettings: strict),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "Controllers", "Client", "JSON", "Netlink", "NetAddress",
                                                         "NetplaneTestSupport"], swiftSettings: strict),

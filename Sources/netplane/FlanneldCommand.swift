@@ -1,8 +1,7 @@
 import ArgumentParser
-import Client
+import DaemonRuntime
 import Foundation
 import JSON
-import Logging
 import NetAddress
 import Overlay
 
@@ -12,7 +11,7 @@ struct FlanneldCommand: AsyncParsableCommand {
         commandName: "flanneld",
         abstract: "Join this node to the pod overlay (VXLAN, host-gw or UDP) and keep it in step with the other Nodes.")
 
-    @Option(help: "kubeconfig of the API server.") var kubeconfig: String
+    @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "This node's name (its Node object carries the pod CIDR).") var nodeName: String
     @Option(help: "The underlay interface (default: the IPv4 default route's).") var iface: String?
     @Option(help: "vxlan, host-gw or udp (default: net-conf.json's Backend.Type, else vxlan).") var backend: String?
@@ -53,8 +52,6 @@ struct FlanneldCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let logger = Logger(label: "netplane.flanneld")
         let file = try loadNetConf()
         let networkText = network ?? file.network ?? "10.244.0.0/16"
         let network: IPPrefix
@@ -73,35 +70,16 @@ struct FlanneldCommand: AsyncParsableCommand {
         case let other: throw ValidationError("--backend: expected vxlan, host-gw or udp, got \(other)")
         }
         guard resyncPeriod > 0 else { throw ValidationError("--resync-period: must be positive") }
-        var settings = FlannelDaemon.Settings(nodeName: nodeName, network: network, backend: chosen, interface: iface,
+        let settings = FlannelDaemon.Settings(nodeName: nodeName, network: network, backend: chosen, interface: iface,
                                               ipMasq: ipMasq, subnetFile: subnetFile, namespacePath: netns,
                                               resyncPeriod: .milliseconds(Int(resyncPeriod * 1000)))
-        settings.log = { logger.info("\($0)") }
-        let client = try Daemon.client(kubeconfig: kubeconfig)
-        let daemon = FlannelDaemon(client: client, settings: settings)
-        logger.info("flanneld for node \(nodeName): network \(network), backend \(chosen.typeName)")
+        let daemon = try daemonFlags.daemon("flanneld", defaultBind: "127.0.0.1:10266")
+        let flanneld = FlannelDaemon(daemon: daemon, settings: settings)
+        daemon.logger.info("flanneld starting", metadata: ["node": "\(nodeName)", "network": "\(network)",
+                                                           "backend": "\(chosen.typeName)"])
         // A failure to join ends the process with the reason (exit 1); a signal ends it cleanly
         // and leaves the kernel state for the next flanneld to adopt.
-        let (outcomes, outcome) = AsyncStream<String?>.makeStream()
-        let running = Task {
-            do { try await daemon.run() } catch is CancellationError {} catch { outcome.yield("\(error)") }
-            outcome.yield(nil)
-        }
-        Task {
-            _ = await Signals.next()
-            outcome.yield(nil)
-        }
-        var failure: String?
-        for await first in outcomes {
-            failure = first
-            break
-        }
-        running.cancel()
-        if let failure {
-            logger.error("\(failure)")
-            await client.shutdown()
-            Foundation.exit(1)
-        }
-        await Daemon.close(client, logger: logger, "stopped; the overlay stays in place for the next flanneld")
+        try await daemon.run { try await flanneld.run() }
+        daemon.logger.info("stopped; the overlay stays in place for the next flanneld")
     }
 }

@@ -1,11 +1,8 @@
 import ArgumentParser
-import Client
+import DaemonRuntime
 import Foundation
-import Hummingbird
-import Logging
 import NetAddress
 import Proxy
-import ServiceLifecycle
 
 /// `netplane proxy`: the service proxy of one node.
 struct ProxyCommand: AsyncParsableCommand {
@@ -13,7 +10,7 @@ struct ProxyCommand: AsyncParsableCommand {
         commandName: "proxy",
         abstract: "Program this node's Services (ClusterIP, NodePort, LoadBalancer, externalIPs) into nftables.")
 
-    @Option(help: "kubeconfig of the API server.") var kubeconfig: String
+    @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "This node's name (its Node object and local endpoints).") var nodeName: String
     @Option(help: "nftables (the default) or ipvs.") var mode = "nftables"
     @Option(help: "IPVS mode's scheduler: rr, wrr, lc, wlc, sh, dh, sed or nq.") var ipvsScheduler = "rr"
@@ -23,7 +20,6 @@ struct ProxyCommand: AsyncParsableCommand {
     var nodeportAddresses: String?
     @Flag(help: "Masquerade all traffic to service addresses.") var masqueradeAll = false
     @Option(help: "Seconds between full resyncs.") var syncPeriod: Double = 30
-    @Option(help: "Where /metrics and /healthz are served (HOST:PORT; empty: nowhere).") var metricsBind = "127.0.0.1:10249"
     @Option(help: "Program the rules in this network namespace (a path such as /run/netns/node1) instead of the proxy's own.")
     var netns: String?
 
@@ -37,8 +33,6 @@ struct ProxyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let logger = Logger(label: "netplane.proxy")
         let proxyMode: ProxyMode
         switch mode {
         case "nftables": proxyMode = .nftables
@@ -54,39 +48,15 @@ struct ProxyCommand: AsyncParsableCommand {
             nodeName: nodeName, clusterCIDRs: try prefixes(clusterCIDR, "--cluster-cidr"), masqueradeAll: masqueradeAll,
             nodePortCIDRs: try prefixes(nodeportAddresses, "--nodeport-addresses"),
             syncPeriod: .milliseconds(Int(syncPeriod * 1000)))
-        settings.log = { logger.info("\($0)") }
         settings.mode = proxyMode
         settings.namespacePath = netns
-        let client = try Daemon.client(kubeconfig: kubeconfig)
-        let controller = ProxyController(client: client, settings: settings)
-
-        var server: Task<Void, any Error>?
-        if !metricsBind.isEmpty {
-            guard let colon = metricsBind.lastIndex(of: ":"), let port = Int(metricsBind[metricsBind.index(after: colon)...]) else {
-                throw ValidationError("--metrics-bind: expected HOST:PORT, got \(metricsBind)")
-            }
-            let host = String(metricsBind[..<colon])
-            let router = Router()
-            let metrics = controller.metrics
-            let window = settings.syncPeriod * 2 + .seconds(10)
-            router.get("metrics") { _, _ in metrics.render() }
-            router.get("healthz") { _, _ -> Response in
-                let (ok, message) = metrics.healthy(within: window)
-                return Response(status: ok ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
-            }
-            let app = Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
-            // A service group of our own, with no signal handling: `app.runService()` would
-            // take SIGTERM for itself (through libdispatch) and stop only the metrics server.
-            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-            server = Task { try await group.run() }
-        }
-        logger.info("proxying for node \(nodeName) (\(mode == "ipvs" ? "IPVS, scheduler \(ipvsScheduler)" : "nftables"), full resync every \(syncPeriod) s)")
-        let running = Task { await controller.run() }
+        // kube-proxy's metrics port.
+        let daemon = try daemonFlags.daemon("proxy", defaultBind: "127.0.0.1:10249")
+        let controller = ProxyController(daemon: daemon, settings: settings)
+        daemon.logger.info("proxying", metadata: ["node": "\(nodeName)", "mode": "\(mode == "ipvs" ? "ipvs/\(ipvsScheduler)" : "nftables")",
+                                                  "resync": "\(syncPeriod)s"])
         // SIGTERM/SIGINT: stop syncing and leave the rules in place (a restarted proxy takes
         // them over without dropping a connection).
-        _ = await Signals.next()
-        running.cancel()
-        server?.cancel()
-        await Daemon.close(client, logger: logger, "stopped; the rules stay in place for the next proxy")
+        try await daemon.run { try await controller.run() }
     }
 }

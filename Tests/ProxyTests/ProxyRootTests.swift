@@ -39,7 +39,7 @@ import Testing
             // tables (the main one and 32 shards) in all.
             let shard = options.shardTable(RulesetCompiler.shard(of: Self.web([]), shards: options.shards))
             let listing = try node.check(["nft", "-j", "list", "map", "ip", shard, "service-ips"])
-            #expect(listing.contains("10.96.0.10") && listing.contains("svc:default/web:http/tcp"))
+            #expect(listing.contains("10.96.0.10") && listing.contains("svc/default/web/http/tcp"))
             let tables = try node.check(["nft", "-j", "list", "tables"])
             #expect(tables.components(separatedBy: "\"netplane-proxy").count - 1 == 33)
 
