@@ -220,6 +220,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "Controllers", "Client", "JSON", "Netlink", "NetAddress",
                                                         "NetplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "DaemonRuntimeTests", dependencies: ["DaemonRuntime", "Client", "NetplaneTestSupport",
+                                                             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],

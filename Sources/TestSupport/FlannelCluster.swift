@@ -20,6 +20,9 @@ public final class FlannelCluster {
     public private(set) var pods: [Pod] = []
     private var controllers: Process?
     private var flanneld: [Int: Process] = [:]
+    /// Where each daemon serves /metrics, /healthz and /readyz on 127.0.0.1: "controllers",
+    /// "flanneld<i>".
+    public private(set) var statusPorts: [String: Int] = [:]
     let binary = productsDirectory() + "/netplane"
 
     public init(nodes count: Int) throws {
@@ -30,7 +33,9 @@ public final class FlannelCluster {
             try Command.check(["ip", "-n", fabric.name, "link", "add", "br0", "type", "bridge"])
             try Command.check(["ip", "-n", fabric.name, "link", "set", "br0", "up"])
             for i in 1...count { try addNode(i) }
-            controllers = try start(["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.244.0.0/16"],
+            statusPorts["controllers"] = try EtcdCluster.freePort()
+            controllers = try start(["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.244.0.0/16",
+                                     "--metrics-bind", "127.0.0.1:\(statusPorts["controllers"]!)"],
                                     log: "controllers")
         } catch {
             stop()
@@ -71,7 +76,8 @@ public final class FlannelCluster {
 
     /// The flanneld arguments for node i.
     public func flanneldArguments(_ i: Int, backend: String, extra: [String] = []) -> [String] {
-        ["flanneld", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--iface", "eth0", "--backend", backend,
+        if statusPorts["flanneld\(i)"] == nil { statusPorts["flanneld\(i)"] = try? EtcdCluster.freePort() }
+        return ["flanneld", "--metrics-bind", "127.0.0.1:\(statusPorts["flanneld\(i)"] ?? 0)", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--iface", "eth0", "--backend", backend,
          "--netns", node(i).path, "--subnet-file", subnetFile(i), "--resync-period", "5"] + extra
     }
 

@@ -101,3 +101,66 @@ struct BridgeRootTests {
         }
     }
 }
+
+/// A runtime attaching pods one after another to one bridge, and checking the earlier ones:
+/// the gateway's MAC must not move as ports come and go.
+@Suite("CNI bridge MAC (Root)", .serialized)
+struct BridgeMACRootTests {
+    func plugin(_ command: String, node: TestNamespace, pod: TestNamespace, id: String,
+                config: String) throws -> CommandResult {
+        try runPlugin(productsDirectory() + "/bridge", command, node: node, pod: pod, id: id, config: config)
+    }
+
+    func bridgeMAC(_ node: TestNamespace) throws -> String? {
+        try Command.jsonObjects(["ip", "-j", "-n", node.name, "link", "show", "cnimac0"]).first?["address"] as? String
+    }
+
+    @Test(arguments: ["10.244.8.0/24", "fd00:244:8::/64"])
+    func checkOfAnEarlierPodPassesAfterOthersJoinAndLeave(subnet: String) throws {
+        let data = scratchPath("bridgemac")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let config = #"{"cniVersion":"1.0.0","name":"mac","type":"bridge","bridge":"cnimac0","isGateway":true,"#
+            + #""ipam":{"type":"host-local","subnet":"\#(subnet)","dataDir":"\#(data)"}}"#
+        try TestNamespace.with(4, label: "cnimac") { nss in
+            let node = nss[0]
+            var results: [String] = []
+            for (i, pod) in nss.dropFirst().enumerated() {
+                let out = try plugin("ADD", node: node, pod: pod, id: "ctr-\(i)", config: config)
+                try #require(out.succeeded, "ADD failed: \(out.stdout) \(out.stderr)")
+                results.append(out.stdout)
+            }
+            func check(_ i: Int) throws -> CommandResult {
+                let withPrev = String(config.dropLast()) + #","prevResult":"# + results[i] + "}"
+                return try plugin("CHECK", node: node, pod: nss[i + 1], id: "ctr-\(i)", config: withPrev)
+            }
+            // Every pod checks out after the later ones joined.
+            for i in 0..<3 {
+                let checked = try check(i)
+                #expect(checked.succeeded, "CHECK of pod \(i) failed: \(checked.stdout) \(checked.stderr)")
+            }
+            let first = try CNIResult(bytes: Array(results[0].utf8))
+            let pinned = try #require(first.interfaces.first?.mac)
+            // A port with a MAC lower than any other: a bridge whose MAC was never set would
+            // take it at once.
+            let second = try CNIResult(bytes: Array(results[1].utf8))
+            let secondVeth = try #require(second.interfaces.dropFirst().first?.name)
+            try Command.check(["ip", "-n", node.name, "link", "set", secondVeth, "address", "02:00:00:00:00:01"])
+            #expect(try bridgeMAC(node) == pinned)
+            // The third pod leaves.
+            let left = try plugin("DEL", node: node, pod: nss[3], id: "ctr-2", config: config)
+            #expect(left.succeeded, "DEL failed: \(left.stdout) \(left.stderr)")
+            #expect(try bridgeMAC(node) == pinned)
+            let checked = try check(0)
+            #expect(checked.succeeded, "CHECK of pod 0 failed: \(checked.stdout) \(checked.stderr)")
+            // CHECK notices a container interface that is not the host veth's peer.
+            try Command.check(["ip", "-n", nss[1].name, "link", "set", "eth0", "name", "eth9"])
+            try Command.check(["ip", "-n", nss[1].name, "link", "add", "eth0", "type", "veth", "peer", "name", "decoy"])
+            try Command.check(["ip", "-n", nss[1].name, "link", "set", "eth0", "address", try #require(first.interfaces[2].mac), "up"])
+            let mispaired = try check(0)
+            #expect(!mispaired.succeeded && mispaired.stdout.contains("not the two ends of one veth"), "\(mispaired.stdout)")
+            for (i, pod) in nss.dropFirst().prefix(2).enumerated() {
+                _ = try plugin("DEL", node: node, pod: pod, id: "ctr-\(i)", config: config)
+            }
+        }
+    }
+}

@@ -26,6 +26,27 @@ import Testing
         }
     }
 
+    /// Every daemon of the cluster serves its status the way the daemon runtime promises:
+    /// Prometheus text with its sync histogram, /healthz and /readyz 200 once synced.
+    @Test func flanneldAndControllersServeMetricsAndHealth() throws {
+        try withOverlay("vxlan", nodes: 2) { cluster in
+            for (daemon, port) in cluster.statusPorts.sorted(by: { $0.key < $1.key }) {
+                let family = daemon.hasPrefix("flanneld") ? "flanneld" : "controllers"
+                let url = "http://127.0.0.1:\(port)"
+                let metrics = try Command.run(["curl", "-s", "\(url)/metrics"]).stdout
+                let count = metrics.split(separator: "\n").first { $0.hasPrefix("netplane_\(family)_sync_duration_seconds_count") }
+                #expect((count?.split(separator: " ").last.flatMap { Int($0) } ?? 0) >= 1, "\(daemon): \(metrics)")
+                #expect(metrics.contains("# TYPE netplane_\(family)_sync_duration_seconds histogram"), "\(daemon): \(metrics)")
+                for path in ["healthz", "readyz"] {
+                    let status = try Command.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "\(url)/\(path)"]).stdout
+                    #expect(status == "200", "\(daemon) /\(path): \(status)")
+                }
+                let verbose = try Command.run(["curl", "-s", "\(url)/readyz"]).stdout
+                #expect(verbose.contains("[+]informers ok") && verbose.contains("[+]first-sync ok"), "\(daemon): \(verbose)")
+            }
+        }
+    }
+
     @Test(arguments: ["vxlan", "host-gw", "udp"])
     func everyPodReachesEveryPod(backend: String) throws {
         try withOverlay(backend) { cluster in

@@ -85,7 +85,12 @@ public final class Daemon: Sendable {
         // Unstructured tasks, cancelled but not awaited at the end: an informer mid-reconnect
         // or a server still closing must not hold the exit.
         let (outcomes, report) = AsyncStream<Outcome>.makeStream()
-        if let bind = options.statusBind { _ = try Self.statusAddress(bind) }
+        if let bind = options.statusBind {
+            do { _ = try Self.statusAddress(bind) } catch {
+                await closeClient()
+                throw error
+            }
+        }
         var tasks: [Task<Void, Never>] = []
         for informer in informers.withLock({ $0 }) {
             tasks.append(Task { await informer.run() })

@@ -68,7 +68,7 @@ func add(_ request: CNIRequest) throws -> CNIResult {
             guard let ipamResult = try ipam.result(), !ipamResult.ips.isEmpty else {
                 throw CNIError(code: .generic, msg: "bridge: IPAM plugin \(type) returned no IP configuration")
             }
-            result = try layer3(ipamResult, conf: conf, host: host, ctr: ctr, env: env)
+            result = try layer3(ipamResult, conf: conf, host: host, ctr: ctr, env: env, bridgeMAC: bridge.mac)
             if conf.ipMasq {
                 undo.addedRules = true
                 try Masq.add(try result.ips.map { ip throws(CNIError) in try prefix(ip.address) }, tag: tag)
@@ -171,7 +171,7 @@ func setupVeth(host: NetlinkHandle, ctr: NetlinkHandle, containerNS: NetNS, conf
 /// Configures the container interface from the IPAM result (addresses, default routes,
 /// gateways) and the bridge as the gateway; returns the result to print.
 func layer3(_ ipam: CNIResult, conf: BridgeConfig, host: NetlinkHandle, ctr: NetlinkHandle,
-            env: CNIEnvironment) throws -> CNIResult {
+            env: CNIEnvironment, bridgeMAC: MACAddress?) throws -> CNIResult {
     var result = ipam
     var gateways: [IPPrefix] = []
     for i in result.ips.indices {
@@ -204,7 +204,7 @@ func layer3(_ ipam: CNIResult, conf: BridgeConfig, host: NetlinkHandle, ctr: Net
         }
     }
     for gw in gateways {
-        try ensureGatewayAddress(host, bridge: conf.bridge, gw, alongside: gateways, force: conf.forceAddress)
+        try ensureGatewayAddress(host, bridge: conf.bridge, gw, alongside: gateways, force: conf.forceAddress, pin: bridgeMAC)
     }
     for ipv6 in Set(gateways.map { !$0.address.isIPv4 }) {
         let key = ipv6 ? "net/ipv6/conf/all/forwarding" : "net/ipv4/ip_forward"
@@ -217,8 +217,13 @@ func layer3(_ ipam: CNIResult, conf: BridgeConfig, host: NetlinkHandle, ctr: Net
 /// IPv4 gateway (and one IPv6 gateway per subnet): a different one already there is an error,
 /// or is replaced with `forceAddress`. The other gateways of the same ADD (`alongside`, from
 /// several ranges) are not conflicts.
+///
+/// With the address, the bridge's MAC is set to `pin` (its MAC before this pod's veth joined),
+/// as the reference plugin does, or to its present one: a bridge whose MAC was never set takes the lowest MAC of its
+/// ports, so every pod joining or leaving could change the gateway's MAC, leaving stale ARP
+/// entries in every pod and failing CHECK of the pods attached before.
 func ensureGatewayAddress(_ nl: NetlinkHandle, bridge: String, _ gw: IPPrefix, alongside: [IPPrefix],
-                          force: Bool) throws {
+                          force: Bool, pin: MACAddress?) throws {
     for existing in try nl.addresses(link: bridge, family: gw.address.isIPv4 ? .ipv4 : .ipv6) {
         let a = existing.prefix
         if a == gw { return }
@@ -230,6 +235,13 @@ func ensureGatewayAddress(_ nl: NetlinkHandle, bridge: String, _ gw: IPPrefix, a
         try nl.deleteAddress(a, link: bridge)
     }
     try NetlinkError.ignoring(.exists) { try nl.addAddress(gw, link: bridge) }
+    // A bridge made without ports has no MAC yet (all zeros): it then keeps the one its
+    // first port gave it.
+    func isSet(_ mac: MACAddress?) -> MACAddress? { mac.flatMap { $0.bytes.contains { $0 != 0 } ? $0 : nil } }
+    let present = try nl.link(named: bridge).mac
+    if let mac = isSet(pin) ?? isSet(present) {
+        try nl.setLink(named: bridge, .mac(mac))
+    }
 }
 
 /// Waits (up to about 2.5 s, as the reference plugin) for the host end of the veth to be

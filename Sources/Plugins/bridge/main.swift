@@ -40,7 +40,8 @@ func del(_ request: CNIRequest) throws {
 }
 
 /// CHECK: the IPAM plugin agrees; the bridge (with the configured promiscuous mode), the host
-/// veth on it and the container interface exist with prevResult's MACs; the container
+/// veth on it and the container interface exist with prevResult's MACs, the veth's two ends
+/// paired with each other; the container
 /// interface is up with prevResult's addresses and routes.
 func check(_ request: CNIRequest) throws {
     let conf = try BridgeConfig(request.config, cniArgs: request.env)
@@ -71,6 +72,11 @@ func check(_ request: CNIRequest) throws {
     let ctr = try NetlinkHandle(namespace: NetNS.open(path: env.netns))
     guard let link = try? ctr.link(named: env.ifname) else { throw fail("\(env.ifname) is missing in \(env.netns)") }
     guard link.kind == "veth" else { throw fail("\(env.ifname) is not a veth") }
+    // The two must be the ends of one veth (each names the other's index in its namespace),
+    // not a host veth left from another attachment beside a container interface of the same name.
+    guard veth.parentIndex == link.index, link.parentIndex == veth.index else {
+        throw fail("\(vethName) and \(env.ifname) in \(env.netns) are not the two ends of one veth")
+    }
     try expectMAC(env.ifname, link)
     guard conf.disableContainerInterface || link.isUp else { throw fail("\(env.ifname) is down") }
     let have = try ctr.addresses(link: env.ifname).map(\.prefix)
