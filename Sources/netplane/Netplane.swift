@@ -46,6 +46,9 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "Extra names or addresses for the serving certificate (comma-separated).")
     var tlsSAN: String?
 
+    @Option(help: "The address the `kubernetes` Service's endpoint names (default: the --listen address, unless it is a wildcard or loopback).")
+    var advertiseAddress: String?
+
     @Option(help: "Seconds of change history kept for watches to resume from; older history is compacted.")
     var compactionInterval: Double = 300
 
@@ -54,6 +57,8 @@ struct APIServerCommand: AsyncParsableCommand {
         var host: String
         var port: Int
         var options: APIServer.Options
+        /// Where in-cluster clients reach this server (nil: nowhere but loopback).
+        var advertise: IPAddress?
     }
 
     func settings() throws -> Settings {
@@ -76,9 +81,19 @@ struct APIServerCommand: AsyncParsableCommand {
         if let clusterCIDR {
             do { podCIDR = try IPPrefix(clusterCIDR) } catch { throw ValidationError("--cluster-cidr: \(error)") }
         }
+        var advertise: IPAddress?
+        if let advertiseAddress {
+            guard let address = IPAddress(advertiseAddress) else {
+                throw ValidationError("--advertise-address: \(advertiseAddress) is not an IP address")
+            }
+            advertise = address
+        } else if let address = IPAddress(host), !address.isLoopback, !address.isUnspecified {
+            advertise = address
+        }
         return Settings(host: host, port: port,
                         options: .init(serviceClusterIPRange: serviceRange,
-                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR))
+                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR),
+                        advertise: advertise)
     }
 
     func run() async throws {
@@ -132,6 +147,13 @@ struct APIServerCommand: AsyncParsableCommand {
         defer { compactor.cancel() }
         try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
                                     logger: logger) { actualPort in
+            // The kubernetes Service first: once the kubeconfig exists, in-cluster clients find it.
+            do {
+                try await api.reconcileKubernetesService(advertise: settings.advertise, port: actualPort)
+                log.info("service default/kubernetes: \(api.kubernetesServiceIP):443 -> \(settings.advertise.map { "\($0):\(actualPort)" } ?? "no endpoint (listening on loopback or a wildcard; see --advertise-address)")")
+            } catch {
+                log.warning("service default/kubernetes: \(error)")
+            }
             let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
             let url = "https://\(shownHost):\(actualPort)"
             if let kubeconfigOut {

@@ -150,3 +150,21 @@ extension IPAddress {
         }
     }
 }
+
+extension IPAddress {
+    /// 127.0.0.0/8 or ::1: reachable from this host only.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let a): a.value >> 24 == 127
+        case .v6(let a): a.high == 0 && a.low == 1
+        }
+    }
+
+    /// 0.0.0.0 or ::, the wildcard a server listens on for every address.
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let a): a.value == 0
+        case .v6(let a): a.high == 0 && a.low == 0
+        }
+    }
+}
