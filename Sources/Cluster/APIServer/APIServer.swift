@@ -260,15 +260,13 @@ public final class APIServer: Sendable {
         if resource.hasGeneration { metadata["generation"] = 1 } else { metadata["generation"] = nil }
         object["metadata"] = metadata
         if resource.resetsStatusOnCreate { object["status"] = nil }
-        if resource.kind == "Pod" && resource.group.isEmpty { object["status"] = ["phase": "Pending", "qosClass": "BestEffort"] }
+        let strategy = strategy(for: resource)
+        strategy.prepareForCreate(&object)
         ObjectDefaults.apply(&object, resource)
         let errors = ObjectValidation.validate(object, resource)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
         if dryRun { return object }
-        var allocated = ServiceAllocations()
-        if resource.group.isEmpty && resource.kind == "Service" {
-            allocated = try await allocateServiceAddresses(&object, previous: nil, resource)
-        }
+        let allocated = try await strategy.allocate(&object, previous: nil, resource, in: self)
         do {
             return try await objects.create(resource, object)
         } catch {
@@ -345,19 +343,15 @@ public final class APIServer: Sendable {
             if next.deletionTimestamp != nil, next.finalizers.isEmpty,
                (next[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0 {
                 _ = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
-                await releaseServiceAddresses(current, resource)
+                await strategy(for: resource).deleted(current, in: self)
                 next.resourceVersion = nil
                 return next
             }
-            var allocated = ServiceAllocations()
-            if resource.group.isEmpty && resource.kind == "Service" {
-                allocated = try await allocateServiceAddresses(&next, previous: current, resource)
-            }
+            let strategy = strategy(for: resource)
+            let allocated = try await strategy.allocate(&next, previous: current, resource, in: self)
             do {
                 let written = try await objects.update(resource, next, ifRevision: revision)
-                if resource.group.isEmpty && resource.kind == "Service" {
-                    await releaseDropped(from: current, keptIn: written)
-                }
+                await strategy.updated(from: current, to: written, in: self)
                 return written
             } catch {
                 await release(allocated)
@@ -378,16 +372,7 @@ public final class APIServer: Sendable {
             next[path: ["metadata", field]] = current[path: ["metadata", field]]
         }
         next[path: ["metadata", "resourceVersion"]] = current[path: ["metadata", "resourceVersion"]]
-        if resource.group.isEmpty && resource.kind == "Service" {
-            let was = current[path: ["spec", "clusterIP"]]?.stringValue ?? ""
-            let now = next[path: ["spec", "clusterIP"]]?.stringValue ?? ""
-            if now.isEmpty, !was.isEmpty, next[path: ["spec", "type"]]?.stringValue != "ExternalName" {
-                next[path: ["spec", "clusterIP"]] = .string(was)
-                next[path: ["spec", "clusterIPs"]] = current[path: ["spec", "clusterIPs"]]
-            } else if now != was, !was.isEmpty {
-                throw .invalid(resource, name: current.name ?? "", [.invalid("spec.clusterIPs[0]", now, "may not change once set")])
-            }
-        }
+        try strategy(for: resource).keepImmutableFields(&next, from: current, resource)
     }
 
     /// Whether anything outside metadata and status differs (what bumps `generation`).
@@ -413,13 +398,10 @@ public final class APIServer: Sendable {
             throw .conflict(resource, name: name, "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(revision)")
         }
         let grace = options["gracePeriodSeconds"]?.intValue ?? gracePeriod
-        // A bound pod is deleted gracefully: its node agent stops it, then deletes it for good.
-        let isPod = resource.group.isEmpty && resource.kind == "Pod"
-        let graceful = isPod && current[path: ["spec", "nodeName"]]?.stringValue?.isEmpty == false
-            && current[path: ["status", "phase"]]?.stringValue.map { !["Succeeded", "Failed"].contains($0) } ?? true
-            && (grace ?? 1) > 0
-        if !current.finalizers.isEmpty || graceful {
-            let seconds = graceful ? (grace ?? current[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30) : 0
+        let strategy = strategy(for: resource)
+        let graceful = strategy.gracefulDeletion(of: current, requested: grace)
+        if !current.finalizers.isEmpty || graceful != nil {
+            let seconds = graceful ?? 0
             // Already being deleted: only a shorter grace period changes anything.
             if current.deletionTimestamp != nil,
                seconds >= current[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0 {
@@ -432,12 +414,9 @@ public final class APIServer: Sendable {
             }
             return (200, marked)
         }
-        if resource.group.isEmpty && resource.kind == "Namespace" {
-            namespaceCache.forget(name)
-            try await deleteNamespaceContents(name)
-        }
+        try await strategy.beforeDelete(current, in: self)
         let deleted = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
-        await releaseServiceAddresses(deleted, resource)
+        await strategy.deleted(deleted, in: self)
         return (200, deleted)
     }
 
@@ -454,7 +433,7 @@ public final class APIServer: Sendable {
                 for item in page.items {
                     guard let object = try? ObjectStore.decode(item) else { continue }
                     _ = try? await objects.delete(resource, namespace: namespace, name: object.name ?? "", ifRevision: nil)
-                    await releaseServiceAddresses(object, resource)
+                    await strategy(for: resource).deleted(object, in: self)
                 }
                 after = page.continueAfter
             } while after != nil
@@ -505,95 +484,5 @@ public final class APIServer: Sendable {
                              "creationTimestamp": object["metadata"]?["creationTimestamp"] ?? ""],
                 "spec": ["replicas": object[path: ["spec", "replicas"]] ?? 0],
                 "status": ["replicas": object[path: ["status", "replicas"]] ?? 0, "selector": .string(selector)]]
-    }
-
-    // MARK: - Services: addresses
-
-    struct ServiceAllocations {
-        var ips: [String] = []
-        var ports: [Int] = []
-    }
-
-    /// Fills in spec.clusterIP(s) and node ports on create (or when an update turns a
-    /// ClusterIP Service into a NodePort one), claiming each in the store.
-    func allocateServiceAddresses(_ service: inout JSONValue, previous: JSONValue?, _ resource: ResourceType) async throws(APIError) -> ServiceAllocations {
-        var made = ServiceAllocations()
-        let name = service.name ?? ""
-        let owner = resource.key(namespace: service.namespace, name: name)
-        var spec = service["spec"] ?? .emptyObject
-        let type = spec["type"]?.stringValue ?? "ClusterIP"
-        do {
-            if type == "ExternalName" {
-                spec["clusterIP"] = nil
-                spec["clusterIPs"] = nil
-            } else if previous == nil {
-                let requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue
-                if requested == "None" {
-                    spec["clusterIP"] = "None"
-                    spec["clusterIPs"] = ["None"]
-                } else {
-                    let ip = try await allocator.allocateIP(requested?.isEmpty == true ? nil : requested, for: owner, resource: resource, name: name)
-                    made.ips.append(ip)
-                    spec["clusterIP"] = .string(ip)
-                    spec["clusterIPs"] = [.string(ip)]
-                }
-                let v6 = spec["clusterIP"]?.stringValue.flatMap { IPAddress($0) }.map { !$0.isIPv4 } ?? false
-                ObjectDefaults.setIfMissing(&spec, ["ipFamilies"], [v6 ? "IPv6" : "IPv4"])
-                ObjectDefaults.setIfMissing(&spec, ["ipFamilyPolicy"], "SingleStack")
-            }
-            let held = previous.map(ServiceAllocator.heldNodePorts) ?? []
-            if type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false) {
-                var ports = spec["ports"]?.arrayValue ?? []
-                var byNumber: [Int64: Int] = [:]   // a port number shared by TCP and UDP gets one node port
-                for i in ports.indices {
-                    let field = "spec.ports[\(i)].nodePort"
-                    if let requested = ports[i]["nodePort"]?.intValue, requested != 0 {
-                        if !held.contains(requested) && !made.ports.contains(requested) {
-                            made.ports.append(try await allocator.allocateNodePort(requested, for: owner, resource: resource, name: name, field: field))
-                        }
-                    } else if let port = ports[i]["port"]?.int64Value, let shared = byNumber[port] {
-                        ports[i]["nodePort"] = .int(Int64(shared))
-                    } else {
-                        let port = try await allocator.allocateNodePort(nil, for: owner, resource: resource, name: name, field: field)
-                        made.ports.append(port)
-                        ports[i]["nodePort"] = .int(Int64(port))
-                    }
-                    if let port = ports[i]["port"]?.int64Value, let node = ports[i]["nodePort"]?.intValue { byNumber[port] = node }
-                }
-                spec["ports"] = .array(ports)
-            } else if type == "ClusterIP" || type == "ExternalName" {
-                if var ports = spec["ports"]?.arrayValue {
-                    for i in ports.indices { ports[i]["nodePort"] = nil }
-                    spec["ports"] = .array(ports)
-                }
-            }
-            if type == "LoadBalancer" || type == "NodePort", spec["externalTrafficPolicy"] == "Local",
-               spec["healthCheckNodePort"] == nil, type == "LoadBalancer" {
-                let port = try await allocator.allocateNodePort(nil, for: owner, resource: resource, name: name, field: "spec.healthCheckNodePort")
-                made.ports.append(port)
-                spec["healthCheckNodePort"] = .int(Int64(port))
-            }
-        } catch {
-            await release(made)
-            throw error
-        }
-        service["spec"] = spec
-        return made
-    }
-
-    func release(_ allocations: ServiceAllocations) async {
-        for ip in allocations.ips { await allocator.releaseIP(ip) }
-        for port in allocations.ports { await allocator.releaseNodePort(port) }
-    }
-
-    func releaseServiceAddresses(_ object: JSONValue, _ resource: ResourceType) async {
-        guard resource.group.isEmpty && resource.kind == "Service" else { return }
-        for ip in ServiceAllocator.clusterIPs(object) { await allocator.releaseIP(ip) }
-        for port in ServiceAllocator.heldNodePorts(object) { await allocator.releaseNodePort(port) }
-    }
-
-    /// Frees the node ports an update dropped (a NodePort Service turned ClusterIP, say).
-    func releaseDropped(from old: JSONValue, keptIn new: JSONValue) async {
-        for port in ServiceAllocator.heldNodePorts(old).subtracting(ServiceAllocator.heldNodePorts(new)) { await allocator.releaseNodePort(port) }
     }
 }

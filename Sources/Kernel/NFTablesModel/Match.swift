@@ -158,12 +158,6 @@ public enum Action {
         return out
     }
 
-    /// `dnat to <key> map @map` where the map yields `ipv4_addr . inet_service`.
-    public static func dnatIPv4(map: String, key fields: [Field]) -> [Expression] {
-        Match.load(fields) + [.lookup(set: map, key: .r(0), into: .r(0)),
-                              .nat(.dnat, family: .ip, address: .r(0), port: .r(1), flags: .protoSpecified)]
-    }
-
     /// `meta mark set mark | bits`.
     public static func setMarkBits(_ bits: UInt32) -> [Expression] {
         [.meta(.mark, into: .r(0)),
@@ -173,11 +167,6 @@ public enum Action {
 
     public static func masquerade(fullyRandom: Bool = false) -> [Expression] {
         [.masquerade(flags: fullyRandom ? .fullyRandom : [])]
-    }
-
-    /// `reject` with an ICMP port-unreachable (`reject with icmpx port-unreachable` in inet tables).
-    public static func rejectPortUnreachable(inet: Bool = false) -> [Expression] {
-        [.reject(inet ? .icmpx : .icmp, code: inet ? 1 : 3)]
     }
 
     public static func jump(_ chain: String) -> [Expression] { [.verdict(.jump(chain))] }

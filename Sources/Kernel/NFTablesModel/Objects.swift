@@ -234,3 +234,10 @@ public struct Rule: Hashable, Sendable {
     /// The same rule with a kernel handle (to delete or replace a rule read back).
     public func withHandle(_ handle: UInt64) -> Rule { var r = self; r.handle = handle; return r }
 }
+
+/// Packet-mark bits with a meaning shared by every Netplane daemon on a node.
+public enum PacketMark {
+    /// "Masquerade this packet in postrouting" (kube-proxy's 0x4000): set by the service
+    /// proxy; the overlay's masquerade leaves such packets to the proxy.
+    public static let masquerade: UInt32 = 0x4000
+}

@@ -12,11 +12,6 @@ extension NetlinkHandle {
         try changeRoutes(routes, .add)
     }
 
-    /// `replaceRoute` for many routes.
-    public func replaceRoutes(_ routes: [Route]) throws(NetlinkError) {
-        try changeRoutes(routes, .replace)
-    }
-
     /// `deleteRoute` for many routes.
     public func deleteRoutes(_ routes: [Route]) throws(NetlinkError) {
         try changeRoutes(routes, .delete)

@@ -13,11 +13,6 @@ extension NetlinkHandle {
         try changeRoute(route, .replace)
     }
 
-    /// Adds another route with the same key after the existing ones (`ip route append`).
-    public func appendRoute(_ route: Route) throws(NetlinkError) {
-        try changeRoute(route, .append)
-    }
-
     /// Deletes a route (`ip route del`); `.notFound` if none matches. Gateway, device and
     /// metric narrow the match when given; protocol and scope are not compared.
     public func deleteRoute(_ route: Route) throws(NetlinkError) {
@@ -44,13 +39,12 @@ extension NetlinkHandle {
     }
 
     enum RouteVerb: String {
-        case add, replace, append, delete
+        case add, replace, delete
 
         var flags: Int32 {
             switch self {
             case .add: NLM_F_EXCL
             case .replace: NLM_F_REPLACE
-            case .append: NLM_F_APPEND
             case .delete: 0
             }
         }

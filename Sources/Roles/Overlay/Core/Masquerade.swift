@@ -25,7 +25,7 @@ public enum FlannelMasquerade {
         tx.add(Chain(table, chain, base: BaseChain(type: .nat, hook: .postrouting, priority: Priority.srcnat)))
         let comment = "flanneld masq"
         let rules: [[Expression]] = [
-            Match.mark(0x4000, mask: 0x4000) + [.verdict(.return)],
+            Match.mark(PacketMark.masquerade, mask: PacketMark.masquerade) + [.verdict(.return)],
             Match.ipSaddr(network) + Match.ipDaddr(network) + [.verdict(.return)],
             Match.notInPrefix(.ipSaddr, network) + Match.ipDaddr(subnet) + [.verdict(.return)],
             Match.ipSaddr(network) + Match.notInPrefix(.ipDaddr, multicast) + Action.masquerade(fullyRandom: true),

@@ -35,7 +35,7 @@ public final class UDPTunnel: Sendable {
     /// whole network into it) and `mtu`, and starts the loop on `group`.
     public static func start(namespace: NetNS?, handle: NetlinkHandle, port: UInt16, mtu: UInt32,
                              address: IPPrefix, group: any EventLoopGroup) async throws -> UDPTunnel {
-        let (tunFD, udpFD) = try await openDescriptors(namespace: namespace, port: port)
+        let (tunFD, udpFD) = try TunnelDescriptors.open(tun: deviceName, udpPort: port, namespace: namespace)
         do {
             try OverlayDevice.configure(handle, deviceName, mtu: mtu, address: address)
         } catch {
@@ -86,52 +86,6 @@ public final class UDPTunnel: Sendable {
         try? await tun.close()
         try? await udp.close()
         close(writeFD)
-    }
-
-    /// Opens the TUN device and binds the UDP socket inside the namespace (both stay in it).
-    static func openDescriptors(namespace: NetNS?, port: UInt16) async throws -> (Int32, Int32) {
-        let open = { () throws -> (Int32, Int32) in
-            let tun = try openTUN(name: deviceName)
-            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard udp >= 0 else { close(tun); throw OverlayError("socket: \(String(cString: strerror(errno)))") }
-            var one: Int32 = 1
-            setsockopt(udp, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else {
-                let reason = String(cString: strerror(errno))
-                close(tun); close(udp)
-                throw OverlayError("binding UDP port \(port): \(reason)")
-            }
-            return (tun, udp)
-        }
-        if let namespace { return try namespace.run(open) }
-        return try open()
-    }
-
-    /// Opens /dev/net/tun and attaches it to a new TUN device `name` (IFF_TUN, no packet info:
-    /// each read and write is one bare IP packet).
-    static func openTUN(name: String) throws -> Int32 {
-        let fd = Glibc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw OverlayError("open /dev/net/tun: \(String(cString: strerror(errno)))") }
-        // struct ifreq: the name (IFNAMSIZ = 16 bytes), then ifr_flags (a short) in the union.
-        var request = [UInt8](repeating: 0, count: 40)
-        for (i, byte) in name.utf8.prefix(15).enumerated() { request[i] = byte }
-        let flags: UInt16 = 0x0001 | 0x1000  // IFF_TUN | IFF_NO_PI
-        request[16] = UInt8(flags & 0xff)
-        request[17] = UInt8(flags >> 8)
-        let tunsetiff: UInt = 0x4004_54ca  // _IOW('T', 202, int)
-        let status = request.withUnsafeMutableBytes { ioctl(fd, tunsetiff, $0.baseAddress!) }
-        guard status == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw OverlayError("creating TUN device \(name): \(reason)")
-        }
-        return fd
     }
 }
 

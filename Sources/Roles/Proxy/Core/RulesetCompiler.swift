@@ -25,8 +25,6 @@ public struct ProxyOptions: Sendable, Hashable {
     /// The name of shard table `index`.
     public func shardTable(_ index: Int) -> String { "\(tableName)-s\(index < 10 ? "0" : "")\(index)" }
 
-    /// The packet-mark bit that asks postrouting to masquerade (kube-proxy's 0x4000).
-    public static let masqueradeMark: UInt32 = 0x4000
 }
 
 /// Everything the proxy keeps in one family's table, as a value: chains with their rules,
@@ -162,7 +160,7 @@ public enum RulesetCompiler {
         out.addSet("nodeport-ips", key: [addr], elements: nodePortElements(family, options))
         out.addSet("hairpin", key: [addr, addr])
         out.chains["nat-postrouting"] = .init(base: BaseChain(type: .nat, hook: .postrouting, priority: Priority.srcnat), rules: [
-            Match.mark(ProxyOptions.masqueradeMark, mask: ProxyOptions.masqueradeMark) + Action.masquerade(),
+            Match.mark(PacketMark.masquerade, mask: PacketMark.masquerade) + Action.masquerade(),
             Match.inSet("hairpin", [saddr, daddr]) + Action.masquerade(),
         ])
         let rejectDispatch: [[Expression]] = [
@@ -224,7 +222,7 @@ public enum RulesetCompiler {
         out.hairpin = Set(allEndpoints.map(\.address))
         // The mark is set inline: a jump to a shared chain would make every change
         // re-validate that chain's callers.
-        let mark = Action.setMarkBits(ProxyOptions.masqueradeMark)
+        let mark = Action.setMarkBits(PacketMark.masquerade)
 
         // Cluster traffic.
         let svc = "svc/\(port.nftName)"

@@ -248,7 +248,7 @@ public enum IPVSRules {
         tx.add(hairpin.filter(ofFamily).sorted().map(hairpinElement), to: hairpinSet)
 
         let (saddr, daddr): (Field, Field) = v4 ? (.ipSaddr, .ipDaddr) : (.ip6Saddr, .ip6Daddr)
-        let mark = Action.setMarkBits(ProxyOptions.masqueradeMark)
+        let mark = Action.setMarkBits(PacketMark.masquerade)
         var marking: [[Expression]] = []
         let frontend: [Field] = [daddr, .l4proto, .thDport]
         if options.masqueradeAll {
@@ -265,7 +265,7 @@ public enum IPVSRules {
             for rule in marking { tx.add(Rule(table, chain, rule)) }
         }
         tx.add(Chain(table, "postrouting", base: BaseChain(type: .nat, hook: .postrouting, priority: Priority.srcnat)))
-        tx.add(Rule(table, "postrouting", Match.mark(ProxyOptions.masqueradeMark, mask: ProxyOptions.masqueradeMark)
+        tx.add(Rule(table, "postrouting", Match.mark(PacketMark.masquerade, mask: PacketMark.masquerade)
                     + Action.masquerade(fullyRandom: true)))
         tx.add(Rule(table, "postrouting", Match.inSet(hairpinSet.name, [daddr, .l4proto, .thDport, saddr]) + Action.masquerade()))
         return tx
