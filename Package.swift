@@ -212,7 +212,7 @@ let package = Package(
         // The proxy's golden cases, for the pure golden tests and the root test that loads them with nft.
         .target(name: "ProxyTestCases", dependencies: ["ProxyCore", "NFTablesModel", "NetAddress"], path: "Tests/ProxyTestCases",
                 swiftSettings: strict),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTestCases", "JSON", "NFTablesModel", "IPVSModel", "NetAddress"],
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTestCases", "APITypes", "JSON", "NFTablesModel", "IPVSModel", "NetAddress"],
                     exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "ProxyTestCases", "IPVS", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
                     swiftSettings: strict),

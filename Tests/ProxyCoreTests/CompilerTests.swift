@@ -1,3 +1,4 @@
+import APITypes
 import JSON
 import NFTablesModel
 import NetAddress
@@ -29,6 +30,12 @@ struct CompilerTests {
          })]
     }
 
+    /// The proxy's ports from Services and EndpointSlices written as JSON, as the API serves them.
+    static func build(services: [JSONValue], slices: [JSONValue], nodeName: String) -> [ServicePort] {
+        ServicePorts.build(services: services.map(Service.init(json:)), slices: slices.map(EndpointSlice.init(json:)),
+                           nodeName: nodeName)
+    }
+
     @Test func servicePortsFromAPIObjects() {
         let services = [
             Self.service("web", type: "NodePort", ports: [["name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080]],
@@ -41,7 +48,7 @@ struct CompilerTests {
             ("10.244.2.5", "node-b", ["ready": false]),
             ("10.244.1.6", "node-a", ["ready": false, "serving": true, "terminating": true]),
         ])]
-        let ports = ServicePorts.build(services: services, slices: slices, nodeName: "node-a")
+        let ports = Self.build(services: services, slices: slices, nodeName: "node-a")
         #expect(ports.map(\.id) == ["default/web:http/tcp"], "headless and ExternalName services get nothing")
         let web = ports[0]
         #expect(web.clusterIPs == [IPAddress("10.96.0.10")!] && web.port == 80 && web.nodePort == 30080)
@@ -69,7 +76,7 @@ struct CompilerTests {
     }
 
     func compile(_ services: [JSONValue], _ slices: [JSONValue], family: Family = .ip) -> CompiledRulesets {
-        RulesetCompiler.compile(ServicePorts.build(services: services, slices: slices, nodeName: "node-a"), family: family,
+        RulesetCompiler.compile(Self.build(services: services, slices: slices, nodeName: "node-a"), family: family,
                                 options: ProxyOptions(clusterCIDRs: [try! IPPrefix("10.244.0.0/16")],
                                                       nodePortAddresses: [IPAddress("198.18.0.11")!]))
     }
@@ -88,7 +95,7 @@ struct CompilerTests {
         #expect(ruleset.elements("hairpin").count == 3)
         #expect(ruleset.main.sets["nodeport-ips"]?.elements == [SetElement(.ipv4(IPv4Address("198.18.0.11")!))])
         // The service's chain and map element live in its shard, and only there.
-        let shard = RulesetCompiler.shard(of: ServicePorts.build(services: [Self.service("web")], slices: [], nodeName: "")[0], shards: 32)
+        let shard = RulesetCompiler.shard(of: Self.build(services: [Self.service("web")], slices: [], nodeName: "")[0], shards: 32)
         #expect(ruleset.shards.count == 32 && ruleset.shards[shard].chains["svc/default/web/http/tcp"] != nil)
         #expect(ruleset.shards[shard].sets["service-ips"]?.elements.count == 1)
         // The IPv6 table carries none of it.
@@ -97,7 +104,7 @@ struct CompilerTests {
     }
 
     @Test func clientIPAffinityAddsOneDynamicSetPerEndpoint() throws {
-        var port = ServicePorts.build(services: [Self.service("web", extra: ["sessionAffinity": "ClientIP"])],
+        var port = Self.build(services: [Self.service("web", extra: ["sessionAffinity": "ClientIP"])],
                                       slices: [Self.slice("web", endpoints: [("10.244.1.5", "node-a", [:]), ("10.244.2.5", "node-b", [:])])],
                                       nodeName: "node-a")[0]
         #expect(port.affinitySeconds == 10800, "the default timeout")
@@ -126,7 +133,7 @@ struct CompilerTests {
 
     @Test func incrementalSyncTouchesOnlyWhatChanged() {
         func ports(_ services: [JSONValue], _ slices: [JSONValue]) -> [ServicePort] {
-            ServicePorts.build(services: services, slices: slices, nodeName: "node-a")
+            Self.build(services: services, slices: slices, nodeName: "node-a")
         }
         let options = ProxyOptions(clusterCIDRs: [try! IPPrefix("10.244.0.0/16")])
         let two = ports([Self.service("web"), Self.service("api", clusterIP: "10.96.0.40")], [

@@ -136,6 +136,8 @@ public final class APIServer: Sendable {
         if let sub = r.subresource, !resource.subresources.contains(sub) {
             throw .notFound(path: request.path)
         }
+        try QueryParameters.check(request)
+        let dryRun = try QueryParameters.dryRun(request.query["dryRun"])
         let watching = r.watchPath || request.flag("watch")
         switch (request.method, r.name) {
         case ("GET", nil):
@@ -155,16 +157,17 @@ public final class APIServer: Sendable {
             try checkKind(body, resource)
             try FieldValidation.check(body, resource, request)
             try setNamespace(&body, r.namespace, resource)
-            let created = try await create(resource, namespace: r.namespace, body, dryRun: request.query["dryRun"] == "All")
+            let created = try await create(resource, namespace: r.namespace, body, dryRun: dryRun)
             return respond(201, created, request)
         case ("POST", let name?) where r.subresource == "binding" && resource.kind == "Pod":
-            try await bind(try request.jsonBody(), pod: name, namespace: r.namespace)
+            try await bind(try request.jsonBody(), pod: name, namespace: r.namespace, dryRun: dryRun)
             return .json(status: 201, ["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "code": 201])
         case ("PUT", let name?):
             var body = try request.jsonBody()
             if r.subresource == "scale" {
                 guard let replicas = body[path: ["spec", "replicas"]] else { throw .badRequest("scale: spec.replicas is required") }
-                let updated = try await modify(resource, namespace: r.namespace, name: name, precondition: body.resourceVersion) { object throws(APIError) in
+                let updated = try await modify(resource, namespace: r.namespace, name: name, precondition: body.resourceVersion,
+                                               dryRun: dryRun) { object throws(APIError) in
                     object[path: ["spec", "replicas"]] = replicas
                 }
                 return .json(status: 200, Self.scale(of: updated, resource))
@@ -175,7 +178,7 @@ public final class APIServer: Sendable {
             guard body.name == name else {
                 throw .badRequest("the name of the object (\(body.name ?? "")) does not match the name on the URL (\(name))")
             }
-            let updated = try await update(resource, body, subresource: r.subresource)
+            let updated = try await update(resource, body, subresource: r.subresource, dryRun: dryRun)
             return respond(200, updated, request)
         case ("PATCH", let name?):
             let type = request.contentType.split(separator: ";").first.map { String($0.trimmingSpaces) } ?? ""
@@ -184,16 +187,20 @@ public final class APIServer: Sendable {
             }
             let patch = try request.jsonBody()
             let updated = try await patchObject(resource, namespace: r.namespace, name: name, subresource: r.subresource,
-                                                patch: patch, type: patchType, request: request)
+                                                patch: patch, type: patchType, request: request, dryRun: dryRun)
             if r.subresource == "scale" { return .json(status: 200, Self.scale(of: updated, resource)) }
             return respond(200, updated, request)
         case ("DELETE", let name?):
             let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
+            let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
             let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: options,
-                                                    gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) })
+                                                    gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) },
+                                                    dryRun: dryRunDelete)
             return respond(status, object, request)
         case ("DELETE", nil):
-            return try await deleteCollection(request, resource, namespace: r.namespace)
+            let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
+            let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
+            return try await deleteCollection(request, resource, namespace: r.namespace, options: options, dryRun: dryRunDelete)
         default:
             throw .methodNotAllowed("the server does not allow this method on the requested resource")
         }
@@ -265,8 +272,12 @@ public final class APIServer: Sendable {
         ObjectDefaults.apply(&object, resource)
         let errors = ObjectValidation.validate(object, resource)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
-        if dryRun { return object }
         let allocated = try await strategy.allocate(&object, previous: nil, resource, in: self)
+        if dryRun {
+            // The answer shows what a real create would have taken; nothing stays taken.
+            await release(allocated)
+            return object
+        }
         do {
             return try await objects.create(resource, object)
         } catch {
@@ -278,9 +289,10 @@ public final class APIServer: Sendable {
     // MARK: - Update and patch
 
     /// PUT: replaces the object (or its status), keeping what clients may not change.
-    func update(_ resource: ResourceType, _ body: JSONValue, subresource: String?) async throws(APIError) -> JSONValue {
+    func update(_ resource: ResourceType, _ body: JSONValue, subresource: String?, dryRun: Bool = false) async throws(APIError) -> JSONValue {
         let name = body.name ?? ""
-        return try await modify(resource, namespace: body.namespace, name: name, precondition: body.resourceVersion) { object throws(APIError) in
+        return try await modify(resource, namespace: body.namespace, name: name, precondition: body.resourceVersion,
+                                dryRun: dryRun) { object throws(APIError) in
             if subresource == "status" {
                 object["status"] = body["status"]
             } else {
@@ -292,10 +304,11 @@ public final class APIServer: Sendable {
     }
 
     func patchObject(_ resource: ResourceType, namespace: String?, name: String, subresource: String?,
-                     patch: JSONValue, type: PatchType, request: APIRequest) async throws(APIError) -> JSONValue {
+                     patch: JSONValue, type: PatchType, request: APIRequest, dryRun: Bool = false) async throws(APIError) -> JSONValue {
         var precondition: String?
         if type != .json { precondition = patch.resourceVersion }
-        return try await modify(resource, namespace: namespace, name: name, precondition: precondition) { object throws(APIError) in
+        return try await modify(resource, namespace: namespace, name: name, precondition: precondition,
+                                dryRun: dryRun) { object throws(APIError) in
             var target = subresource == "scale" ? Self.scale(of: object, resource) : object
             switch type {
             case .json: target = try jsonPatch(target, patch)
@@ -320,8 +333,10 @@ public final class APIServer: Sendable {
     /// resourceVersion of its own): kube-apiserver's GuaranteedUpdate.
     /// `marksDeletion`: the change is the server's own (setting deletionTimestamp and
     /// deletionGracePeriodSeconds), which a client's change may never touch.
+    /// `dryRun`: every check and allocation runs and the answer is what the write would
+    /// store, but nothing is stored, no watcher hears of it and allocations are given back.
     func modify(_ resource: ResourceType, namespace: String?, name: String, precondition: String?,
-                marksDeletion: Bool = false,
+                marksDeletion: Bool = false, dryRun: Bool = false,
                 _ change: (inout JSONValue) throws(APIError) -> Void) async throws(APIError) -> JSONValue {
         for _ in 0..<16 {
             let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
@@ -342,6 +357,10 @@ public final class APIServer: Sendable {
             // (a terminating pod waits for its node agent's DELETE with grace 0).
             if next.deletionTimestamp != nil, next.finalizers.isEmpty,
                (next[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0 {
+                if dryRun {
+                    next.resourceVersion = nil
+                    return next
+                }
                 _ = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
                 await strategy(for: resource).deleted(current, in: self)
                 next.resourceVersion = nil
@@ -349,6 +368,10 @@ public final class APIServer: Sendable {
             }
             let strategy = strategy(for: resource)
             let allocated = try await strategy.allocate(&next, previous: current, resource, in: self)
+            if dryRun {
+                await release(allocated)
+                return next
+            }
             do {
                 let written = try await objects.update(resource, next, ifRevision: revision)
                 await strategy.updated(from: current, to: written, in: self)
@@ -389,7 +412,8 @@ public final class APIServer: Sendable {
     // MARK: - Delete
 
     func delete(_ resource: ResourceType, namespace: String?, name: String, options: JSONValue,
-                gracePeriod: Int?) async throws(APIError) -> (Int, JSONValue) {
+                gracePeriod: Int?, dryRun: Bool = false) async throws(APIError) -> (Int, JSONValue) {
+        try QueryParameters.propagation(options["propagationPolicy"]?.stringValue)
         let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
         if let uid = options[path: ["preconditions", "uid"]]?.stringValue, uid != current.uid {
             throw .conflict(resource, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current.uid ?? "")")
@@ -408,12 +432,13 @@ public final class APIServer: Sendable {
                 return (200, current)
             }
             let marked = try await modify(resource, namespace: namespace, name: name, precondition: nil,
-                                          marksDeletion: true) { object throws(APIError) in
+                                          marksDeletion: true, dryRun: dryRun) { object throws(APIError) in
                 object[path: ["metadata", "deletionTimestamp"]] = .string(APITime.format(APITime.now() + seconds))
                 object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(Int64(seconds))
             }
             return (200, marked)
         }
+        if dryRun { return (200, current) }
         try await strategy.beforeDelete(current, in: self)
         let deleted = try await objects.delete(resource, namespace: namespace, name: name, ifRevision: revision)
         await strategy.deleted(deleted, in: self)
@@ -440,11 +465,13 @@ public final class APIServer: Sendable {
         }
     }
 
-    func deleteCollection(_ request: APIRequest, _ resource: ResourceType, namespace: String?) async throws(APIError) -> APIResponse {
+    func deleteCollection(_ request: APIRequest, _ resource: ResourceType, namespace: String?, options: JSONValue,
+                          dryRun: Bool) async throws(APIError) -> APIResponse {
         let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
         var deleted: [JSONValue] = []
         for item in items {
-            if let (_, object) = try? await delete(resource, namespace: item.namespace, name: item.name ?? "", options: .emptyObject, gracePeriod: nil) {
+            if let (_, object) = try? await delete(resource, namespace: item.namespace, name: item.name ?? "", options: options,
+                                                   gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) }, dryRun: dryRun) {
                 deleted.append(object)
             }
         }
@@ -454,12 +481,12 @@ public final class APIServer: Sendable {
 
     // MARK: - Pods: binding
 
-    func bind(_ binding: JSONValue, pod name: String, namespace: String?) async throws(APIError) {
+    func bind(_ binding: JSONValue, pod name: String, namespace: String?, dryRun: Bool = false) async throws(APIError) {
         let pods = registry.resource(group: "", version: "v1", plural: "pods")!
         guard let node = binding[path: ["target", "name"]]?.stringValue, !node.isEmpty else {
             throw .invalid(pods, name: name, [.required("target.name")])
         }
-        _ = try await modify(pods, namespace: namespace, name: name, precondition: nil) { pod throws(APIError) in
+        _ = try await modify(pods, namespace: namespace, name: name, precondition: nil, dryRun: dryRun) { pod throws(APIError) in
             if let bound = pod[path: ["spec", "nodeName"]]?.stringValue, !bound.isEmpty {
                 throw .conflict(pods, name: name, "pod \(name) is already assigned to node \"\(bound)\"")
             }

@@ -1,4 +1,4 @@
-public import JSON
+public import APITypes
 public import NetAddress
 
 /// The transport protocols a Service port can name.
@@ -104,42 +104,34 @@ public struct ServicePort: Sendable, Hashable {
 /// Builds the proxy's view from API objects: every port of every Service with a ClusterIP,
 /// with the endpoints of the EndpointSlices labelled for it.
 public enum ServicePorts {
-    public static func build(services: [JSONValue], slices: [JSONValue], nodeName: String) -> [ServicePort] {
+    public static func build(services: [Service], slices: [EndpointSlice], nodeName: String) -> [ServicePort] {
         // Slices by "namespace/service".
-        var slicesByService: [String: [JSONValue]] = [:]
+        var slicesByService: [String: [EndpointSlice]] = [:]
         for slice in slices {
-            guard let service = slice[path: ["metadata", "labels", "kubernetes.io/service-name"]]?.stringValue,
-                  let namespace = slice[path: ["metadata", "namespace"]]?.stringValue else { continue }
+            guard let service = slice.serviceName, let namespace = slice.namespace else { continue }
             slicesByService["\(namespace)/\(service)", default: []].append(slice)
         }
         var ports: [ServicePort] = []
         for service in services {
-            guard let namespace = service[path: ["metadata", "namespace"]]?.stringValue,
-                  let name = service[path: ["metadata", "name"]]?.stringValue,
-                  let spec = service["spec"] else { continue }
-            let type = spec["type"]?.stringValue ?? "ClusterIP"
-            if type == "ExternalName" { continue }
-            let clusterIPs = addresses(spec["clusterIPs"]) + (spec["clusterIPs"] == nil ? addresses(spec["clusterIP"].map { .array([$0]) }) : [])
+            guard let namespace = service.namespace, !service.name.isEmpty, service.type != "ExternalName" else { continue }
+            let clusterIPs = addresses(service.allClusterIPs)
             if clusterIPs.isEmpty { continue }  // headless ("None") or not yet allocated
-            let affinity = spec["sessionAffinity"]?.stringValue == "ClientIP"
-                ? UInt32(spec[path: ["sessionAffinityConfig", "clientIP", "timeoutSeconds"]]?.intValue ?? 10800) : nil
-            let external = addresses(spec["externalIPs"])
-            let balancers = (service[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? [])
-                .compactMap { $0["ip"]?.stringValue }.compactMap { IPAddress($0) }
-            let mySlices = slicesByService["\(namespace)/\(name)"] ?? []
-            for entry in spec["ports"]?.arrayValue ?? [] {
-                guard let port = entry["port"]?.intValue, let portNumber = UInt16(exactly: port) else { continue }
-                let proto = ServiceProtocol(rawValue: entry["protocol"]?.stringValue ?? "TCP") ?? .tcp
-                let portName = entry["name"]?.stringValue ?? ""
-                let nodePort = (type == "NodePort" || type == "LoadBalancer") ? entry["nodePort"]?.intValue.flatMap { UInt16(exactly: $0) } : nil
+            let affinity = service.sessionAffinity == "ClientIP" ? UInt32(clamping: service.sessionAffinityTimeoutSeconds) : nil
+            let balancers = service.type == "LoadBalancer" ? addresses(service.loadBalancerIngressIPs) : []
+            let exposesNodePorts = service.type == "NodePort" || service.type == "LoadBalancer"
+            let mySlices = slicesByService["\(namespace)/\(service.name)"] ?? []
+            for entry in service.ports {
+                guard let portNumber = UInt16(exactly: entry.port) else { continue }
+                let proto = ServiceProtocol(rawValue: entry.proto) ?? .tcp
+                let nodePort = exposesNodePorts ? UInt16(exactly: entry.nodePort) : nil
                 ports.append(ServicePort(
-                    namespace: namespace, name: name, portName: portName, proto: proto, port: portNumber,
+                    namespace: namespace, name: service.name, portName: entry.name, proto: proto, port: portNumber,
                     clusterIPs: clusterIPs, nodePort: nodePort == 0 ? nil : nodePort,
-                    externalIPs: external, loadBalancerIPs: type == "LoadBalancer" ? balancers : [],
+                    externalIPs: addresses(service.externalIPs), loadBalancerIPs: balancers,
                     affinitySeconds: affinity,
-                    externalTrafficLocal: spec["externalTrafficPolicy"]?.stringValue == "Local",
-                    internalTrafficLocal: spec["internalTrafficPolicy"]?.stringValue == "Local",
-                    endpoints: endpoints(mySlices, portName: portName, proto: proto, nodeName: nodeName)))
+                    externalTrafficLocal: service.externalTrafficPolicy == "Local",
+                    internalTrafficLocal: service.internalTrafficPolicy == "Local",
+                    endpoints: endpoints(mySlices, portName: entry.name, proto: proto, nodeName: nodeName)))
             }
         }
         return ports.sorted { ($0.id) < ($1.id) }
@@ -147,30 +139,24 @@ public enum ServicePorts {
 
     /// The endpoints serving the slice port named `portName` (and of `proto`), deduplicated
     /// (an address may appear in two slices while a controller moves it).
-    static func endpoints(_ slices: [JSONValue], portName: String, proto: ServiceProtocol, nodeName: String) -> [ProxyEndpoint] {
+    static func endpoints(_ slices: [EndpointSlice], portName: String, proto: ServiceProtocol, nodeName: String) -> [ProxyEndpoint] {
         var seen = Set<String>()
         var out: [ProxyEndpoint] = []
         for slice in slices {
-            guard let slicePort = (slice["ports"]?.arrayValue ?? []).first(where: {
-                ($0["name"]?.stringValue ?? "") == portName && ($0["protocol"]?.stringValue ?? "TCP") == proto.rawValue
-            }), let port = slicePort["port"]?.intValue.flatMap({ UInt16(exactly: $0) }) else { continue }
-            for endpoint in slice["endpoints"]?.arrayValue ?? [] {
+            guard let slicePort = slice.ports.first(where: { $0.name == portName && $0.proto == proto.rawValue }),
+                  let port = slicePort.port.flatMap({ UInt16(exactly: $0) }) else { continue }
+            for endpoint in slice.endpoints {
                 // kube-proxy uses the first address of an endpoint (the others are the same pod).
-                guard let text = endpoint["addresses"]?.arrayValue?.first?.stringValue,
-                      let address = IPAddress(text), seen.insert("\(text):\(port)").inserted else { continue }
-                let conditions = endpoint["conditions"] ?? .emptyObject
-                let ready = conditions["ready"]?.boolValue ?? true
-                out.append(ProxyEndpoint(address: address, port: port, ready: ready,
-                                         serving: conditions["serving"]?.boolValue,
-                                         terminating: conditions["terminating"]?.boolValue ?? false,
-                                         isLocal: endpoint["nodeName"]?.stringValue == nodeName))
+                guard let text = endpoint.addresses.first, let address = IPAddress(text),
+                      seen.insert("\(text):\(port)").inserted else { continue }
+                out.append(ProxyEndpoint(address: address, port: port, ready: endpoint.ready, serving: endpoint.serving,
+                                         terminating: endpoint.terminating, isLocal: endpoint.nodeName == nodeName))
             }
         }
         return out.sorted { ($0.address, $0.port) < ($1.address, $1.port) }
     }
 
-    static func addresses(_ value: JSONValue?) -> [IPAddress] {
-        (value?.arrayValue ?? []).compactMap(\.stringValue).filter { $0 != "None" && !$0.isEmpty }
-            .compactMap { IPAddress($0) }
+    static func addresses(_ texts: [String]) -> [IPAddress] {
+        texts.filter { $0 != "None" && !$0.isEmpty }.compactMap { IPAddress($0) }
     }
 }

@@ -209,7 +209,7 @@ public final class ProxyController: Sendable {
     func ports(of key: String) -> [ServicePort] {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let service = services.get(namespace: parts[0], name: parts[1]) else { return [] }
-        return ServicePorts.build(services: [service.json], slices: slices.byIndex("service", key).map(\.json),
+        return ServicePorts.build(services: [service], slices: slices.byIndex("service", key),
                                   nodeName: settings.nodeName)
     }
 
