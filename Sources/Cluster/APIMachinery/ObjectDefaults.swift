@@ -12,6 +12,8 @@ public enum ObjectDefaults {
             if object[path: ["status", "phase"]] == nil { object[path: ["status", "phase"]] = "Active" }
         case ("", "Service"):
             defaultService(&object)
+        case ("", "Secret"):
+            setIfMissing(&object, ["type"], "Opaque")
         case ("", "Pod"):
             if var spec = object["spec"] { defaultPodSpec(&spec); object["spec"] = spec }
         case ("apps", "Deployment"):

@@ -126,9 +126,8 @@ public final class APIServer: Sendable {
 
     func resourceRequest(_ request: APIRequest, _ r: Route.ResourceRoute) async throws(APIError) -> APIResponse {
         let resource = r.resource
-        if !request.body.isEmpty, request.contentType.hasPrefix("application/vnd.kubernetes.protobuf") {
-            // kubectl's typed generators (`kubectl create configmap …`) send protobuf; objects here are JSON.
-            throw .unsupportedMediaType("application/vnd.kubernetes.protobuf (send application/json: `kubectl create -f`, `kubectl apply -f`)")
+        if !request.body.isEmpty, request.isProtobuf, request.method == "PATCH" {
+            throw .unsupportedMediaType("\(ProtobufCodec.mediaType) is not a patch type")
         }
         if let namespace = r.namespace, let problem = NameRules.dns1123LabelProblem(namespace) {
             throw .badRequest("invalid namespace \"\(namespace)\": \(problem)")
@@ -208,6 +207,11 @@ public final class APIServer: Sendable {
 
     /// A single object, or a one-row Table when kubectl asks for one.
     func respond(_ status: Int, _ object: JSONValue, _ request: APIRequest) -> APIResponse {
+        // Protobuf for a client that prefers it, as kube-apiserver answers; JSON (which such
+        // clients also accept) for a kind without a schema or a field the schema lacks.
+        if request.prefersProtobuf, !request.accept.contains("as=Table"), let bytes = try? ProtobufCodec.encodeDocument(object) {
+            return .bytes(status: status, contentType: ProtobufCodec.mediaType, bytes)
+        }
         if request.accept.contains("as=Table"), let resource = registry.resource(apiVersion: object["apiVersion"]?.stringValue ?? "", kind: object["kind"]?.stringValue ?? "") {
             return .json(status: status, TableConverter.table([object], resource: resource, includeObject: request.query["includeObject"],
                                                              listMetadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))

@@ -20,13 +20,33 @@ public struct APIRequest: Sendable {
         self.body = body
     }
 
-    /// The body parsed as JSON (400 on a malformed document).
+    /// Whether the body is a Kubernetes protobuf document (kubectl's typed commands send one).
+    var isProtobuf: Bool { contentType.hasPrefix(ProtobufCodec.mediaType) }
+
+    /// The body as a JSON object: parsed as JSON, or decoded from protobuf for the kinds the
+    /// schema table has (415 naming the kind otherwise; 400 on a malformed document).
     func jsonBody() throws(APIError) -> JSONValue {
+        if isProtobuf {
+            do {
+                return try ProtobufCodec.decodeDocument(body)
+            } catch {
+                if error.description.contains("has no protobuf schema") { throw .unsupportedMediaType("\(ProtobufCodec.mediaType): \(error)") }
+                throw .badRequest("the body of the request could not be decoded as protobuf: \(error)")
+            }
+        }
         do {
             return try JSONValue.parse(body)
         } catch {
             throw .badRequest("the body of the request could not be decoded as JSON: \(error)")
         }
+    }
+
+    /// Whether the client prefers protobuf answers (listed before JSON in Accept).
+    var prefersProtobuf: Bool {
+        let types = accept.split(separator: ",").map { String($0.split(separator: ";").first ?? "").filter { $0 != " " } }
+        guard let first = types.firstIndex(where: { $0 == ProtobufCodec.mediaType }) else { return false }
+        let json = types.firstIndex(where: { $0 == "application/json" || $0 == "*/*" }) ?? types.count
+        return first < json
     }
 
     func flag(_ name: String) -> Bool {
