@@ -33,6 +33,14 @@ import Testing
         }
     }
 
+    /// The lines of one virtual server ("TCP 10.96.0.10:80 wlc" and its "->" real servers):
+    /// the API server's own `kubernetes` Service is programmed beside the test's.
+    func ipvsadm(_ ns: TestNamespace, virtualServer address: String) throws -> [String] {
+        let lines = try ipvsadm(ns)
+        guard let start = lines.firstIndex(where: { $0.split(separator: " ").dropFirst().first.map(String.init) == address }) else { return [] }
+        return [lines[start]] + lines[(start + 1)...].prefix { $0.hasPrefix("->") }
+    }
+
     func bound(_ ns: TestNamespace) throws -> Set<String> {
         let info = try ns.ipJSON(["addr", "show", "dev", "netplane-ipvs0"]).first?["addr_info"] as? [[String: Any]] ?? []
         return Set(info.compactMap { $0["local"] as? String })
@@ -198,13 +206,16 @@ import Testing
                                         ["--mode", "ipvs", "--ipvs-scheduler", "wlc", "--cluster-cidr", "10.244.0.0/16", "--metrics-bind", ""])
             defer { proxy.stop() }
             let logText = { proxy.logText }
-            #expect(eventually(seconds: 20) { (try? ipvsadm(node).first) == "TCP 10.96.0.10:80 wlc" }, "\(logText())")
+            #expect(eventually(seconds: 20) { (try? ipvsadm(node, virtualServer: "10.96.0.10:80").first) == "TCP 10.96.0.10:80 wlc" }, "\(logText())")
             #expect(Set(try answers(node, "http://10.96.0.10/", count: 12)) == ["pod1", "pod2", "pod3"])
             #expect(try api.kubectl(["apply", "-f", "-"], stdin: slice([2])).succeeded)
-            #expect(eventually { (try? ipvsadm(node)) == ["TCP 10.96.0.10:80 wlc", "-> 10.244.2.2:8080 Masq 1"] }, "\(logText())")
+            #expect(eventually { (try? ipvsadm(node, virtualServer: "10.96.0.10:80")) == ["TCP 10.96.0.10:80 wlc", "-> 10.244.2.2:8080 Masq 1"] }, "\(logText())")
             #expect(Set(try answers(node, "http://10.96.0.10/", count: 4)) == ["pod2"])
             #expect(try api.kubectl(["delete", "service", "web"]).succeeded)
-            #expect(eventually { (try? ipvsadm(node))?.isEmpty == true && (try? bound(node))?.isEmpty == true }, "\(logText())")
+            #expect(eventually { (try? ipvsadm(node, virtualServer: "10.96.0.10:80"))?.isEmpty == true && (try? bound(node))?.contains("10.96.0.10") == false },
+                    "\(logText())")
+            // The API server's kubernetes Service (no endpoint: it listens on loopback) stays.
+            #expect(try ipvsadm(node, virtualServer: "10.96.0.1:443") == ["TCP 10.96.0.1:443 wlc"])
         }
     }
 }
