@@ -16,6 +16,17 @@ import Testing
                    observability: Observability())
     }
 
+    /// Runs a command (curl) on a thread of its own: a blocking wait on the concurrency pool's
+    /// two threads would starve every other async test in the process, and the server this
+    /// test talks to.
+    static func run(_ args: [String]) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try Command.run(args) })
+            }
+        }
+    }
+
     /// Records the passes a loop runs, and fails the ones its test asks to.
     final class Passes: Sendable {
         let seen = Mutex<[(pass: SyncPass, at: ContinuousClock.Instant)]>([])
@@ -94,20 +105,20 @@ import Testing
             var ports = listening.stream.makeAsyncIterator()
             #expect(await ports.next() == port)
             let url = "http://127.0.0.1:\(port)"
-            func status(_ path: String) throws -> String {
-                try Command.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + path]).stdout
+            func status(_ path: String) async throws -> String {
+                try await Self.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + path]).stdout
             }
             // Before the first pass: alive, not ready.
-            #expect(try status("/healthz") == "200")
-            #expect(try status("/readyz") == "503")
+            #expect(try await status("/healthz") == "200")
+            #expect(try await status("/readyz") == "503")
             let syncing = Task { try await loop.run(setup: { 0 }) { (_: inout Int, pass) in try await passes.record(pass) } }
             #expect(await passes.waitFor(1))
             try await Task.sleep(for: .milliseconds(50))
-            #expect(try status("/readyz") == "200")
-            let metrics = try Command.run(["curl", "-s", url + "/metrics"]).stdout
+            #expect(try await status("/readyz") == "200")
+            let metrics = try await Self.run(["curl", "-s", url + "/metrics"]).stdout
             #expect(metrics.contains("# TYPE netplane_test_sync_duration_seconds histogram"), "\(metrics)")
             #expect(metrics.contains("netplane_test_sync_duration_seconds_count 1"), "\(metrics)")
-            #expect(try Command.run(["curl", "-s", url + "/readyz"]).stdout.contains("[+]first-sync ok"))
+            #expect(try await Self.run(["curl", "-s", url + "/readyz"]).stdout.contains("[+]first-sync ok"))
             syncing.cancel()
         }
     }

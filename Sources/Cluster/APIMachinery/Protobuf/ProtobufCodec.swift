@@ -38,9 +38,8 @@ public enum ProtobufCodec {
             let (number, wire) = try reader.tag()
             switch (number, wire) {
             case (1, .lengthDelimited):
-                var typeMeta = ProtobufReader(bytes, from: 0, to: 0)
                 let range = try reader.lengthDelimited()
-                typeMeta = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+                var typeMeta = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
                 while !typeMeta.atEnd {
                     let (field, fieldWire) = try typeMeta.tag()
                     guard fieldWire == .lengthDelimited else { try typeMeta.skip(fieldWire); continue }
