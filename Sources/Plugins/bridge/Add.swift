@@ -238,10 +238,9 @@ func ensureGatewayAddress(_ nl: NetlinkHandle, bridge: String, _ gw: IPPrefix, a
     // A bridge made without ports has no MAC yet (all zeros): it then keeps the one its
     // first port gave it.
     func isSet(_ mac: MACAddress?) -> MACAddress? { mac.flatMap { $0.bytes.contains { $0 != 0 } ? $0 : nil } }
-    let present = try nl.link(named: bridge).mac
-    if let mac = isSet(pin) ?? isSet(present) {
-        try nl.setLink(named: bridge, .mac(mac))
-    }
+    var mac = isSet(pin)
+    if mac == nil { mac = isSet(try nl.link(named: bridge).mac) }
+    if let mac { try nl.setLink(named: bridge, .mac(mac)) }
 }
 
 /// Waits (up to about 2.5 s, as the reference plugin) for the host end of the veth to be
