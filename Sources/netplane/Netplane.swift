@@ -126,7 +126,10 @@ struct APIServerCommand: AsyncParsableCommand {
     /// Bootstraps the API on `store`, then serves it until SIGTERM/SIGINT.
     func serve(_ settings: Settings, store: any Store, logger: Logger) async throws {
         let host = settings.host
-        let api = APIServer(store: store, options: settings.options)
+        try FileManager.default.createDirectory(atPath: dataDir + "/pki", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let api = APIServer(store: store, options: settings.options,
+                            tokenIssuer: try ServiceAccountTokenIssuer.loadOrCreate(path: dataDir + "/pki/sa.key"))
         try await api.bootstrap()
 
         let tokenPath = dataDir + "/admin.token"

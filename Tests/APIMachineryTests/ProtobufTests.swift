@@ -23,6 +23,20 @@ import Testing
         #"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",\#(meta),"spec":{"holderIdentity":"node1","leaseDurationSeconds":40,"renewTime":"2026-12-06T08:00:00.123456Z"}}"#,
         #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",\#(meta),"addressType":"IPv4","endpoints":[{"addresses":["10.244.1.2"],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node1","zone":"a"}],"ports":[{"name":"http","protocol":"TCP","port":8080}]}"#,
         #"{"apiVersion":"v1","kind":"Event",\#(meta),"involvedObject":{"kind":"Pod","name":"web-1","namespace":"default"},"reason":"Started","message":"Started container","type":"Normal","count":2,"firstTimestamp":"2026-12-06T08:00:00Z","eventTime":"2026-12-06T08:00:00.500000Z","reportingComponent":"kubelet"}"#,
+        #"{"apiVersion":"events.k8s.io/v1","kind":"Event",\#(meta),"eventTime":"2026-12-06T08:00:00.250000Z","series":{"count":3,"lastObservedTime":"2026-12-06T08:01:00.000001Z"},"reportingController":"kubelet","reportingInstance":"node1","action":"Pull","reason":"Pulled","regarding":{"kind":"Pod","name":"web-1","namespace":"default","uid":"u-2"},"note":"Pulled image","type":"Normal","deprecatedSource":{"component":"kubelet","host":"node1"},"deprecatedCount":1}"#,
+        #"{"apiVersion":"v1","kind":"Node",\#(meta),"spec":{"podCIDR":"10.244.1.0/24","podCIDRs":["10.244.1.0/24"],"taints":[{"key":"node-role.kubernetes.io/control-plane","effect":"NoSchedule"}],"unschedulable":true},"status":{"capacity":{"cpu":"2","memory":"4Gi","pods":"110"},"allocatable":{"cpu":"1900m"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2026-12-06T08:00:00Z","lastTransitionTime":"2026-12-06T07:00:00Z","reason":"KubeletReady","message":"ready"}],"addresses":[{"type":"InternalIP","address":"198.18.0.11"},{"type":"Hostname","address":"node1"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},"nodeInfo":{"machineID":"m","systemUUID":"s","bootID":"b","kernelVersion":"6.1","osImage":"Debian","containerRuntimeVersion":"runc://1.1","kubeletVersion":"v1.32.0","operatingSystem":"linux","architecture":"amd64"},"images":[{"names":["nginx:1.25"],"sizeBytes":70000000}]}}"#,
+        #"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",\#(meta),"spec":{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"frontend"}},"namespaceSelector":{}},{"ipBlock":{"cidr":"10.0.0.0/8","except":["10.1.0.0/16"]}}],"ports":[{"protocol":"TCP","port":"http"},{"protocol":"UDP","port":53,"endPort":60}]}],"egress":[{"to":[{"ipBlock":{"cidr":"0.0.0.0/0"}}]}],"policyTypes":["Ingress","Egress"]}}"#,
+        #"{"apiVersion":"networking.k8s.io/v1","kind":"IngressClass",\#(meta),"spec":{"controller":"netplane.io/ingress","parameters":{"apiGroup":"example.com","kind":"Params","name":"p","scope":"Namespace","namespace":"default"}}}"#,
+        #"{"apiVersion":"apps/v1","kind":"DaemonSet",\#(meta),"spec":{"selector":{"matchLabels":{"app":"agent"}},"template":{"metadata":{"labels":{"app":"agent"}},"spec":{"hostNetwork":true,"containers":[{"name":"agent","image":"netplane:1"}]}},"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":1,"maxSurge":0}}},"status":{"currentNumberScheduled":2,"numberMisscheduled":0,"desiredNumberScheduled":2,"numberReady":2}}"#,
+        #"{"apiVersion":"apps/v1","kind":"StatefulSet",\#(meta),"spec":{"replicas":3,"serviceName":"db","selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"db","image":"postgres:16"}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}],"podManagementPolicy":"Parallel","persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete","whenScaled":"Retain"},"ordinals":{"start":1}},"status":{"replicas":3,"readyReplicas":3,"currentRevision":"db-1"}}"#,
+        #"{"apiVersion":"apps/v1","kind":"ControllerRevision",\#(meta),"data":{"spec":{"template":{"spec":{"containers":[{"name":"db"}]}}}},"revision":2}"#,
+        #"{"apiVersion":"v1","kind":"PersistentVolumeClaim",\#(meta),"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"5Gi"}},"storageClassName":"local","volumeName":"pv1"},"status":{"phase":"Bound","accessModes":["ReadWriteOnce"],"capacity":{"storage":"5Gi"},"conditions":[{"type":"Resizing","status":"False","lastTransitionTime":"2026-12-06T08:00:00Z"}]}}"#,
+        #"{"apiVersion":"v1","kind":"PersistentVolume",\#(meta),"spec":{"capacity":{"storage":"5Gi"},"hostPath":{"path":"/srv/pv1","type":"DirectoryOrCreate"},"accessModes":["ReadWriteOnce"],"claimRef":{"kind":"PersistentVolumeClaim","namespace":"default","name":"data"},"persistentVolumeReclaimPolicy":"Retain","nodeAffinity":{"required":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"In","values":["node1"]}]}]}}},"status":{"phase":"Bound","lastPhaseTransitionTime":"2026-12-06T08:00:00Z"}}"#,
+        #"{"apiVersion":"v1","kind":"PersistentVolume",\#(meta),"spec":{"capacity":{"storage":"10Gi"},"csi":{"driver":"ebs.csi.aws.com","volumeHandle":"vol-1","fsType":"ext4","volumeAttributes":{"type":"gp3"},"nodePublishSecretRef":{"name":"s","namespace":"kube-system"}},"accessModes":["ReadWriteOncePod"],"volumeMode":"Filesystem"}}"#,
+        #"{"apiVersion":"v1","kind":"ReplicationController",\#(meta),"spec":{"replicas":2,"selector":{"app":"legacy"},"template":{"metadata":{"labels":{"app":"legacy"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}},"status":{"replicas":2,"fullyLabeledReplicas":2,"observedGeneration":3}}"#,
+        #"{"apiVersion":"certificates.k8s.io/v1","kind":"CertificateSigningRequest",\#(meta),"spec":{"request":"LS0tLS1CRUdJTg==","signerName":"kubernetes.io/kube-apiserver-client","expirationSeconds":86400,"usages":["client auth"],"username":"jane","uid":"u-9","groups":["devs","system:authenticated"],"extra":{"scopes":["a","b"]}},"status":{"conditions":[{"type":"Approved","status":"True","reason":"KubectlApprove","lastUpdateTime":"2026-12-06T08:00:00Z"}],"certificate":"LS0tLS1CRUdJTg=="}}"#,
+        #"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","metadata":{"name":"builder","namespace":"default"},"spec":{"audiences":["https://kubernetes.default.svc.cluster.local"],"expirationSeconds":3600,"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"web-1","uid":"u-3"}},"status":{"token":"eyJ","expirationTimestamp":"2026-12-06T09:00:00Z"}}"#,
+        #"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview","metadata":{"creationTimestamp":"2026-12-06T08:00:00Z"},"status":{"userInfo":{"username":"system:serviceaccount:default:builder","uid":"u-4","groups":["system:serviceaccounts"],"extra":{"authentication.kubernetes.io/pod-name":["web-1"]}}}}"#,
     ]
 
     @Test(arguments: 0..<objects.count)
@@ -32,6 +46,18 @@ import Testing
         #expect(Array(document.prefix(4)) == ProtobufCodec.magic)
         let back = try ProtobufCodec.decodeDocument(document)
         #expect(back == object, "\(object["kind"]?.stringValue ?? ""): \(back.jsonString)")
+    }
+
+    /// Every kind the server serves, and the list of it, has a schema: a protobuf client is
+    /// never answered in JSON for want of one.
+    @Test func everyServedKindAndItsListHasASchema() {
+        for resource in ResourceRegistry.builtin.resources {
+            #expect(ProtobufCodec.messageName(apiVersion: resource.apiVersion, kind: resource.kind) != nil, "\(resource.apiVersion) \(resource.kind)")
+            if resource.verbs.contains("list") {
+                #expect(ProtobufCodec.messageName(apiVersion: resource.apiVersion, kind: resource.kind + "List") != nil,
+                        "\(resource.apiVersion) \(resource.kind)List")
+            }
+        }
     }
 
     @Test func everyMessageTheTablesNameIsDefined() {

@@ -33,7 +33,12 @@ public enum ObjectDefaults {
             defaultNetworkPolicy(&object)
         case ("discovery.k8s.io", "EndpointSlice"):
             if var ports = object["ports"]?.arrayValue {
-                for i in ports.indices where ports[i]["protocol"] == nil { ports[i]["protocol"] = "TCP" }
+                // Both are pointers in the Go types that clients dereference (kubectl describe
+                // does): Kubernetes always fills them in.
+                for i in ports.indices {
+                    if ports[i]["protocol"] == nil { ports[i]["protocol"] = "TCP" }
+                    if ports[i]["name"] == nil { ports[i]["name"] = "" }
+                }
                 object["ports"] = .array(ports)
             }
         default:

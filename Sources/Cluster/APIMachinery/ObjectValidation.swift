@@ -20,7 +20,36 @@ public enum ObjectValidation {
             if !["IPv4", "IPv6", "FQDN"].contains(type) {
                 errors.append(type.isEmpty ? .required("addressType") : .notSupported("addressType", type, ["FQDN", "IPv4", "IPv6"]))
             }
+        case ("certificates.k8s.io", "CertificateSigningRequest"): errors += validateCertificateSigningRequest(object)
         default: break
+        }
+        return errors
+    }
+
+    /// A CSR carries a PEM certificate request and names its signer; approval conditions
+    /// are Approved or Denied (not both), each True.
+    static func validateCertificateSigningRequest(_ object: JSONValue) -> [FieldError] {
+        var errors: [FieldError] = []
+        let request = object[path: ["spec", "request"]]?.stringValue ?? ""
+        if request.isEmpty {
+            errors.append(.required("spec.request"))
+        } else if let pem = Base64.decode(request), !String(decoding: pem, as: UTF8.self).contains("-----BEGIN CERTIFICATE REQUEST-----") {
+            errors.append(.invalid("spec.request", "<\(pem.count) bytes>", "must be a PEM-encoded CERTIFICATE REQUEST"))
+        } else if Base64.decode(request) == nil {
+            errors.append(.invalid("spec.request", "<not base64>", "must be base64-encoded PEM"))
+        }
+        let signer = object[path: ["spec", "signerName"]]?.stringValue ?? ""
+        if signer.isEmpty {
+            errors.append(.required("spec.signerName"))
+        } else if signer.split(separator: "/").count != 2 {
+            errors.append(.invalid("spec.signerName", signer, "must be a fully qualified domain and path of the form 'example.com/signer-name'"))
+        }
+        let types = (object[path: ["status", "conditions"]]?.arrayValue ?? []).compactMap { $0["type"]?.stringValue }
+        if types.contains("Approved"), types.contains("Denied") {
+            errors.append(.invalid("status.conditions", "Approved, Denied", "Approved and Denied conditions are mutually exclusive"))
+        }
+        for (i, type) in types.enumerated() where Set(types).count != types.count && types.firstIndex(of: type) != i {
+            errors.append(.duplicate("status.conditions[\(i)].type", type))
         }
         return errors
     }

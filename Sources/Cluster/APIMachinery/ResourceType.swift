@@ -20,10 +20,18 @@ public struct ResourceType: Sendable, Hashable {
     /// subresource), as the Kubernetes registry strategies do. Nodes keep theirs: the node
     /// agent registers a node with its addresses and capacity.
     public var resetsStatusOnCreate: Bool
+    /// The group and plural whose store keys hold this resource's objects: its own, or
+    /// another version's when this one is a view of them (events.k8s.io/v1 Events are stored
+    /// as core/v1 Events, and `ResourceConversion` turns one form into the other).
+    public var storageGroup: String
+    public var storagePlural: String
+    /// The verbs the resource takes (every verb unless it is only created, as a review is).
+    public var verbs: [String]
 
     public init(group: String, version: String, plural: String, singular: String, kind: String,
                 namespaced: Bool, shortNames: [String] = [], categories: [String] = [],
-                subresources: Set<String> = [], hasGeneration: Bool = false, resetsStatusOnCreate: Bool? = nil) {
+                subresources: Set<String> = [], hasGeneration: Bool = false, resetsStatusOnCreate: Bool? = nil,
+                storedAs storage: (group: String, plural: String)? = nil, verbs: [String] = ResourceType.allVerbs) {
         self.group = group
         self.version = version
         self.plural = plural
@@ -35,7 +43,13 @@ public struct ResourceType: Sendable, Hashable {
         self.subresources = subresources
         self.hasGeneration = hasGeneration
         self.resetsStatusOnCreate = resetsStatusOnCreate ?? subresources.contains("status")
+        self.storageGroup = storage?.group ?? group
+        self.storagePlural = storage?.plural ?? plural
+        self.verbs = verbs
     }
+
+    /// Whether this resource's objects are stored in another resource's form.
+    public var isView: Bool { storageGroup != group || storagePlural != plural }
 
     /// "v1" or "apps/v1": the apiVersion field of this resource's objects.
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -44,7 +58,7 @@ public struct ResourceType: Sendable, Hashable {
     public var qualifiedName: String { group.isEmpty ? plural : "\(plural).\(group)" }
 
     /// The store key prefix of every object of this resource.
-    public var keyPrefix: String { "/registry/\(group.isEmpty ? "core" : group)/\(plural)/" }
+    public var keyPrefix: String { "/registry/\(storageGroup.isEmpty ? "core" : storageGroup)/\(storagePlural)/" }
 
     /// The store key prefix of the objects in one namespace (all of them if nil).
     public func keyPrefix(namespace: String?) -> String {
@@ -75,6 +89,12 @@ public struct ResourceRegistry: Sendable {
         resources.first { $0.apiVersion == apiVersion && $0.kind == kind }
     }
 
+    /// The resource whose form a view's objects are stored in (the resource itself if it is none).
+    public func storage(of resource: ResourceType) -> ResourceType {
+        guard resource.isView else { return resource }
+        return resources.first { !$0.isView && $0.group == resource.storageGroup && $0.plural == resource.storagePlural } ?? resource
+    }
+
     /// The group/versions served, in discovery order (core first).
     public var groupVersions: [(group: String, version: String)] {
         var seen: [String] = []
@@ -103,9 +123,26 @@ public struct ResourceRegistry: Sendable {
                      namespaced: true, shortNames: ["cm"]),
         ResourceType(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true),
         ResourceType(group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount",
-                     kind: "ServiceAccount", namespaced: true, shortNames: ["sa"]),
+                     kind: "ServiceAccount", namespaced: true, shortNames: ["sa"], subresources: ["token"]),
         ResourceType(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true,
                      shortNames: ["ev"]),
+        ResourceType(group: "", version: "v1", plural: "persistentvolumeclaims", singular: "persistentvolumeclaim",
+                     kind: "PersistentVolumeClaim", namespaced: true, shortNames: ["pvc"], subresources: ["status"]),
+        ResourceType(group: "", version: "v1", plural: "persistentvolumes", singular: "persistentvolume",
+                     kind: "PersistentVolume", namespaced: false, shortNames: ["pv"], subresources: ["status"]),
+        ResourceType(group: "", version: "v1", plural: "replicationcontrollers", singular: "replicationcontroller",
+                     kind: "ReplicationController", namespaced: true, shortNames: ["rc"], categories: ["all"],
+                     subresources: ["status", "scale"], hasGeneration: true),
+        // events.k8s.io/v1: the same Events as core/v1's, in the newer form.
+        ResourceType(group: "events.k8s.io", version: "v1", plural: "events", singular: "event", kind: "Event",
+                     namespaced: true, shortNames: ["ev"], storedAs: (group: "", plural: "events")),
+        // certificates.k8s.io/v1
+        ResourceType(group: "certificates.k8s.io", version: "v1", plural: "certificatesigningrequests",
+                     singular: "certificatesigningrequest", kind: "CertificateSigningRequest", namespaced: false,
+                     shortNames: ["csr"], subresources: ["status", "approval"]),
+        // authentication.k8s.io/v1: who the caller is (`kubectl auth whoami`); created, never stored.
+        ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
+                     kind: "SelfSubjectReview", namespaced: false, verbs: ["create"]),
         // discovery.k8s.io/v1
         ResourceType(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
                      kind: "EndpointSlice", namespaced: true),

@@ -157,7 +157,9 @@ public struct FieldSelector: Sendable, Equatable {
     public func matches(_ object: JSONValue) -> Bool {
         requirements.allSatisfy { r in
             let actual: String
-            switch object[path: r.field.split(separator: ".").map(String.init)] {
+            // An Event's `source` selects on its reporting component, as in Kubernetes.
+            let path = r.field == "source" ? ["source", "component"] : r.field.split(separator: ".").map(String.init)
+            switch object[path: path] {
             case .string(let s)?: actual = s
             case .bool(let b)?: actual = b ? "true" : "false"
             case .int(let i)?: actual = String(i)

@@ -158,12 +158,75 @@ public enum TableConverter {
                     return .string(ips.joined(separator: ","))
                 },
             ]
+        case ("", "events"), ("events.k8s.io", "events"):
+            // The same columns through either API; the fields are named as each shows them.
+            let core = resource.group.isEmpty
+            let regarding = core ? "involvedObject" : "regarding"
+            middle = [
+                Column("Last Seen") { o, now in
+                    let last = [core ? "lastTimestamp" : "deprecatedLastTimestamp", "eventTime"]
+                        .lazy.compactMap { o[$0]?.stringValue.flatMap(APITime.parse) }.first
+                        ?? o[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap(APITime.parse)
+                    return .string(last.map { APITime.age(since: $0, now: now) } ?? "<unknown>")
+                },
+                Column("Type", cell: text(["type"])),
+                Column("Reason", cell: text(["reason"])),
+                Column("Object") { o, _ in
+                    .string("\((o[path: [regarding, "kind"]]?.stringValue ?? "").lowercased())/\(o[path: [regarding, "name"]]?.stringValue ?? "")")
+                },
+                Column("Message", cell: text([core ? "message" : "note"], "")),
+            ]
+        case ("certificates.k8s.io", "certificatesigningrequests"):
+            middle = [
+                Column("SignerName", cell: text(["spec", "signerName"])),
+                Column("Requestor", cell: text(["spec", "username"])),
+                Column("Condition") { o, _ in
+                    let types = (o[path: ["status", "conditions"]]?.arrayValue ?? []).filter { $0["status"] != "False" }
+                        .compactMap { $0["type"]?.stringValue }
+                    var all = types
+                    if o[path: ["status", "certificate"]]?.stringValue?.isEmpty == false { all.append("Issued") }
+                    return .string(all.isEmpty ? "Pending" : all.joined(separator: ","))
+                },
+            ]
+        case ("", "persistentvolumeclaims"):
+            middle = [
+                Column("Status", cell: text(["status", "phase"], "Pending")),
+                Column("Volume", cell: text(["spec", "volumeName"], "")),
+                Column("Capacity", cell: text(["status", "capacity", "storage"], "")),
+                Column("Access Modes") { o, _ in
+                    .string(accessModes(o[path: ["status", "accessModes"]]))
+                },
+                Column("StorageClass", cell: text(["spec", "storageClassName"], "<unset>")),
+            ]
+        case ("", "persistentvolumes"):
+            middle = [
+                Column("Capacity", cell: text(["spec", "capacity", "storage"], "")),
+                Column("Access Modes") { o, _ in .string(accessModes(o[path: ["spec", "accessModes"]])) },
+                Column("Reclaim Policy", cell: text(["spec", "persistentVolumeReclaimPolicy"], "Retain")),
+                Column("Status", cell: text(["status", "phase"], "Pending")),
+                Column("Claim") { o, _ in
+                    guard let name = o[path: ["spec", "claimRef", "name"]]?.stringValue else { return "" }
+                    return .string("\(o[path: ["spec", "claimRef", "namespace"]]?.stringValue ?? "")/\(name)")
+                },
+            ]
+        case ("", "replicationcontrollers"):
+            middle = [
+                Column("Desired", "integer") { o, _ in .int(o[path: ["spec", "replicas"]]?.int64Value ?? 1) },
+                Column("Current", "integer", cell: int(["status", "replicas"])),
+                Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
+            ]
         case ("coordination.k8s.io", "leases"):
             middle = [Column("Holder", cell: text(["spec", "holderIdentity"], ""))]
         default:
             break
         }
         return [nameColumn] + middle + [ageColumn]
+    }
+
+    /// Access modes as kubectl abbreviates them (RWO, ROX, RWX, RWOP).
+    static func accessModes(_ modes: JSONValue?) -> String {
+        let short = ["ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"]
+        return (modes?.arrayValue ?? []).compactMap(\.stringValue).map { short[$0] ?? $0 }.joined(separator: ",")
     }
 
     /// The Table of `objects`; each row carries the object itself, or only its metadata

@@ -4,7 +4,7 @@ import Storage
 
 extension APIServer {
     /// GET on a collection: one page of matching objects (or a Table of them).
-    func list(_ request: APIRequest, _ resource: ResourceType, namespace: String?) async throws(APIError) -> APIResponse {
+    func list(_ request: APIRequest, _ resource: ResourceType, namespace: String?, _ present: Presenter) async throws(APIError) -> APIResponse {
         var limit: Int?
         if let text = request.query["limit"], let n = Int(text), n > 0 { limit = n }
         var after: String?
@@ -17,12 +17,7 @@ extension APIServer {
         let (items, revision, next) = try await listObjects(request, resource, namespace: namespace, limit: limit, after: after)
         var metadata: JSONValue = ["resourceVersion": .string(String(revision))]
         if let next { metadata["continue"] = .string(Self.encodeContinue(next)) }
-        if request.accept.contains("as=Table") {
-            return .json(status: 200, TableConverter.table(items, resource: resource, includeObject: request.query["includeObject"],
-                                                           listMetadata: metadata))
-        }
-        return .json(status: 200, ["kind": .string(resource.kind + "List"), "apiVersion": .string(resource.apiVersion),
-                                   "metadata": metadata, "items": .array(items)])
+        return present.list(items, metadata: metadata)
     }
 
     /// Matching objects in key order from after `after`, at most `limit`, with the revision read

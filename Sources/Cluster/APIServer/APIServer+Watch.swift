@@ -40,7 +40,8 @@ extension APIServer {
     /// A watch: newline-separated events from the requested resourceVersion on (the current
     /// objects first as ADDED when it is "" or "0", or with sendInitialEvents), BOOKMARKs if
     /// asked for, an ERROR event with a 410 Status when the history is compacted.
-    func watch(_ request: APIRequest, _ resource: ResourceType, namespace: String?) async throws(APIError) -> APIResponse {
+    func watch(_ request: APIRequest, _ resource: ResourceType, namespace: String?, _ present: Presenter) async throws(APIError) -> APIResponse {
+        try present.checkWatchEncoding()
         let filter = try WatchFilter(request, resource)
         let prefix = resource.keyPrefix(namespace: namespace)
         let rvText = request.query["resourceVersion"] ?? ""
@@ -64,9 +65,9 @@ extension APIServer {
         // The store calls `deliver` for each change (on its own thread, in order); the lines go
         // straight into the response stream. Only the timeout and bookmarks need a task.
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
-        for object in initial { continuation.yield(Self.eventLine("ADDED", object)) }
+        for object in initial { continuation.yield(present.watchEvent("ADDED", stored: object)) }
         if initialEnd {
-            continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, start, initialEventsEnd: true)))
+            continuation.yield(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true)))
         }
         let delivered = DeliveredRevision(start)
         let shared = watchEvents
@@ -75,21 +76,21 @@ extension APIServer {
             handle = try await store.watch(prefix: prefix, after: start) { delivery in
                 switch delivery {
                 case .event(let event):
-                    for line in Self.lines(for: event, filter, shared) { continuation.yield(line) }
+                    for line in Self.lines(for: event, filter, shared, present) { continuation.yield(line) }
                     delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
                 case .end(let error):
                     // etcd tells of a compacted start only once the watch runs.
                     if let error, case .compacted = error.kind {
-                        continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
+                        continuation.yield(present.watchEvent("ERROR", Self.tooOld(start, error).status))
                     }
                     continuation.finish()
                 }
             }
         } catch {
             if case .compacted = error.kind {
-                continuation.yield(Self.eventLine("ERROR", Self.tooOld(start, error).status))
+                continuation.yield(present.watchEvent("ERROR", Self.tooOld(start, error).status))
                 continuation.finish()
-                return .stream(stream)
+                return .stream(contentType: present.watchContentType, stream)
             }
             continuation.finish()
             throw ObjectStore.apiError(error, resource, "")
@@ -105,7 +106,7 @@ extension APIServer {
                 // The bookmark carries the last revision already delivered, never a later one:
                 // a client resuming from it must not skip an event still in flight.
                 let revision = delivered.value.load(ordering: .sequentiallyConsistent)
-                continuation.yield(Self.eventLine("BOOKMARK", Self.bookmark(resource, revision)))
+                continuation.yield(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision)))
             }
             continuation.finish()
         }
@@ -120,7 +121,7 @@ extension APIServer {
             handle.cancel()
             registry.remove(id)
         }
-        return .stream(stream)
+        return .stream(contentType: present.watchContentType, stream)
     }
 
     static func tooOld(_ start: Int64, _ error: StoreError) -> APIError {
@@ -131,10 +132,11 @@ extension APIServer {
     /// starts matching is ADDED, one that stops matching is DELETED. The decoding and the
     /// encoded lines come from `shared`, so N watchers of one event cost one decode and one
     /// encode per line type, not N.
-    static func lines(for event: StoreEvent, _ filter: WatchFilter, _ shared: WatchEventCache) -> [[UInt8]] {
+    static func lines(for event: StoreEvent, _ filter: WatchFilter, _ shared: WatchEventCache,
+                      _ present: Presenter) -> [[UInt8]] {
         guard let object = shared.object(event) else { return [] }
         let now = filter.matches(object)
-        func line(_ type: String) -> [[UInt8]] { [shared.line(type, event, object)] }
+        func line(_ type: String) -> [[UInt8]] { [shared.line(type, event, object, present)] }
         switch event.kind {
         case .added:
             return now ? line("ADDED") : []
@@ -169,7 +171,8 @@ extension APIServer {
 }
 
 /// The recent watch events, decoded and encoded once for every watcher: a write seen by 100
-/// watchers is parsed once and printed once per event type (ADDED, MODIFIED, DELETED).
+/// watchers is parsed once and printed once per event type (ADDED, MODIFIED, DELETED) and
+/// encoding (JSON or protobuf, and the resource a view shows it as).
 final class WatchEventCache: Sendable {
     struct Entry {
         var object: JSONValue
@@ -202,12 +205,13 @@ final class WatchEventCache: Sendable {
         return object
     }
 
-    /// The watch line of `type` for the event.
-    func line(_ type: String, _ event: StoreEvent, _ object: JSONValue) -> [UInt8] {
+    /// The watch line of `type` for the event, in the watcher's resource and encoding.
+    func line(_ type: String, _ event: StoreEvent, _ object: JSONValue, _ present: Presenter) -> [UInt8] {
         let key = Key(revision: event.revision, key: event.object.key)
-        if let hit = entries.withLock({ $0[key]?.lines[type] }) { return hit }
-        let line = APIServer.eventLine(type, object)
-        entries.withLock { $0[key]?.lines[type] = line }
+        let lineKey = type + " " + present.watchEncoding
+        if let hit = entries.withLock({ $0[key]?.lines[lineKey] }) { return hit }
+        let line = present.watchEvent(type, stored: object)
+        entries.withLock { $0[key]?.lines[lineKey] = line }
         return line
     }
 }

@@ -34,10 +34,13 @@ public final class APIServer: Sendable {
     let watches = WatchRegistry()
     let watchEvents = WatchEventCache()
     let namespaceCache = NamespaceCache()
+    /// Signs and checks service account tokens.
+    let tokenIssuer: ServiceAccountTokenIssuer
 
-    public init(store: any Store, options: Options) {
+    public init(store: any Store, options: Options, tokenIssuer: ServiceAccountTokenIssuer = ServiceAccountTokenIssuer()) {
         self.store = store
         self.options = options
+        self.tokenIssuer = tokenIssuer
         self.objects = ObjectStore(store: store)
         self.allocator = ServiceAllocator(store: store, serviceRange: options.serviceClusterIPRange,
                                           nodePorts: options.serviceNodePortRange)
@@ -125,42 +128,60 @@ public final class APIServer: Sendable {
     }
 
     func resourceRequest(_ request: APIRequest, _ r: Route.ResourceRoute) async throws(APIError) -> APIResponse {
-        let resource = r.resource
+        // A view's objects are read and written in their stored form; `present` shows them
+        // as the resource asked for, in the encoding the client prefers.
+        let view = r.resource
+        let resource = registry.storage(of: view)
+        let present = Presenter(request, view: view, storage: resource)
+        var request = request
+        if view.isView, let selector = request.query["fieldSelector"] {
+            request.query["fieldSelector"] = ResourceConversion.storageFieldSelector(selector, view)
+        }
         if !request.body.isEmpty, request.isProtobuf, request.method == "PATCH" {
             throw .unsupportedMediaType("\(ProtobufCodec.mediaType) is not a patch type")
         }
         if let namespace = r.namespace, let problem = NameRules.dns1123LabelProblem(namespace) {
             throw .badRequest("invalid namespace \"\(namespace)\": \(problem)")
         }
-        if let sub = r.subresource, !resource.subresources.contains(sub) {
+        if let sub = r.subresource, !view.subresources.contains(sub) {
             throw .notFound(path: request.path)
+        }
+        let verb = Self.verb(request, r)
+        guard view.verbs.contains(verb) else {
+            throw .methodNotAllowed("\(view.qualifiedName) does not allow \(verb)\(view.verbs == ["create"] ? ": it is only created, never stored" : "")")
         }
         try QueryParameters.check(request)
         let dryRun = try QueryParameters.dryRun(request.query["dryRun"])
         let watching = r.watchPath || request.flag("watch")
         switch (request.method, r.name) {
         case ("GET", nil):
-            return watching ? try await watch(request, resource, namespace: r.namespace)
-                            : try await list(request, resource, namespace: r.namespace)
+            return watching ? try await watch(request, resource, namespace: r.namespace, present)
+                            : try await list(request, resource, namespace: r.namespace, present)
         case ("GET", let name?):
             if watching {
                 var narrowed = request
                 narrowed.query["fieldSelector"] = "metadata.name=\(name)"
-                return try await watch(narrowed, resource, namespace: r.namespace)
+                return try await watch(narrowed, resource, namespace: r.namespace, present)
             }
             let (object, _) = try await objects.get(resource, namespace: r.namespace, name: name)
-            if r.subresource == "scale" { return .json(status: 200, Self.scale(of: object, resource)) }
-            return respond(200, object, request)
+            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: object, resource)) }
+            return present.single(200, object)
+        case ("POST", nil) where view.kind == "SelfSubjectReview":
+            return present.encoded(201, try selfSubjectReview(request))
         case ("POST", nil):
             var body = try request.jsonBody()
-            try checkKind(body, resource)
-            try FieldValidation.check(body, resource, request)
+            try checkKind(body, view)
+            try FieldValidation.check(body, view, request)
+            body = present.stored(body)
             try setNamespace(&body, r.namespace, resource)
-            let created = try await create(resource, namespace: r.namespace, body, dryRun: dryRun)
-            return respond(201, created, request)
+            let created = try await create(resource, namespace: r.namespace, body, dryRun: dryRun, user: request.user)
+            return present.single(201, created)
         case ("POST", let name?) where r.subresource == "binding" && resource.kind == "Pod":
             try await bind(try request.jsonBody(), pod: name, namespace: r.namespace, dryRun: dryRun)
             return .json(status: 201, ["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "code": 201])
+        case ("POST", let name?) where r.subresource == "token" && resource.kind == "ServiceAccount":
+            return present.encoded(201, try await requestToken(try request.jsonBody(), serviceAccount: name,
+                                                               namespace: r.namespace ?? "", dryRun: dryRun))
         case ("PUT", let name?):
             var body = try request.jsonBody()
             if r.subresource == "scale" {
@@ -169,16 +190,17 @@ public final class APIServer: Sendable {
                                                dryRun: dryRun) { object throws(APIError) in
                     object[path: ["spec", "replicas"]] = replicas
                 }
-                return .json(status: 200, Self.scale(of: updated, resource))
+                return present.encoded(200, Self.scale(of: updated, resource))
             }
-            try checkKind(body, resource)
-            try FieldValidation.check(body, resource, request)
+            try checkKind(body, view)
+            try FieldValidation.check(body, view, request)
+            body = present.stored(body)
             try setNamespace(&body, r.namespace, resource)
             guard body.name == name else {
                 throw .badRequest("the name of the object (\(body.name ?? "")) does not match the name on the URL (\(name))")
             }
             let updated = try await update(resource, body, subresource: r.subresource, dryRun: dryRun)
-            return respond(200, updated, request)
+            return present.single(200, updated)
         case ("PATCH", let name?):
             let type = request.contentType.split(separator: ";").first.map { String($0.trimmingSpaces) } ?? ""
             guard let patchType = PatchType(rawValue: type), patchType != .apply else {
@@ -186,37 +208,37 @@ public final class APIServer: Sendable {
             }
             let patch = try request.jsonBody()
             let updated = try await patchObject(resource, namespace: r.namespace, name: name, subresource: r.subresource,
-                                                patch: patch, type: patchType, request: request, dryRun: dryRun)
-            if r.subresource == "scale" { return .json(status: 200, Self.scale(of: updated, resource)) }
-            return respond(200, updated, request)
+                                                patch: patch, type: patchType, request: request, dryRun: dryRun, present: present)
+            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: updated, resource)) }
+            return present.single(200, updated)
         case ("DELETE", let name?):
             let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
             let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
             let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: options,
                                                     gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) },
                                                     dryRun: dryRunDelete)
-            return respond(status, object, request)
+            return present.single(status, object)
         case ("DELETE", nil):
             let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
             let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
-            return try await deleteCollection(request, resource, namespace: r.namespace, options: options, dryRun: dryRunDelete)
+            return try await deleteCollection(request, resource, namespace: r.namespace, options: options, dryRun: dryRunDelete, present)
         default:
             throw .methodNotAllowed("the server does not allow this method on the requested resource")
         }
     }
 
-    /// A single object, or a one-row Table when kubectl asks for one.
-    func respond(_ status: Int, _ object: JSONValue, _ request: APIRequest) -> APIResponse {
-        // Protobuf for a client that prefers it, as kube-apiserver answers; JSON (which such
-        // clients also accept) for a kind without a schema or a field the schema lacks.
-        if request.prefersProtobuf, !request.accept.contains("as=Table"), let bytes = try? ProtobufCodec.encodeDocument(object) {
-            return .bytes(status: status, contentType: ProtobufCodec.mediaType, bytes)
+    /// The Kubernetes verb of a request (what discovery lists and authorization names).
+    static func verb(_ request: APIRequest, _ r: Route.ResourceRoute) -> String {
+        switch (request.method, r.name) {
+        case ("GET", nil): r.watchPath || request.flag("watch") ? "watch" : "list"
+        case ("GET", _): r.watchPath || request.flag("watch") ? "watch" : "get"
+        case ("POST", _): "create"
+        case ("PUT", _): "update"
+        case ("PATCH", _): "patch"
+        case ("DELETE", nil): "deletecollection"
+        case ("DELETE", _): "delete"
+        default: request.method.lowercased()
         }
-        if request.accept.contains("as=Table"), let resource = registry.resource(apiVersion: object["apiVersion"]?.stringValue ?? "", kind: object["kind"]?.stringValue ?? "") {
-            return .json(status: status, TableConverter.table([object], resource: resource, includeObject: request.query["includeObject"],
-                                                             listMetadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
-        }
-        return .json(status: status, object)
     }
 
     func checkKind(_ body: JSONValue, _ resource: ResourceType) throws(APIError) {
@@ -243,7 +265,8 @@ public final class APIServer: Sendable {
 
     // MARK: - Create
 
-    public func create(_ resource: ResourceType, namespace: String?, _ body: JSONValue, dryRun: Bool = false) async throws(APIError) -> JSONValue {
+    public func create(_ resource: ResourceType, namespace: String?, _ body: JSONValue, dryRun: Bool = false,
+                       user: TokenAuthenticator.User? = nil) async throws(APIError) -> JSONValue {
         var object = body
         object["apiVersion"] = .string(resource.apiVersion)
         object["kind"] = .string(resource.kind)
@@ -272,7 +295,7 @@ public final class APIServer: Sendable {
         object["metadata"] = metadata
         if resource.resetsStatusOnCreate { object["status"] = nil }
         let strategy = strategy(for: resource)
-        strategy.prepareForCreate(&object)
+        strategy.prepareForCreate(&object, user: user)
         ObjectDefaults.apply(&object, resource)
         let errors = ObjectValidation.validate(object, resource)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
@@ -299,6 +322,9 @@ public final class APIServer: Sendable {
                                 dryRun: dryRun) { object throws(APIError) in
             if subresource == "status" {
                 object["status"] = body["status"]
+            } else if subresource == "approval" {
+                // Approval changes the conditions only (a signer writes the certificate).
+                object[path: ["status", "conditions"]] = body[path: ["status", "conditions"]]
             } else {
                 var next = body
                 if resource.subresources.contains("status") { next["status"] = object["status"] }
@@ -308,24 +334,31 @@ public final class APIServer: Sendable {
     }
 
     func patchObject(_ resource: ResourceType, namespace: String?, name: String, subresource: String?,
-                     patch: JSONValue, type: PatchType, request: APIRequest, dryRun: Bool = false) async throws(APIError) -> JSONValue {
+                     patch: JSONValue, type: PatchType, request: APIRequest, dryRun: Bool = false,
+                     present: Presenter) async throws(APIError) -> JSONValue {
         var precondition: String?
         if type != .json { precondition = patch.resourceVersion }
         return try await modify(resource, namespace: namespace, name: name, precondition: precondition,
                                 dryRun: dryRun) { object throws(APIError) in
-            var target = subresource == "scale" ? Self.scale(of: object, resource) : object
+            // The patch is written against the object as the client's resource shows it.
+            var target = subresource == "scale" ? Self.scale(of: object, resource) : present.object(object)
             switch type {
             case .json: target = try jsonPatch(target, patch)
             case .merge: target = mergePatch(target, patch)
             case .strategicMerge: target = try strategicMergePatch(target, patch, schema: PatchSchema.forKind(resource.kind))
             case .apply: throw .unsupportedMediaType(type.rawValue)
             }
-            if subresource != "scale" { try FieldValidation.check(target, resource, request) }
+            if subresource != "scale" {
+                try FieldValidation.check(target, present.view, request)
+                target = present.stored(target)
+            }
             switch subresource {
             case "scale":
                 object[path: ["spec", "replicas"]] = target[path: ["spec", "replicas"]]
             case "status":
                 object["status"] = target["status"]
+            case "approval":
+                object[path: ["status", "conditions"]] = target[path: ["status", "conditions"]]
             default:
                 if resource.subresources.contains("status") { target["status"] = object["status"] }
                 object = target
@@ -470,7 +503,7 @@ public final class APIServer: Sendable {
     }
 
     func deleteCollection(_ request: APIRequest, _ resource: ResourceType, namespace: String?, options: JSONValue,
-                          dryRun: Bool) async throws(APIError) -> APIResponse {
+                          dryRun: Bool, _ present: Presenter) async throws(APIError) -> APIResponse {
         let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
         var deleted: [JSONValue] = []
         for item in items {
@@ -479,8 +512,7 @@ public final class APIServer: Sendable {
                 deleted.append(object)
             }
         }
-        return .json(status: 200, ["kind": .string(resource.kind + "List"), "apiVersion": .string(resource.apiVersion),
-                                   "metadata": ["resourceVersion": .string(String(revision))], "items": .array(deleted)])
+        return present.list(deleted, metadata: ["resourceVersion": .string(String(revision))])
     }
 
     // MARK: - Pods: binding

@@ -48,7 +48,7 @@ enum Discovery {
         for r in resources {
             var entry: JSONValue = ["name": .string(r.plural), "singularName": .string(r.singular),
                                     "namespaced": .bool(r.namespaced), "kind": .string(r.kind),
-                                    "verbs": .array(ResourceType.allVerbs.map { .string($0) })]
+                                    "verbs": .array(r.verbs.map { .string($0) })]
             if !r.shortNames.isEmpty { entry["shortNames"] = .array(r.shortNames.map { .string($0) }) }
             if !r.categories.isEmpty { entry["categories"] = .array(r.categories.map { .string($0) }) }
             entries.append(entry)
@@ -70,6 +70,7 @@ enum Discovery {
         switch name {
         case "scale": return ("autoscaling", "v1", "Scale", ["get", "patch", "update"])
         case "binding": return (nil, nil, "Binding", ["create"])
+        case "token": return ("authentication.k8s.io", "v1", "TokenRequest", ["create"])
         case "finalize": return (nil, nil, r.kind, ["update"])
         default: return (nil, nil, r.kind, ["get", "patch", "update"])
         }
@@ -117,7 +118,7 @@ enum Discovery {
                         "resource": .string(r.plural), "singularResource": .string(r.singular),
                         "responseKind": ["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)],
                         "scope": r.namespaced ? "Namespaced" : "Cluster",
-                        "verbs": .array(ResourceType.allVerbs.map { .string($0) }),
+                        "verbs": .array(r.verbs.map { .string($0) }),
                     ]
                     if !r.shortNames.isEmpty { entry["shortNames"] = .array(r.shortNames.map { .string($0) }) }
                     if !r.categories.isEmpty { entry["categories"] = .array(r.categories.map { .string($0) }) }

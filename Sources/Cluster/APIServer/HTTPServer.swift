@@ -27,11 +27,15 @@ public struct APIHTTPResponder: HTTPResponder {
         var request = request
         let path = request.uri.path
         // Health endpoints answer without a token, as kube-apiserver's do for probes.
+        var user: TokenAuthenticator.User?
         if !["/healthz", "/readyz", "/livez"].contains(path) {
             let header = request.headers[.authorization] ?? ""
-            guard header.hasPrefix("Bearer "), tokens.user(for: String(header.dropFirst(7))) != nil else {
-                return Self.response(.error(.unauthorized()))
+            if header.hasPrefix("Bearer ") {
+                let token = String(header.dropFirst(7))
+                user = tokens.user(for: token)
+                if user == nil { user = await api.authenticateServiceAccountToken(token) }
             }
+            guard user != nil else { return Self.response(.error(.unauthorized())) }
         }
         var body: [UInt8] = []
         if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method.rawValue) {
@@ -46,7 +50,7 @@ public struct APIHTTPResponder: HTTPResponder {
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let apiRequest = APIRequest(method: request.method.rawValue, path: path, query: query,
                                     accept: request.headers[.accept] ?? "application/json",
-                                    contentType: request.headers[.contentType] ?? "application/json", body: body)
+                                    contentType: request.headers[.contentType] ?? "application/json", body: body, user: user)
         return Self.response(await api.handle(apiRequest))
     }
 
@@ -58,8 +62,8 @@ public struct APIHTTPResponder: HTTPResponder {
         case .bytes(let status, let type, let bytes):
             return Response(status: .init(code: status), headers: [.contentType: type],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-        case .stream(let lines):
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache, private"],
+        case .stream(let type, let lines):
+            return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache, private"],
                             body: ResponseBody(asyncSequence: lines.map { ByteBuffer(bytes: $0) }))
         }
     }

@@ -79,6 +79,10 @@ enum FieldValidation {
         case ("", "Event"):
             return common.union(["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
                                  "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"])
+        case ("events.k8s.io", "Event"):
+            return common.union(["eventTime", "series", "reportingController", "reportingInstance", "action", "reason", "regarding",
+                                 "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp",
+                                 "deprecatedLastTimestamp", "deprecatedCount"])
         case ("discovery.k8s.io", "EndpointSlice"): return common.union(["addressType", "endpoints", "ports"])
         case ("apps", "ControllerRevision"): return common.union(["data", "revision"])
         case ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "IngressClass"), ("coordination.k8s.io", "Lease"):

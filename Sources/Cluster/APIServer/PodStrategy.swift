@@ -4,7 +4,7 @@ import JSON
 /// Pods start Pending, and a pod bound to a node is deleted gracefully: its node agent stops
 /// it, then deletes it for good.
 struct PodStrategy: KindStrategy {
-    func prepareForCreate(_ object: inout JSONValue) {
+    func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {
         object["status"] = ["phase": "Pending", "qosClass": "BestEffort"]
     }
 

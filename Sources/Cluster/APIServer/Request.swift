@@ -9,15 +9,18 @@ public struct APIRequest: Sendable {
     public var accept: String
     public var contentType: String
     public var body: [UInt8]
+    /// Who sent it (nil for the server's own requests).
+    public var user: TokenAuthenticator.User?
 
     public init(method: String, path: String, query: [String: String] = [:], accept: String = "application/json",
-                contentType: String = "application/json", body: [UInt8] = []) {
+                contentType: String = "application/json", body: [UInt8] = [], user: TokenAuthenticator.User? = nil) {
         self.method = method
         self.path = path
         self.query = query
         self.accept = accept
         self.contentType = contentType
         self.body = body
+        self.user = user
     }
 
     /// Whether the body is a Kubernetes protobuf document (kubectl's typed commands send one).
@@ -49,6 +52,12 @@ public struct APIRequest: Sendable {
         return first < json
     }
 
+    /// Whether a JSON answer is acceptable (JSON, any type, or no Accept at all).
+    var acceptsJSON: Bool {
+        let types = accept.split(separator: ",").map { String($0.split(separator: ";").first ?? "").filter { $0 != " " } }
+        return types.isEmpty || types.contains { ["application/json", "*/*", "application/*", ""].contains($0) }
+    }
+
     func flag(_ name: String) -> Bool {
         guard let v = query[name] else { return false }
         return v == "true" || v == "1" || v.isEmpty
@@ -59,8 +68,9 @@ public struct APIRequest: Sendable {
 public enum APIResponse: Sendable {
     case json(status: Int, JSONValue)
     case bytes(status: Int, contentType: String, [UInt8])
-    /// Newline-separated JSON watch events, until the stream ends.
-    case stream(AsyncStream<[UInt8]>)
+    /// Watch events (newline-separated JSON, or length-prefixed protobuf frames) until the
+    /// stream ends.
+    case stream(contentType: String, AsyncStream<[UInt8]>)
 
     static func error(_ e: APIError) -> APIResponse { .json(status: e.code, e.status) }
 }

@@ -7,7 +7,7 @@ import NetAddress
 /// registered in `APIServer.strategies`, not a branch in the verbs. Defaults do nothing.
 protocol KindStrategy: Sendable {
     /// On create, after the server set the metadata, before defaulting and validation.
-    func prepareForCreate(_ object: inout JSONValue)
+    func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?)
     /// On update, after the generic immutable fields (uid, name, …) were restored: restores or
     /// refuses changes to this kind's own.
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError)
@@ -27,7 +27,7 @@ protocol KindStrategy: Sendable {
 }
 
 extension KindStrategy {
-    func prepareForCreate(_ object: inout JSONValue) {}
+    func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {}
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {}
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
                   in server: APIServer) async throws(APIError) -> Allocations { Allocations() }
@@ -52,6 +52,7 @@ extension APIServer {
         "/Pod": PodStrategy(),
         "/Service": ServiceStrategy(),
         "/Namespace": NamespaceStrategy(),
+        "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
     ]
 
     func strategy(for resource: ResourceType) -> any KindStrategy {

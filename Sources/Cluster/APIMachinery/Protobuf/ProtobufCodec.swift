@@ -17,6 +17,8 @@ public enum ProtobufCodec {
 
     /// The message of a kind, if the schema table has it.
     public static func messageName(apiVersion: String, kind: String) -> String? {
+        // A Status is meta/v1's, whatever group answered with it.
+        if kind == "Status" { return "k8s.io.apimachinery.pkg.apis.meta.v1.Status" }
         let parts = apiVersion.split(separator: "/", maxSplits: 1).map(String.init)
         let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts[0])
         let package = group.isEmpty ? "core" : String(group.split(separator: ".")[0])
@@ -85,6 +87,54 @@ public enum ProtobufCodec {
         unknown.bytesField(3, [])
         unknown.bytesField(4, [])
         return magic + unknown.bytes
+    }
+
+    // MARK: Watch streams
+
+    /// The content type of a protobuf watch stream.
+    public static let watchMediaType = "application/vnd.kubernetes.protobuf;stream=watch"
+
+    /// One frame of a protobuf watch stream, as kube-apiserver writes it: a 4-byte big-endian
+    /// length, then a meta/v1 WatchEvent whose object holds the object's own protobuf document.
+    public static func encodeWatchEvent(type: String, object: JSONValue) throws(ProtobufError) -> [UInt8] {
+        var raw = ProtobufWriter()
+        raw.bytesField(1, try encodeDocument(object))
+        var event = ProtobufWriter()
+        event.bytesField(1, Array(type.utf8))
+        event.bytesField(2, raw.bytes)
+        let n = UInt32(event.bytes.count)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + event.bytes
+    }
+
+    /// The frames of a protobuf watch stream as (type, object) pairs.
+    public static func decodeWatchEvents(_ bytes: [UInt8]) throws(ProtobufError) -> [(type: String, object: JSONValue)] {
+        var events: [(String, JSONValue)] = []
+        var at = 0
+        while at < bytes.count {
+            guard at + 4 <= bytes.count else { throw ProtobufError("a watch frame is cut short") }
+            let n = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+            guard at + 4 + n <= bytes.count else { throw ProtobufError("a watch frame is cut short") }
+            var reader = ProtobufReader(bytes, from: at + 4, to: at + 4 + n)
+            var type = ""
+            var object: JSONValue = .null
+            while !reader.atEnd {
+                let (number, wire) = try reader.tag()
+                guard wire == .lengthDelimited else { try reader.skip(wire); continue }
+                let range = try reader.lengthDelimited()
+                if number == 1 { type = String(decoding: bytes[range], as: UTF8.self) }
+                if number == 2 {
+                    var raw = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+                    while !raw.atEnd {
+                        let (field, rawWire) = try raw.tag()
+                        guard field == 1, rawWire == .lengthDelimited else { try raw.skip(rawWire); continue }
+                        object = try decodeDocument(Array(bytes[try raw.lengthDelimited()]))
+                    }
+                }
+            }
+            events.append((type, object))
+            at += 4 + n
+        }
+        return events
     }
 
     // MARK: Messages
@@ -245,6 +295,19 @@ public enum ProtobufCodec {
                 }
             }
             return isString ? .string(text) : .int(number)
+        case .stringList:
+            try expect(.lengthDelimited)
+            let range = try reader.lengthDelimited()
+            var inner = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+            var items: [JSONValue] = []
+            while !inner.atEnd {
+                let (number, itemWire) = try inner.tag()
+                guard number == 1, itemWire == .lengthDelimited else {
+                    throw ProtobufError("field \(number) of a string list in \(message) is not known")
+                }
+                items.append(.string(String(decoding: bytes[try inner.lengthDelimited()], as: UTF8.self)))
+            }
+            return .array(items)
         case .rawExtension:
             try expect(.lengthDelimited)
             let range = try reader.lengthDelimited()
@@ -365,6 +428,14 @@ public enum ProtobufCodec {
         case .rawExtension:
             var inner = ProtobufWriter()
             inner.bytesField(1, value.jsonBytes())
+            writer.bytesField(field.number, inner.bytes)
+        case .stringList:
+            guard case .array(let items) = value else { throw ProtobufError("\(name): expected a list of strings") }
+            var inner = ProtobufWriter()
+            for item in items {
+                guard let text = item.stringValue else { throw ProtobufError("\(name): expected a list of strings") }
+                inner.bytesField(1, Array(text.utf8))
+            }
             writer.bytesField(field.number, inner.bytes)
         }
     }

@@ -57,4 +57,7 @@ public indirect enum FieldType: Sendable {
     case intOrString
     /// runtime.RawExtension: `{bytes raw = 1}`, the embedded JSON object itself in JSON.
     case rawExtension
+    /// A message `{repeated string items = 1}` that is a plain list of strings in JSON
+    /// (the ExtraValue of a user's extra attributes).
+    case stringList
 }
