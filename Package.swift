@@ -153,10 +153,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Roles/Overlay/Daemon", swiftSettings: strict),
-        // Controllers: the control-plane loops of `netplane controllers` (node IPAM so far).
-        .target(name: "ControllersCore", dependencies: ["NetAddress"], path: "Sources/Roles/Controllers/Core",
+        // Controllers: the control-plane loops of `netplane controllers`. Core: their decisions
+        // over snapshots (pod CIDRs, garbage collection, endpoint slices, replica counts).
+        .target(name: "ControllersCore", dependencies: ["APITypes", "APIMachinery", "JSON", "NetAddress"], path: "Sources/Roles/Controllers/Core",
                 swiftSettings: strict),
-        .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "JSON", "NetAddress"],
+        .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetAddress"],
                 path: "Sources/Roles/Controllers/Daemon", swiftSettings: strict),
 
         // MARK: Plugins (Sources/Plugins): the CNI executables and what only they use.
@@ -222,6 +223,8 @@ let package = Package(
                                                         "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "DaemonRuntimeTests", dependencies: ["DaemonRuntime", "Client", "NetplaneTestSupport",
                                                              .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "ControllersCoreTests", dependencies: ["ControllersCore", "APITypes", "JSON"], swiftSettings: strict),
+        .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],

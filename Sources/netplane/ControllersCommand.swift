@@ -4,37 +4,82 @@ import DaemonRuntime
 import Foundation
 import NetAddress
 
-/// `netplane controllers`: the cluster's control loops. So far: node IPAM (pod CIDRs).
+/// `netplane controllers`: the cluster's control loops, each chosen with `--controllers` as
+/// kube-controller-manager's are.
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: node IPAM (a pod CIDR for every Node, from --cluster-cidr).")
+        abstract: "Run the control loops: garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+
+    /// Every controller, by the name `--controllers` uses.
+    static let all = ["garbagecollector", "nodeipam"]
 
     @OptionGroup var daemonFlags: DaemonFlags
-    @Option(help: "Pod network (comma-separated, one per IP family) that node pod CIDRs are carved from.")
-    var clusterCIDR: String
+    @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
+    var controllers = "*"
+    @Option(help: "Pod network (comma-separated, one per IP family) that node pod CIDRs are carved from; node IPAM runs only with it.")
+    var clusterCIDR: String?
     @Option(help: "Prefix length of each node's IPv4 pod CIDR.") var nodeCIDRMaskSizeIPv4 = 24
     @Option(help: "Prefix length of each node's IPv6 pod CIDR.") var nodeCIDRMaskSizeIPv6 = 64
-    @Option(help: "Seconds between full passes over the Nodes.") var resyncPeriod: Double = 30
+    @Option(help: "Seconds between full passes of every controller.") var resyncPeriod: Double = 30
+
+    /// The controllers `--controllers` selects, as kube-controller-manager reads the flag.
+    static func selected(_ text: String) throws -> Set<String> {
+        var chosen = Set<String>()
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if item == "*" { chosen.formUnion(all); continue }
+            let name = item.hasPrefix("-") ? String(item.dropFirst()) : item
+            guard all.contains(name) else {
+                throw ValidationError("--controllers: unknown controller \(name) (known: \(all.joined(separator: ", ")))")
+            }
+            if item.hasPrefix("-") { chosen.remove(name) } else { chosen.insert(name) }
+        }
+        return chosen
+    }
 
     func run() async throws {
+        var enabled = try Self.selected(controllers)
+        guard resyncPeriod > 0 else { throw ValidationError("--resync-period: must be positive") }
+        let resync = Duration.milliseconds(Int(resyncPeriod * 1000))
         var cidrs: [IPPrefix] = []
-        for item in clusterCIDR.split(separator: ",") {
+        for item in (clusterCIDR ?? "").split(separator: ",") {
             do { cidrs.append(try IPPrefix(item.trimmingCharacters(in: .whitespaces))) } catch {
                 throw ValidationError("--cluster-cidr: \(error)")
             }
         }
-        guard resyncPeriod > 0 else { throw ValidationError("--resync-period: must be positive") }
-        let settings = NodeIPAMController.Settings(clusterCIDRs: cidrs, maskSizeIPv4: nodeCIDRMaskSizeIPv4,
-                                                   maskSizeIPv6: nodeCIDRMaskSizeIPv6,
-                                                   resyncPeriod: .milliseconds(Int(resyncPeriod * 1000)))
         // kube-controller-manager's port.
         let daemon = try daemonFlags.daemon("controllers", defaultBind: "127.0.0.1:10257")
-        let ipam: NodeIPAMController
-        do { ipam = try NodeIPAMController(daemon: daemon, settings: settings) } catch {
-            throw ValidationError("--cluster-cidr: \(error)")
+        if cidrs.isEmpty, enabled.contains("nodeipam") {
+            // As kube-controller-manager: node IPAM allocates only with --cluster-cidr.
+            if controllers.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "nodeipam" }) {
+                throw ValidationError("--controllers: nodeipam needs --cluster-cidr")
+            }
+            enabled.remove("nodeipam")
         }
-        daemon.logger.info("node IPAM", metadata: ["cluster_cidrs": "\(cidrs.map(\.description).joined(separator: ","))"])
-        try await daemon.run { try await ipam.run() }
+        var bodies: [@Sendable () async throws -> Void] = []
+        if enabled.contains("nodeipam") {
+            let settings = NodeIPAMController.Settings(clusterCIDRs: cidrs, maskSizeIPv4: nodeCIDRMaskSizeIPv4,
+                                                       maskSizeIPv6: nodeCIDRMaskSizeIPv6, resyncPeriod: resync)
+            let ipam: NodeIPAMController
+            do { ipam = try NodeIPAMController(daemon: daemon, settings: settings) } catch {
+                throw ValidationError("--cluster-cidr: \(error)")
+            }
+            daemon.logger.info("node IPAM", metadata: ["cluster_cidrs": "\(cidrs.map(\.description).joined(separator: ","))"])
+            bodies.append { try await ipam.run() }
+        }
+        if enabled.contains("garbagecollector") {
+            let collector = GarbageCollector(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await collector.run() }
+        }
+        daemon.logger.info("controllers", metadata: ["enabled": "\(enabled.sorted().joined(separator: ","))"])
+        let run = bodies
+        try await daemon.run {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for body in run { group.addTask { try await body() } }
+                // The first controller to fail ends the daemon (the others are cancelled).
+                try await group.next()
+                try await group.waitForAll()
+            }
+        }
     }
 }

@@ -90,10 +90,9 @@ import Testing
         let exact = try api.curl("GET", "/api/v1/configmaps?resourceVersion=1&resourceVersionMatch=Exact")
         #expect(exact.status == 400 && exact.body.contains("resourceVersionMatch"), "\(exact)")
         _ = try api.kubectlOK(["apply", "-f", "-"], stdin: Self.configMap("blue"))
-        let foreground = try api.kubectl(["delete", "configmap", "c1", "--cascade=foreground"])
-        #expect(!foreground.succeeded && foreground.stderr.contains("Foreground"), "\(foreground.stderr)")
+        let sideways = try api.curl("DELETE", "/api/v1/namespaces/default/configmaps/c1?propagationPolicy=Sideways")
+        #expect(sideways.status == 400 && sideways.body.contains("propagationPolicy=Sideways"), "\(sideways)")
         #expect(try api.kubectl(["get", "configmap", "c1"]).succeeded)
-        #expect(try api.kubectl(["delete", "configmap", "c1", "--cascade=orphan"]).succeeded)
         api.stop()
     }
 }

@@ -12,6 +12,9 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-kubectl-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The garbage collector carries out `delete --cascade=orphan|foreground`.
+        let controllers = try ControllersProcess(api: api.apiserver, arguments: ["--controllers", "garbagecollector"], dir: dir)
+        defer { controllers.stop() }
         func ok(_ args: [String], stdin: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
             try api.kubectlOK(args, stdin: stdin, sourceLocation: sourceLocation)
         }
@@ -264,11 +267,22 @@ import Testing
         // delete: --wait returns with the object gone; orphan deletes the owner only.
         _ = try ok(["delete", "configmap", "zeta", "--wait"])
         #expect(try api.kubectl(["get", "configmap", "zeta"]).stderr.contains("NotFound"))
-        _ = try ok(["delete", "deployment", "web", "--cascade=orphan"])
+        _ = try ok(["delete", "deployment", "web", "--cascade=orphan", "--timeout=30s"])
         #expect(try ok(["get", "replicasets", "-o", "name"]).contains("replicaset.apps/web-r1"))
-        // Foreground deletion needs the garbage collector (not yet built): refused, named.
-        let foreground = try api.kubectl(["delete", "replicaset", "web-r1", "--cascade=foreground"])
-        #expect(!foreground.succeeded && foreground.stderr.contains("garbage collector"), "\(foreground.stderr)")
+        #expect(try get(["replicaset", "web-r1"], "{.metadata.ownerReferences}").isEmpty)
+        // Foreground: the pods a ReplicaSet owns go first, then the ReplicaSet.
+        let rsUID = try get(["replicaset", "web-r1"], "{.metadata.uid}")
+        _ = try ok(["apply", "-f", "-"], stdin: """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web-r1-a
+              ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-r1, uid: \(rsUID), controller: true, blockOwnerDeletion: true}]
+            spec: {containers: [{name: nginx, image: nginx}]}
+            """)
+        let foreground = try api.kubectl(["delete", "replicaset", "web-r1", "--cascade=foreground", "--timeout=30s"])
+        #expect(foreground.succeeded, "\(foreground.stderr)\n\(controllers.logText())")
+        #expect(try api.kubectl(["get", "pod", "web-r1-a"]).stderr.contains("NotFound"))
 
         // What stays unsupported says so.
         let top = try api.kubectl(["top", "pods"])

@@ -216,6 +216,7 @@ public final class APIServer: Sendable {
             let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
             let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: options,
                                                     gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) },
+                                                    propagation: try QueryParameters.propagation(options: options, query: request.query),
                                                     dryRun: dryRunDelete)
             return present.single(status, object)
         case ("DELETE", nil):
@@ -449,8 +450,8 @@ public final class APIServer: Sendable {
     // MARK: - Delete
 
     func delete(_ resource: ResourceType, namespace: String?, name: String, options: JSONValue,
-                gracePeriod: Int?, dryRun: Bool = false) async throws(APIError) -> (Int, JSONValue) {
-        try QueryParameters.propagation(options["propagationPolicy"]?.stringValue)
+                gracePeriod: Int?, propagation: QueryParameters.Propagation = .background,
+                dryRun: Bool = false) async throws(APIError) -> (Int, JSONValue) {
         let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
         if let uid = options[path: ["preconditions", "uid"]]?.stringValue, uid != current.uid {
             throw .conflict(resource, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current.uid ?? "")")
@@ -461,17 +462,28 @@ public final class APIServer: Sendable {
         let grace = options["gracePeriodSeconds"]?.intValue ?? gracePeriod
         let strategy = strategy(for: resource)
         let graceful = strategy.gracefulDeletion(of: current, requested: grace)
-        if !current.finalizers.isEmpty || graceful != nil {
+        // Foreground and Orphan hold the object with a finalizer for the garbage collector
+        // (which deletes the dependents first, or releases them), as kube-apiserver does.
+        let gcFinalizer = propagation.finalizer
+        if !current.finalizers.isEmpty || graceful != nil || gcFinalizer != nil {
             let seconds = graceful ?? 0
-            // Already being deleted: only a shorter grace period changes anything.
-            if current.deletionTimestamp != nil,
+            let addsFinalizer = gcFinalizer.map { !current.finalizers.contains($0) } ?? false
+            // Already being deleted: only a shorter grace period or a new policy changes anything.
+            if current.deletionTimestamp != nil, !addsFinalizer,
                seconds >= current[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0 {
                 return (200, current)
             }
             let marked = try await modify(resource, namespace: namespace, name: name, precondition: nil,
                                           marksDeletion: true, dryRun: dryRun) { object throws(APIError) in
-                object[path: ["metadata", "deletionTimestamp"]] = .string(APITime.format(APITime.now() + seconds))
-                object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(Int64(seconds))
+                if object.deletionTimestamp == nil || seconds < object[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0 {
+                    object[path: ["metadata", "deletionTimestamp"]] = .string(APITime.format(APITime.now() + seconds))
+                    object[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(Int64(seconds))
+                }
+                if let gcFinalizer, !object.finalizers.contains(gcFinalizer) {
+                    // The other policy's finalizer goes: the last request decides.
+                    let kept = object.finalizers.filter { $0 != "orphan" && $0 != "foregroundDeletion" }
+                    object[path: ["metadata", "finalizers"]] = .array((kept + [gcFinalizer]).map { .string($0) })
+                }
             }
             return (200, marked)
         }
@@ -505,10 +517,12 @@ public final class APIServer: Sendable {
     func deleteCollection(_ request: APIRequest, _ resource: ResourceType, namespace: String?, options: JSONValue,
                           dryRun: Bool, _ present: Presenter) async throws(APIError) -> APIResponse {
         let (items, revision, _) = try await listObjects(request, resource, namespace: namespace, limit: nil, after: nil)
+        let propagation = try QueryParameters.propagation(options: options, query: request.query)
         var deleted: [JSONValue] = []
         for item in items {
             if let (_, object) = try? await delete(resource, namespace: item.namespace, name: item.name ?? "", options: options,
-                                                   gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) }, dryRun: dryRun) {
+                                                   gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) },
+                                                   propagation: propagation, dryRun: dryRun) {
                 deleted.append(object)
             }
         }

@@ -14,7 +14,7 @@ enum QueryParameters {
         "labelSelector": "", "fieldSelector": "", "limit": "", "continue": "",
         "resourceVersion": "", "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "", "watch": "",
         "allowWatchBookmarks": "", "sendInitialEvents": "",
-        "gracePeriodSeconds": "", "propagationPolicy": "Background or Orphan", "orphanDependents": "",
+        "gracePeriodSeconds": "", "propagationPolicy": "Background, Foreground or Orphan", "orphanDependents": "",
         "includeObject": "",
         "force": "for server-side apply, which is refused anyway",
     ]
@@ -31,7 +31,7 @@ enum QueryParameters {
         if let validation = request.query["fieldValidation"], !["Strict", "Warn", "Ignore"].contains(validation) {
             throw .badRequest("fieldValidation=\(validation): expected Strict, Warn or Ignore")
         }
-        try propagation(request.query["propagationPolicy"])
+        _ = try propagation(request.query["propagationPolicy"])
     }
 
     /// `dryRun=All` (the one value Kubernetes defines); absent: a real write.
@@ -52,13 +52,37 @@ enum QueryParameters {
         return all
     }
 
-    /// There is no garbage collector yet, so nothing deletes dependents: Background and Orphan
-    /// leave them alike; Foreground (wait for the dependents to go first) cannot be honoured.
-    static func propagation(_ policy: String?) throws(APIError) {
-        guard let policy, policy != "Background", policy != "Orphan" else { return }
-        if policy == "Foreground" {
-            throw .badRequest("propagationPolicy=Foreground is not supported: this server has no garbage collector to delete dependents first (use Background or Orphan)")
+    /// How a deletion treats the object's dependents (Background when not given): checked here,
+    /// carried out by the garbage collector of `netplane controllers`.
+    enum Propagation: String {
+        case background = "Background", foreground = "Foreground", orphan = "Orphan"
+
+        /// The finalizer that holds the object until the garbage collector has dealt with its
+        /// dependents (deleted them first, or released them), as in Kubernetes.
+        var finalizer: String? {
+            switch self {
+            case .background: nil
+            case .foreground: "foregroundDeletion"
+            case .orphan: "orphan"
+            }
         }
-        throw .badRequest("propagationPolicy=\(policy): expected Background, Foreground or Orphan")
+    }
+
+    static func propagation(_ policy: String?) throws(APIError) -> Propagation {
+        guard let policy else { return .background }
+        guard let known = Propagation(rawValue: policy) else {
+            throw .badRequest("propagationPolicy=\(policy): expected Background, Foreground or Orphan")
+        }
+        return known
+    }
+
+    /// The policy of a DELETE: DeleteOptions' propagationPolicy, else its deprecated
+    /// orphanDependents, else the query's.
+    static func propagation(options: JSONValue, query: [String: String]) throws(APIError) -> Propagation {
+        if let policy = options["propagationPolicy"]?.stringValue { return try propagation(policy) }
+        if let orphan = options["orphanDependents"]?.boolValue ?? query["orphanDependents"].map({ $0 == "true" }) {
+            return orphan ? .orphan : .background
+        }
+        return try propagation(query["propagationPolicy"])
     }
 }

@@ -180,12 +180,19 @@ public final class APIClient: Sendable {
 
     /// Deletes an object; returns what the server answered (the object while finalizers or a
     /// grace period hold it, else a Status or the last state).
+    /// `propagationPolicy`: Background, Foreground or Orphan (the server's default when nil);
+    /// `uid`: delete only the object with this uid (409 if the name now holds another).
     @discardableResult
     public func delete(_ resource: ResourceType, namespace: String?, name: String,
-                       gracePeriodSeconds: Int? = nil) async throws(ClientError) -> JSONValue {
+                       gracePeriodSeconds: Int? = nil, propagationPolicy: String? = nil,
+                       uid: String? = nil) async throws(ClientError) -> JSONValue {
         var query: [(String, String)] = []
         if let gracePeriodSeconds { query.append(("gracePeriodSeconds", String(gracePeriodSeconds))) }
-        return try await call(.DELETE, path(resource, namespace: namespace, name: name), query: query)
+        var options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
+        if let propagationPolicy { options["propagationPolicy"] = .string(propagationPolicy) }
+        if let uid { options["preconditions"] = ["uid": .string(uid)] }
+        let body: JSONValue? = propagationPolicy == nil && uid == nil ? nil : options
+        return try await call(.DELETE, path(resource, namespace: namespace, name: name), query: query, body: body)
     }
 
     /// Watches from `resourceVersion` ("" or "0": the current objects first, as ADDED) with

@@ -31,8 +31,13 @@ public final class SyncLoop: Sendable {
         public var resyncPeriod: Duration
         public var retryInitial: Duration
         public var retryMax: Duration
+        /// Names the loop when a daemon runs several (the controllers): its health checks are
+        /// `<name>-sync`, its metrics carry `loop="<name>"`.
+        public var name: String?
 
-        public init(resyncPeriod: Duration, retryInitial: Duration = .milliseconds(200), retryMax: Duration = .seconds(30)) {
+        public init(resyncPeriod: Duration, retryInitial: Duration = .milliseconds(200), retryMax: Duration = .seconds(30),
+                    name: String? = nil) {
+            self.name = name
             self.resyncPeriod = resyncPeriod
             self.retryInitial = retryInitial
             self.retryMax = retryMax
@@ -62,12 +67,14 @@ public final class SyncLoop: Sendable {
         self.settings = settings
         self.logger = logger
         let factory = observability.factory
-        duration = Metrics.Timer(label: "netplane_\(daemon)_sync_duration_seconds", factory: factory)
-        fullPasses = Counter(label: "netplane_\(daemon)_syncs_total", dimensions: [("kind", "full")], factory: factory)
-        partialPasses = Counter(label: "netplane_\(daemon)_syncs_total", dimensions: [("kind", "partial")], factory: factory)
-        failures = Counter(label: "netplane_\(daemon)_sync_failures_total", factory: factory)
+        let loop: [(String, String)] = settings.name.map { [("loop", $0)] } ?? []
+        duration = Metrics.Timer(label: "netplane_\(daemon)_sync_duration_seconds", dimensions: loop, factory: factory)
+        fullPasses = Counter(label: "netplane_\(daemon)_syncs_total", dimensions: loop + [("kind", "full")], factory: factory)
+        partialPasses = Counter(label: "netplane_\(daemon)_syncs_total", dimensions: loop + [("kind", "partial")], factory: factory)
+        failures = Counter(label: "netplane_\(daemon)_sync_failures_total", dimensions: loop, factory: factory)
+        let prefix = settings.name.map { "\($0)-" } ?? ""
         let window = settings.resyncPeriod * 2 + .seconds(10)
-        health.register("sync", .liveness) { [weak self] in
+        health.register(prefix + "sync", .liveness) { [weak self] in
             self?.status.withLock { status in
                 let reason = status.lastError.map { ": \($0)" } ?? ""
                 if let last = status.lastSuccess {
@@ -79,7 +86,7 @@ public final class SyncLoop: Sendable {
                 return "no successful sync since the start\(reason)"
             }
         }
-        health.register("first-sync", .readiness) { [weak self] in
+        health.register(prefix + "first-sync", .readiness) { [weak self] in
             self?.status.withLock { $0.lastSuccess == nil ? "no sync has succeeded yet" + ($0.lastError.map { ": \($0)" } ?? "") : nil }
         }
     }

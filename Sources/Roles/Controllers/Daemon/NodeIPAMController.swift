@@ -56,7 +56,7 @@ public final class NodeIPAMController: Sendable {
         self.settings = settings
         let work = work
         nodes = daemon.informer(Node.self) { _ in work.markFull() }
-        loop = daemon.syncLoop(work, .init(resyncPeriod: settings.resyncPeriod))
+        loop = daemon.syncLoop(work, .init(resyncPeriod: settings.resyncPeriod, name: "nodeipam"))
     }
 
     /// What passes carry over: the allocators, and the subnets patched onto Nodes the cache

@@ -1,0 +1,28 @@
+public import Foundation
+
+/// A real `netplane controllers` against a test's API server, its log kept for failure messages.
+public final class ControllersProcess: @unchecked Sendable {
+    public let process = Process()
+    public let log: String
+
+    public init(api: APIServerProcess, arguments: [String] = [], dir: String) throws {
+        log = dir + "/controllers.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
+        process.arguments = ["controllers", "--kubeconfig", api.kubeconfig, "--metrics-bind", "127.0.0.1:0"] + arguments
+        process.standardError = FileHandle(forWritingAtPath: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
