@@ -129,3 +129,25 @@ public struct Event: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 }
+
+extension Pod {
+    /// status.podIPs, or status.podIP for a pod written without the list.
+    public var addresses: [String] {
+        let listed = podIPs
+        if !listed.isEmpty { return listed }
+        return json[path: ["status", "podIP"]]?.stringValue.map { [$0] } ?? []
+    }
+
+    /// Whether the pod's Ready condition is True.
+    public var isReady: Bool {
+        (json[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
+    }
+}
+
+extension Service {
+    /// The address types of the Service's slices: its IP families (IPv4 when it names none).
+    public var addressTypes: [String] {
+        let families = json[path: ["spec", "ipFamilies"]]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return families.isEmpty ? ["IPv4"] : families
+    }
+}
