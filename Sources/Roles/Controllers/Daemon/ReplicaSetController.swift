@@ -1,0 +1,157 @@
+import APIMachinery
+import Client
+import ControllersCore
+public import DaemonRuntime
+import JSON
+import Logging
+import Synchronization
+
+/// The ReplicaSet controller of `netplane controllers`: keeps `spec.replicas` pods from each
+/// ReplicaSet's template (`ReplicaSets.plan`), adopts and releases pods by selector, and
+/// reports the counts in its status. Like Kubernetes' it remembers the pods it has just
+/// created or deleted until its cache shows them, so a lagging cache never makes it create
+/// or delete twice.
+public final class ReplicaSetController: Sendable {
+    let daemon: Daemon
+    let work = WorkQueue()
+    let loop: SyncLoop
+    let replicaSets: Informer<ReplicaSet>
+    let pods: Informer<Pod>
+    /// The pods created or deleted but not yet seen so by the cache, by ReplicaSet uid.
+    let expectations = Mutex<[String: Expectation]>([:])
+    /// The most pods made in one pass for one ReplicaSet (the rest in the next).
+    let burst: Int
+    var client: APIClient { daemon.client }
+    var logger: Logger { daemon.logger }
+
+    struct Expectation {
+        var creating: Set<String> = []
+        var deleting: Set<String> = []
+        var since = ContinuousClock.now
+    }
+
+    static let namespaceIndex = "namespace"
+
+    public init(daemon: Daemon, resyncPeriod: Duration, burst: Int = 250) {
+        self.daemon = daemon
+        self.burst = burst
+        let work = work
+        replicaSets = daemon.informer(ReplicaSet.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
+            work.mark(event.object.cacheKey)
+        }
+        let replicaSets = replicaSets
+        pods = daemon.informer(Pod.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
+            var versions = [event.object]
+            if case .updated(let old, _) = event { versions.append(old) }
+            for pod in versions {
+                if let ref = pod.controllerReference {
+                    if ref.kind == "ReplicaSet" { work.mark("\(pod.namespace ?? "")/\(ref.name)") }
+                } else {
+                    // An orphan: any ReplicaSet of its namespace may adopt it.
+                    for rs in replicaSets.byIndex(Self.namespaceIndex, pod.namespace ?? "") { work.mark(rs.cacheKey) }
+                }
+            }
+        }
+        loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "replicaset"))
+    }
+
+    public func run() async throws {
+        guard await daemon.cachesSynced() else { return }
+        try await loop.run(setup: {}) { _, pass in
+            let keys = pass.full ? Set(replicaSets.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
+            var failed: [String] = []
+            for key in keys.sorted() {
+                do throws(ClientError) { try await sync(key) } catch {
+                    if error.isConflict || error.isNotFound || error.isAlreadyExists {
+                        work.mark(key)
+                        continue
+                    }
+                    failed.append("\(key): \(error)")
+                }
+            }
+            if !failed.isEmpty { throw DaemonError(message: "replica sets: \(failed.joined(separator: "; "))") }
+        }
+    }
+
+    func sync(_ key: String) async throws(ClientError) {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let rs = replicaSets.get(namespace: parts[0], name: parts[1]) else {
+            return
+        }
+        let namespace = parts[0]
+        let cached = pods.byIndex(Self.namespaceIndex, namespace)
+        let plan = ReplicaSets.plan(rs, pods: cached)
+        for pod in plan.adopt {
+            let refs = pod.ownerReferences.map(\.json) + [OwnerReference(controlledBy: rs).json]
+            _ = try await client.patch(Pod.self, namespace: namespace, name: pod.name,
+                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion), "ownerReferences": .array(refs)]])
+            logger.info("adopted a pod", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
+        }
+        for pod in plan.release {
+            let refs = pod.ownerReferences.filter { $0.uid != rs.uid }.map(\.json)
+            _ = try await client.patch(Pod.self, namespace: namespace, name: pod.name,
+                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion),
+                                                     "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
+            logger.info("released a pod its selector no longer matches", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
+        }
+        if expectationsSatisfied(rs, cached: cached) {
+            if plan.create > 0 {
+                var made: Set<String> = []
+                defer { expect(rs, creating: made) }
+                for _ in 0..<min(plan.create, burst) {
+                    let pod = try await client.create(Pod.resource, ReplicaSets.newPod(rs))
+                    made.insert(pod.name ?? "")
+                }
+                logger.info("created pods", metadata: ["replicaset": "\(key)", "count": "\(made.count)"])
+                if plan.create > burst { work.mark(key) }
+            }
+            if !plan.delete.isEmpty {
+                var gone: Set<String> = []
+                defer { expect(rs, deleting: gone) }
+                for pod in plan.delete {
+                    do {
+                        try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid)
+                    } catch {
+                        if !error.isNotFound { throw error }
+                    }
+                    gone.insert(pod.name)
+                }
+                logger.info("deleted pods", metadata: ["replicaset": "\(key)", "count": "\(gone.count)"])
+            }
+        }
+        let status = ReplicaSets.status(rs, active: plan.active, now: APITime.now())
+        if rs.json["status"] != status {
+            var updated = rs.json
+            updated["status"] = status
+            _ = try await client.update(ReplicaSet.resource, updated, subresource: "status")
+        }
+    }
+
+    /// Whether the cache shows every pod this controller created or deleted for the
+    /// ReplicaSet (or the wait has lasted too long to trust): only then may it act again.
+    func expectationsSatisfied(_ rs: ReplicaSet, cached: [Pod]) -> Bool {
+        let present = Dictionary(cached.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        return expectations.withLock { all in
+            guard var e = all[rs.uid] else { return true }
+            e.creating = e.creating.filter { present[$0] == nil }
+            e.deleting = e.deleting.filter { name in present[name].map { $0.deletionTimestamp == nil } ?? false }
+            if (e.creating.isEmpty && e.deleting.isEmpty) || ContinuousClock.now - e.since > .seconds(30) {
+                all[rs.uid] = nil
+                return true
+            }
+            all[rs.uid] = e
+            return false
+        }
+    }
+
+    func expect(_ rs: ReplicaSet, creating: Set<String> = [], deleting: Set<String> = []) {
+        guard !creating.isEmpty || !deleting.isEmpty else { return }
+        expectations.withLock { all in
+            var e = all[rs.uid] ?? Expectation()
+            e.creating.formUnion(creating)
+            e.deleting.formUnion(deleting)
+            e.since = .now
+            all[rs.uid] = e
+        }
+    }
+}
