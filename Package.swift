@@ -160,6 +160,13 @@ let package = Package(
         .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetAddress"],
                 path: "Sources/Roles/Controllers/Daemon", swiftSettings: strict),
 
+        // Scheduler: Core decides a pod's node over a snapshot (filters, scores); Daemon is
+        // `netplane scheduler`'s queue, cache and binding.
+        .target(name: "SchedulerCore", dependencies: ["APITypes", "APIMachinery", "JSON"], path: "Sources/Roles/Scheduler/Core",
+                swiftSettings: strict),
+        .target(name: "Scheduler", dependencies: ["SchedulerCore", "DaemonRuntime", "Client", "APIMachinery", "JSON"],
+                path: "Sources/Roles/Scheduler/Daemon", swiftSettings: strict),
+
         // MARK: Plugins (Sources/Plugins): the CNI executables and what only they use.
 
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
@@ -179,8 +186,10 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Controllers", "Overlay",
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Controllers", "Overlay", "Scheduler",
+            "SchedulerCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
@@ -224,6 +233,7 @@ let package = Package(
         .testTarget(name: "DaemonRuntimeTests", dependencies: ["DaemonRuntime", "Client", "NetplaneTestSupport",
                                                              .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ControllersCoreTests", dependencies: ["ControllersCore", "APITypes", "JSON"], swiftSettings: strict),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "APITypes", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),

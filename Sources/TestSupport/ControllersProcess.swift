@@ -1,15 +1,16 @@
 public import Foundation
 
-/// A real `netplane controllers` against a test's API server, its log kept for failure messages.
+/// A real `netplane controllers` (or another daemon of the control plane) against a test's API server, its log kept for failure messages.
 public final class ControllersProcess: @unchecked Sendable {
     public let process = Process()
     public let log: String
 
-    public init(api: APIServerProcess, arguments: [String] = [], dir: String) throws {
-        log = dir + "/controllers.log"
+    /// `command`: the netplane subcommand (`controllers`, `scheduler`).
+    public init(api: APIServerProcess, command: String = "controllers", arguments: [String] = [], dir: String) throws {
+        log = dir + "/\(command).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
-        process.arguments = ["controllers", "--kubeconfig", api.kubeconfig, "--metrics-bind", "127.0.0.1:0"] + arguments
+        process.arguments = [command, "--kubeconfig", api.kubeconfig, "--metrics-bind", "127.0.0.1:0"] + arguments
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()

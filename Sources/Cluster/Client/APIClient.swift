@@ -166,6 +166,13 @@ public final class APIClient: Sendable {
         try await call(.POST, path(resource, namespace: object.namespace ?? namespace), body: object)
     }
 
+    /// POSTs to a subresource of an object (pods/binding, serviceaccounts/token).
+    @discardableResult
+    public func post(_ resource: ResourceType, namespace: String?, name: String, subresource: String,
+                     _ body: JSONValue) async throws(ClientError) -> JSONValue {
+        try await call(.POST, path(resource, namespace: namespace, name: name, subresource: subresource), body: body)
+    }
+
     /// Replaces `object` (its resourceVersion, if set, must still be current: 409 otherwise).
     public func update(_ resource: ResourceType, _ object: JSONValue, subresource: String? = nil) async throws(ClientError) -> JSONValue {
         guard let name = object.name else { throw .config("update of an object without metadata.name") }
