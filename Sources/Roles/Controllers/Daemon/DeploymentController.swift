@@ -37,25 +37,13 @@ public final class DeploymentController: Sendable {
         guard await daemon.cachesSynced() else { return }
         try await loop.run(setup: {}) { _, pass in
             let keys = pass.full ? Set(deployments.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
-            var failed: [String] = []
-            for key in keys.sorted() {
-                do throws(ClientError) { try await sync(key) } catch {
-                    if error.isConflict || error.isNotFound || error.isAlreadyExists {
-                        work.mark(key)
-                        continue
-                    }
-                    failed.append("\(key): \(error)")
-                }
-            }
-            if !failed.isEmpty { throw DaemonError(message: "deployments: \(failed.joined(separator: "; "))") }
+            try await reconcile(keys, work, "deployments") { key throws(ClientError) in try await sync(key) }
         }
     }
 
     func sync(_ key: String) async throws(ClientError) {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let deployment = deployments.get(namespace: parts[0], name: parts[1]),
+        guard let (namespace, name) = namespaceAndName(key), let deployment = deployments.get(namespace: namespace, name: name),
               deployment.deletionTimestamp == nil else { return }
-        let namespace = parts[0]
         let owned = replicaSets.byIndex(Self.ownerIndex, deployment.uid).filter { $0.deletionTimestamp == nil }
         let plan = Deployments.plan(deployment, owned: owned, now: APITime.now())
         if let body = plan.create {

@@ -69,26 +69,13 @@ public final class EndpointSliceController: Sendable {
                 keys.formUnion(slices.list().compactMap { slice in slice.serviceName.map { "\(slice.namespace ?? "")/\($0)" } })
                 keys.formUnion(endpoints.list().filter { $0.labels[EndpointSlices.endpointsManagedByLabel] != nil }.map(\.cacheKey))
             }
-            var failed: [String] = []
-            for key in keys.sorted() {
-                do throws(ClientError) { try await sync(key) } catch {
-                    if error.isConflict || error.isAlreadyExists || error.isNotFound {
-                        // The cache was behind: look again once it has caught up.
-                        work.mark(key)
-                        continue
-                    }
-                    failed.append("\(key): \(error)")
-                }
-            }
-            if !failed.isEmpty { throw DaemonError(message: "endpoint slices: \(failed.joined(separator: "; "))") }
+            try await reconcile(keys, work, "endpoint slices") { key throws(ClientError) in try await sync(key) }
         }
     }
 
     /// Brings one Service's slices and Endpoints to what its pods say.
     func sync(_ key: String) async throws(ClientError) {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return }
-        let (namespace, name) = (parts[0], parts[1])
+        guard let (namespace, name) = namespaceAndName(key) else { return }
         let owned = slices.list().filter { $0.namespace == namespace && $0.serviceName == name }
         guard let service = services.get(namespace: namespace, name: name), !service.selector.isEmpty,
               service.deletionTimestamp == nil else {

@@ -59,26 +59,14 @@ public final class ReplicaSetController: Sendable {
         guard await daemon.cachesSynced() else { return }
         try await loop.run(setup: {}) { _, pass in
             let keys = pass.full ? Set(replicaSets.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
-            var failed: [String] = []
-            for key in keys.sorted() {
-                do throws(ClientError) { try await sync(key) } catch {
-                    if error.isConflict || error.isNotFound || error.isAlreadyExists {
-                        work.mark(key)
-                        continue
-                    }
-                    failed.append("\(key): \(error)")
-                }
-            }
-            if !failed.isEmpty { throw DaemonError(message: "replica sets: \(failed.joined(separator: "; "))") }
+            try await reconcile(keys, work, "replica sets") { key throws(ClientError) in try await sync(key) }
         }
     }
 
     func sync(_ key: String) async throws(ClientError) {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let rs = replicaSets.get(namespace: parts[0], name: parts[1]) else {
+        guard let (namespace, name) = namespaceAndName(key), let rs = replicaSets.get(namespace: namespace, name: name) else {
             return
         }
-        let namespace = parts[0]
         let cached = pods.byIndex(Self.namespaceIndex, namespace)
         let plan = ReplicaSets.plan(rs, pods: cached)
         for pod in plan.adopt {
