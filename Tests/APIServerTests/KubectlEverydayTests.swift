@@ -90,6 +90,8 @@ import Testing
         let columns = lines(try ok(["get", "deployments", "-o", "custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image"]))
         #expect(columns == ["NAME   IMAGE", "web    nginx:1.27"], "\(columns)")
         #expect(try ok(["get", "pods", "--show-labels"]).contains("app=web,tier=front"))
+        // Set-based selectors travel with spaces (kubectl writes them as '+').
+        #expect(try ok(["get", "pods", "-l", "app in (web,db),tier notin (back)", "-o", "name"]) == "pod/web-1\n")
         let labelled = lines(try ok(["get", "deployments", "-L", "tier,stage"]))
         #expect(labelled.first?.hasSuffix("TIER      STAGE") == true && labelled.last?.hasSuffix("backend   prod") == true, "\(labelled)")
         let sorted = try ok(["get", "configmaps", "--sort-by=.metadata.name", "-o", "custom-columns=NAME:.metadata.name", "--no-headers"])

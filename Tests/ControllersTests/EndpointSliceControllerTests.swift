@@ -75,6 +75,8 @@ import Testing
         #expect(eventually {
             (try? api.kubectl(["get", "endpoints", "web", "-o", "jsonpath={.subsets[0].addresses[*].ip}"]))?.stdout == "10.244.1.2 10.244.1.3"
         })
+        let table = try api.kubectl(["get", "endpointslices", "-l", "kubernetes.io/service-name=web"]).stdout
+        #expect(table.contains("IPv4          8080    10.244.1.2,10.244.1.3"), "\(table)")
         let described = try api.kubectl(["describe", "service", "web"]).stdout
         #expect(described.contains("10.244.1.2:8080,10.244.1.3:8080"), "\(described)")
         // A pod on a node is deleted: its endpoint is terminating (not ready, still serving)

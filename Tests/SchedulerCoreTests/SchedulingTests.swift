@@ -71,6 +71,8 @@ import Testing
         var packing = Scheduling.Settings()
         packing.strategy = .mostAllocated
         #expect(Scheduling.schedule(Self.pod(cpu: "1", memory: "1Gi"), nodes: Self.infos(nodes, placed: placed), settings: packing) == .node("a"))
+        // Pods that ask for nothing still spread (each counts 100m and 200 MiB for scoring).
+        #expect(Scheduling.schedule(Self.pod(), nodes: Self.infos(nodes, placed: ["a": [Self.pod("y")]])) == .node("b"))
         // A PreferNoSchedule taint weighs against a node.
         let soft = [Self.node("a", taints: #"[{"key":"k","value":"v","effect":"PreferNoSchedule"}]"#), Self.node("b")]
         #expect(Scheduling.schedule(Self.pod(), nodes: Self.infos(soft)) == .node("b"))

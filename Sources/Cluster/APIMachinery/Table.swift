@@ -158,6 +158,20 @@ public enum TableConverter {
                     return .string(ips.joined(separator: ","))
                 },
             ]
+        case ("discovery.k8s.io", "endpointslices"):
+            middle = [
+                Column("AddressType", cell: text(["addressType"])),
+                Column("Ports") { o, _ in
+                    let ports = (o["ports"]?.arrayValue ?? []).map { $0["port"]?.int64Value.map(String.init) ?? "<unset>" }
+                    return .string(ports.isEmpty ? "<unset>" : ports.joined(separator: ","))
+                },
+                Column("Endpoints") { o, _ in
+                    // As kubectl prints them: the first three, and how many more.
+                    let all = (o["endpoints"]?.arrayValue ?? []).flatMap { $0["addresses"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+                    if all.isEmpty { return "<unset>" }
+                    return .string(all.prefix(3).joined(separator: ",") + (all.count > 3 ? " + \(all.count - 3) more..." : ""))
+                },
+            ]
         case ("", "events"), ("events.k8s.io", "events"):
             // The same columns through either API; the fields are named as each shows them.
             let core = resource.group.isEmpty

@@ -46,12 +46,39 @@ public struct APIHTTPResponder: HTTPResponder {
                 return Self.response(.error(.tooLarge(limit: api.options.maxRequestBytes)))
             }
         }
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let query = Self.queryParameters(request.uri.query ?? "")
         let apiRequest = APIRequest(method: request.method.rawValue, path: path, query: query,
                                     accept: request.headers[.accept] ?? "application/json",
                                     contentType: request.headers[.contentType] ?? "application/json", body: body, user: user)
         return Self.response(await api.handle(apiRequest))
+    }
+
+    /// The query string as Go's url.ParseQuery reads it (what kubectl and client-go write):
+    /// `+` is a space, `%XX` a byte. Hummingbird's own parsing leaves `+` alone, which turned
+    /// `-l 'app in (a,b)'` (sent as `app+in+%28a%2Cb%29`) into a label key with plus signs.
+    static func queryParameters(_ raw: String) -> [String: String] {
+        func decode(_ part: Substring) -> String {
+            var bytes: [UInt8] = []
+            var input = Array(part.utf8)[...]
+            while let byte = input.popFirst() {
+                if byte == UInt8(ascii: "+") {
+                    bytes.append(UInt8(ascii: " "))
+                } else if byte == UInt8(ascii: "%"), input.count >= 2,
+                          let value = UInt8(String(decoding: input.prefix(2), as: UTF8.self), radix: 16) {
+                    bytes.append(value)
+                    input = input.dropFirst(2)
+                } else {
+                    bytes.append(byte)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var query: [String: String] = [:]
+        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            query[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
+        }
+        return query
     }
 
     static func response(_ response: APIResponse) -> Response {

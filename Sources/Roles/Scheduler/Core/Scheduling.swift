@@ -26,6 +26,9 @@ public enum Scheduling {
         public var node: Node
         public var pods: [Pod]
         public var requested = Request()
+        /// What scoring counts: each pod at least 100m CPU and 200 MiB, as kube-scheduler's
+        /// NonZeroRequested, so pods that ask for nothing still spread.
+        public var nonZeroRequested = Request()
         public var usedPorts: Set<String> = []
 
         public init(node: Node, pods: [Pod]) {
@@ -40,6 +43,8 @@ public enum Scheduling {
             let r = Scheduling.request(of: pod)
             requested.milliCPU += r.milliCPU
             requested.memory += r.memory
+            nonZeroRequested.milliCPU += r.milliCPU == 0 ? Scheduling.defaultMilliCPU : r.milliCPU
+            nonZeroRequested.memory += r.memory == 0 ? Scheduling.defaultMemory : r.memory
             usedPorts.formUnion(Scheduling.hostPorts(of: pod))
         }
 
@@ -50,6 +55,10 @@ public enum Scheduling {
                     Int(a["pods"].flatMap(quantityText).flatMap(Quantity.whole) ?? 110))
         }
     }
+
+    /// What scoring counts for a pod that asks for no CPU or memory.
+    public static let defaultMilliCPU: Int64 = 100
+    public static let defaultMemory: Int64 = 200 << 20
 
     public enum ScoringStrategy: String, Sendable { case leastAllocated = "LeastAllocated", mostAllocated = "MostAllocated" }
 
@@ -205,9 +214,8 @@ public enum Scheduling {
         var fit: [Double] = [], balanced: [Double] = [], affinity: [Double] = [], taints: [Double] = []
         for info in nodes {
             let (cpu, memory, _) = info.allocatable
-            // Kubernetes counts 100m CPU and 200 MB for a pod that asks for nothing.
-            let cpuAsk = Double(info.requested.milliCPU + (ask.milliCPU == 0 ? 100 : ask.milliCPU))
-            let memAsk = Double(info.requested.memory + (ask.memory == 0 ? 200 << 20 : ask.memory))
+            let cpuAsk = Double(info.nonZeroRequested.milliCPU + (ask.milliCPU == 0 ? defaultMilliCPU : ask.milliCPU))
+            let memAsk = Double(info.nonZeroRequested.memory + (ask.memory == 0 ? defaultMemory : ask.memory))
             let cpuFraction = cpu > 0 ? min(1, cpuAsk / Double(cpu)) : 1
             let memFraction = memory > 0 ? min(1, memAsk / Double(memory)) : 1
             switch settings.strategy {
