@@ -53,6 +53,7 @@ extension APIServer {
         "/Service": ServiceStrategy(),
         "/Namespace": NamespaceStrategy(),
         "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
+        "batch/Job": JobStrategy(),
     ]
 
     func strategy(for resource: ResourceType) -> any KindStrategy {

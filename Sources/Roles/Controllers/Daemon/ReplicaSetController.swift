@@ -4,7 +4,6 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
-import Synchronization
 
 /// The ReplicaSet controller of `netplane controllers`: keeps `spec.replicas` pods from each
 /// ReplicaSet's template (`ReplicaSets.plan`), adopts and releases pods by selector, and
@@ -18,17 +17,11 @@ public final class ReplicaSetController: Sendable {
     let replicaSets: Informer<ReplicaSet>
     let pods: Informer<Pod>
     /// The pods created or deleted but not yet seen so by the cache, by ReplicaSet uid.
-    let expectations = Mutex<[String: Expectation]>([:])
+    let expectations = PodExpectations()
     /// The most pods made in one pass for one ReplicaSet (the rest in the next).
     let burst: Int
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
-
-    struct Expectation {
-        var creating: Set<String> = []
-        var deleting: Set<String> = []
-        var since = ContinuousClock.now
-    }
 
     static let namespaceIndex = "namespace"
 
@@ -82,10 +75,10 @@ public final class ReplicaSetController: Sendable {
                                                      "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
             logger.info("released a pod its selector no longer matches", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
         }
-        if expectationsSatisfied(rs, cached: cached) {
+        if expectations.satisfied(rs.uid, cached: cached) {
             if plan.create > 0 {
                 var made: Set<String> = []
-                defer { expect(rs, creating: made) }
+                defer { expectations.expect(rs.uid, creating: made) }
                 for _ in 0..<min(plan.create, burst) {
                     let pod = try await client.create(Pod.resource, ReplicaSets.newPod(rs))
                     made.insert(pod.name ?? "")
@@ -95,7 +88,7 @@ public final class ReplicaSetController: Sendable {
             }
             if !plan.delete.isEmpty {
                 var gone: Set<String> = []
-                defer { expect(rs, deleting: gone) }
+                defer { expectations.expect(rs.uid, deleting: gone) }
                 for pod in plan.delete {
                     do {
                         try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid)
@@ -112,34 +105,6 @@ public final class ReplicaSetController: Sendable {
             var updated = rs.json
             updated["status"] = status
             _ = try await client.update(ReplicaSet.resource, updated, subresource: "status")
-        }
-    }
-
-    /// Whether the cache shows every pod this controller created or deleted for the
-    /// ReplicaSet (or the wait has lasted too long to trust): only then may it act again.
-    func expectationsSatisfied(_ rs: ReplicaSet, cached: [Pod]) -> Bool {
-        let present = Dictionary(cached.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        return expectations.withLock { all in
-            guard var e = all[rs.uid] else { return true }
-            e.creating = e.creating.filter { present[$0] == nil }
-            e.deleting = e.deleting.filter { name in present[name].map { $0.deletionTimestamp == nil } ?? false }
-            if (e.creating.isEmpty && e.deleting.isEmpty) || ContinuousClock.now - e.since > .seconds(30) {
-                all[rs.uid] = nil
-                return true
-            }
-            all[rs.uid] = e
-            return false
-        }
-    }
-
-    func expect(_ rs: ReplicaSet, creating: Set<String> = [], deleting: Set<String> = []) {
-        guard !creating.isEmpty || !deleting.isEmpty else { return }
-        expectations.withLock { all in
-            var e = all[rs.uid] ?? Expectation()
-            e.creating.formUnion(creating)
-            e.deleting.formUnion(deleting)
-            e.since = .now
-            all[rs.uid] = e
         }
     }
 }

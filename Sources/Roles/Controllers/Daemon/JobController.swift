@@ -1,0 +1,85 @@
+import APIMachinery
+import Client
+import ControllersCore
+public import DaemonRuntime
+import JSON
+import Logging
+import Synchronization
+
+/// The Job controller of `netplane controllers`: carries out `Jobs.plan` — pods made and
+/// removed, the status written, a finished Job deleted after its TTL — and looks again at a
+/// Job's deadline or TTL even when nothing else changes.
+public final class JobController: Sendable {
+    let daemon: Daemon
+    let work = WorkQueue()
+    let loop: SyncLoop
+    let jobs: Informer<Job>
+    let pods: Informer<Pod>
+    let expectations = PodExpectations()
+    /// The time each Job is to be looked at again (one timer per Job and time).
+    let rechecks = Mutex<[String: Int]>([:])
+    var client: APIClient { daemon.client }
+    var logger: Logger { daemon.logger }
+
+    static let ownerIndex = "owner"
+
+    public init(daemon: Daemon, resyncPeriod: Duration) {
+        self.daemon = daemon
+        let work = work
+        jobs = daemon.informer(Job.self) { event in work.mark(event.object.cacheKey) }
+        pods = daemon.informer(Pod.self, indexers: [Self.ownerIndex: { pod in pod.controllerReference.map { [$0.uid] } ?? [] }]) { event in
+            if let ref = event.object.controllerReference, ref.kind == "Job" { work.mark("\(event.object.namespace ?? "")/\(ref.name)") }
+        }
+        loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "job"))
+    }
+
+    public func run() async throws {
+        guard await daemon.cachesSynced() else { return }
+        try await loop.run(setup: {}) { _, pass in
+            let keys = pass.full ? Set(jobs.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
+            try await reconcile(keys, work, "jobs") { key throws(ClientError) in try await sync(key) }
+        }
+    }
+
+    func sync(_ key: String) async throws(ClientError) {
+        guard let (namespace, name) = namespaceAndName(key), let job = jobs.get(namespace: namespace, name: name),
+              job.deletionTimestamp == nil else { return }
+        let owned = pods.byIndex(Self.ownerIndex, job.uid)
+        guard expectations.satisfied(job.uid, cached: owned) else { return }
+        let now = APITime.now()
+        let plan = Jobs.plan(job, pods: owned, now: now)
+        if plan.expired {
+            logger.info("deleting a finished Job after its TTL", metadata: ["job": "\(key)"])
+            try await client.delete(Job.resource, namespace: namespace, name: name, propagationPolicy: "Background", uid: job.uid)
+            return
+        }
+        var made: Set<String> = [], gone: Set<String> = []
+        defer { expectations.expect(job.uid, creating: made, deleting: gone) }
+        for body in plan.create {
+            let pod = try await client.create(Pod.resource, body)
+            made.insert(pod.name ?? "")
+        }
+        for pod in plan.delete {
+            do { try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid) } catch {
+                if !error.isNotFound { throw error }
+            }
+            gone.insert(pod.name)
+        }
+        if !made.isEmpty || !gone.isEmpty {
+            logger.info("job pods", metadata: ["job": "\(key)", "created": "\(made.count)", "deleted": "\(gone.count)"])
+        }
+        if job.json["status"] != plan.status {
+            var updated = job.json
+            updated["status"] = plan.status
+            _ = try await client.update(Job.resource, updated, subresource: "status")
+        }
+        if let at = plan.recheckAt, rechecks.withLock({ $0.updateValue(at, forKey: key) != at }) {
+            // The deadline or the TTL comes without an event: look again then.
+            Task { [self] in
+                try? await Task.sleep(for: .seconds(max(0, at - now) + 1))
+                rechecks.withLock { if $0[key] == at { $0[key] = nil } }
+                work.mark(key)
+            }
+        }
+    }
+}
