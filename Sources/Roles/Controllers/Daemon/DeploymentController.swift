@@ -34,10 +34,8 @@ public final class DeploymentController: Sendable {
     }
 
     public func run() async throws {
-        guard await daemon.cachesSynced() else { return }
-        try await loop.run(setup: {}) { _, pass in
-            let keys = pass.full ? Set(deployments.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
-            try await reconcile(keys, work, "deployments") { key throws(ClientError) in try await sync(key) }
+        try await runKeyed(daemon, loop, work, "deployments", all: { deployments.list().map(\.cacheKey) }) { key throws(ClientError) in
+            try await sync(key)
         }
     }
 

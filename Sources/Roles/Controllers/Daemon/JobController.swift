@@ -34,10 +34,8 @@ public final class JobController: Sendable {
     }
 
     public func run() async throws {
-        guard await daemon.cachesSynced() else { return }
-        try await loop.run(setup: {}) { _, pass in
-            let keys = pass.full ? Set(jobs.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
-            try await reconcile(keys, work, "jobs") { key throws(ClientError) in try await sync(key) }
+        try await runKeyed(daemon, loop, work, "jobs", all: { jobs.list().map(\.cacheKey) }) { key throws(ClientError) in
+            try await sync(key)
         }
     }
 

@@ -20,6 +20,17 @@ func reconcile(_ keys: Set<String>, _ work: WorkQueue, _ what: String,
     if !failed.isEmpty { throw DaemonError(message: "\(what): \(failed.joined(separator: "; "))") }
 }
 
+/// Runs a controller that reconciles one object per key: once its caches have synced, every
+/// pass reconciles the dirty keys, and a full pass also every key `all` lists.
+func runKeyed(_ daemon: Daemon, _ loop: SyncLoop, _ work: WorkQueue, _ what: String, all: () -> [String],
+              _ sync: (String) async throws(ClientError) -> Void) async throws {
+    guard await daemon.cachesSynced() else { return }
+    try await loop.run(setup: {}) { _, pass in
+        let keys = pass.full ? Set(all()).union(pass.dirty) : pass.dirty
+        try await reconcile(keys, work, what, sync)
+    }
+}
+
 /// "namespace/name" as its two parts (nil for a key without a namespace).
 func namespaceAndName(_ key: String) -> (namespace: String, name: String)? {
     let parts = key.split(separator: "/", maxSplits: 1).map(String.init)

@@ -49,10 +49,8 @@ public final class ReplicaSetController: Sendable {
     }
 
     public func run() async throws {
-        guard await daemon.cachesSynced() else { return }
-        try await loop.run(setup: {}) { _, pass in
-            let keys = pass.full ? Set(replicaSets.list().map(\.cacheKey)).union(pass.dirty) : pass.dirty
-            try await reconcile(keys, work, "replica sets") { key throws(ClientError) in try await sync(key) }
+        try await runKeyed(daemon, loop, work, "replica sets", all: { replicaSets.list().map(\.cacheKey) }) { key throws(ClientError) in
+            try await sync(key)
         }
     }
 
