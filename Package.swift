@@ -155,7 +155,8 @@ let package = Package(
         ], path: "Sources/Roles/Overlay/Daemon", swiftSettings: strict),
         // Controllers: the control-plane loops of `netplane controllers`. Core: their decisions
         // over snapshots (pod CIDRs, garbage collection, endpoint slices, replica counts).
-        .target(name: "ControllersCore", dependencies: ["APITypes", "APIMachinery", "JSON", "NetAddress"], path: "Sources/Roles/Controllers/Core",
+        .target(name: "ControllersCore", dependencies: ["APITypes", "APIMachinery", "JSON", "NetAddress", "SchedulerCore"],
+                path: "Sources/Roles/Controllers/Core",
                 swiftSettings: strict),
         .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetAddress"],
                 path: "Sources/Roles/Controllers/Daemon", swiftSettings: strict),

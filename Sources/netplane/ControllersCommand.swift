@@ -9,10 +9,10 @@ import NetAddress
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: deployments, replica sets, jobs, endpoint slices, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+        abstract: "Run the control loops: deployments, replica sets, daemon sets, jobs, endpoint slices, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
 
     /// Every controller, by the name `--controllers` uses.
-    static let all = ["deployment", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset"]
+    static let all = ["daemonset", "deployment", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset"]
 
     @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
@@ -74,6 +74,10 @@ struct ControllersCommand: AsyncParsableCommand {
         if enabled.contains("deployment") {
             let deployments = DeploymentController(daemon: daemon, resyncPeriod: resync)
             bodies.append { try await deployments.run() }
+        }
+        if enabled.contains("daemonset") {
+            let daemonSets = DaemonSetController(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await daemonSets.run() }
         }
         if enabled.contains("job") {
             let jobs = JobController(daemon: daemon, resyncPeriod: resync)
