@@ -50,25 +50,11 @@ public final class DaemonSetController: Sendable {
         let owned = pods.byIndex(Self.ownerIndex, ds.uid)
         guard expectations.satisfied(ds.uid, cached: owned) else { return }
         let plan = DaemonSets.plan(ds, nodes: nodes.list(), pods: owned, now: APITime.now())
-        var made: Set<String> = [], gone: Set<String> = []
-        defer { expectations.expect(ds.uid, creating: made, deleting: gone) }
-        for node in plan.create.keys.sorted() {
-            let pod = try await client.create(Pod.resource, plan.create[node]!)
-            made.insert(pod.name ?? "")
+        let bodies = plan.create.keys.sorted().map { plan.create[$0]! }
+        let (created, deleted) = try await expectations.apply(ds.uid, create: bodies, delete: plan.delete, with: client)
+        if created + deleted > 0 {
+            logger.info("daemon pods", metadata: ["daemonset": "\(key)", "created": "\(created)", "deleted": "\(deleted)"])
         }
-        for pod in plan.delete {
-            do { try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid) } catch {
-                if !error.isNotFound { throw error }
-            }
-            gone.insert(pod.name)
-        }
-        if !made.isEmpty || !gone.isEmpty {
-            logger.info("daemon pods", metadata: ["daemonset": "\(key)", "created": "\(made.count)", "deleted": "\(gone.count)"])
-        }
-        if ds.json["status"] != plan.status {
-            var updated = ds.json
-            updated["status"] = plan.status
-            _ = try await client.update(DaemonSet.resource, updated, subresource: "status")
-        }
+        try await client.writeStatus(ds, plan.status)
     }
 }

@@ -86,10 +86,6 @@ public final class DeploymentController: Sendable {
             latest = try await client.patch(Deployment.self, namespace: namespace, name: deployment.name,
                                             ["metadata": ["annotations": [Deployments.revisionAnnotation: .string(String(plan.revision))]]])
         }
-        if latest.json["status"] != plan.status {
-            var updated = latest.json
-            updated["status"] = plan.status
-            _ = try await client.update(Deployment.resource, updated, subresource: "status")
-        }
+        try await client.writeStatus(latest, plan.status)
     }
 }

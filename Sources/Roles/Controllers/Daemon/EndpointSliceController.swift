@@ -69,12 +69,15 @@ public final class EndpointSliceController: Sendable {
                 keys.formUnion(slices.list().compactMap { slice in slice.serviceName.map { "\(slice.namespace ?? "")/\($0)" } })
                 keys.formUnion(endpoints.list().filter { $0.labels[EndpointSlices.endpointsManagedByLabel] != nil }.map(\.cacheKey))
             }
-            try await reconcile(keys, work, "endpoint slices") { key throws(ClientError) in try await sync(key) }
+            // Every Service of the pass reads the same node zones.
+            var zones: [String: String] = [:]
+            for node in nodes.list() { if let zone = node.labels[Self.zoneLabel] { zones[node.name] = zone } }
+            try await reconcile(keys, work, "endpoint slices") { key throws(ClientError) in try await sync(key, zones: zones) }
         }
     }
 
     /// Brings one Service's slices and Endpoints to what its pods say.
-    func sync(_ key: String) async throws(ClientError) {
+    func sync(_ key: String, zones: [String: String]) async throws(ClientError) {
         guard let (namespace, name) = namespaceAndName(key) else { return }
         let owned = slices.list().filter { $0.namespace == namespace && $0.serviceName == name }
         guard let service = services.get(namespace: namespace, name: name), !service.selector.isEmpty,
@@ -87,8 +90,6 @@ public final class EndpointSliceController: Sendable {
             return
         }
         let selected = EndpointSlices.selected(service, from: pods.byIndex(Self.namespaceIndex, namespace))
-        var zones: [String: String] = [:]
-        for node in nodes.list() { if let zone = node.labels[Self.zoneLabel] { zones[node.name] = zone } }
         let desired = EndpointSlices.desired(service, pods: selected, zones: zones, maxPerSlice: maxPerSlice)
         for change in EndpointSlices.changes(service, desired: desired, existing: owned) {
             switch change {

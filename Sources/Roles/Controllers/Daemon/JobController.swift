@@ -51,26 +51,11 @@ public final class JobController: Sendable {
             try await client.delete(Job.resource, namespace: namespace, name: name, propagationPolicy: "Background", uid: job.uid)
             return
         }
-        var made: Set<String> = [], gone: Set<String> = []
-        defer { expectations.expect(job.uid, creating: made, deleting: gone) }
-        for body in plan.create {
-            let pod = try await client.create(Pod.resource, body)
-            made.insert(pod.name ?? "")
+        let (created, deleted) = try await expectations.apply(job.uid, create: plan.create, delete: plan.delete, with: client)
+        if created + deleted > 0 {
+            logger.info("job pods", metadata: ["job": "\(key)", "created": "\(created)", "deleted": "\(deleted)"])
         }
-        for pod in plan.delete {
-            do { try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid) } catch {
-                if !error.isNotFound { throw error }
-            }
-            gone.insert(pod.name)
-        }
-        if !made.isEmpty || !gone.isEmpty {
-            logger.info("job pods", metadata: ["job": "\(key)", "created": "\(made.count)", "deleted": "\(gone.count)"])
-        }
-        if job.json["status"] != plan.status {
-            var updated = job.json
-            updated["status"] = plan.status
-            _ = try await client.update(Job.resource, updated, subresource: "status")
-        }
+        try await client.writeStatus(job, plan.status)
         if let at = plan.recheckAt, rechecks.withLock({ $0.updateValue(at, forKey: key) != at }) {
             // The deadline or the TTL comes without an event: look again then.
             Task { [self] in

@@ -1,4 +1,6 @@
 import APITypes
+import Client
+import JSON
 import Synchronization
 
 /// The pods a controller has just created or deleted for an owner, until its cache shows
@@ -39,5 +41,35 @@ final class PodExpectations: Sendable {
             e.since = .now
             all[owner] = e
         }
+    }
+
+    /// Creates `bodies` and deletes `doomed` (only the pod of that uid; one gone already is no
+    /// error) for `owner`, expecting each as it is done, so a failure halfway leaves the done
+    /// part expected. Returns how many were created and deleted.
+    func apply(_ owner: String, create bodies: [JSONValue], delete doomed: [Pod],
+               with client: APIClient) async throws(ClientError) -> (created: Int, deleted: Int) {
+        var made: Set<String> = [], gone: Set<String> = []
+        defer { expect(owner, creating: made, deleting: gone) }
+        for body in bodies {
+            let pod = try await client.create(Pod.resource, body)
+            made.insert(pod.name ?? "")
+        }
+        for pod in doomed {
+            do { try await client.delete(Pod.resource, namespace: pod.namespace, name: pod.name, uid: pod.uid) } catch {
+                if !error.isNotFound { throw error }
+            }
+            gone.insert(pod.name)
+        }
+        return (made.count, gone.count)
+    }
+}
+
+extension APIClient {
+    /// Writes `status` through the object's status subresource unless it already has it.
+    func writeStatus<T: KubernetesObject>(_ object: T, _ status: JSONValue) async throws(ClientError) {
+        guard object.json["status"] != status else { return }
+        var updated = object
+        updated.json["status"] = status
+        _ = try await updateStatus(updated)
     }
 }

@@ -74,35 +74,13 @@ public final class ReplicaSetController: Sendable {
             logger.info("released a pod its selector no longer matches", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
         }
         if expectations.satisfied(rs.uid, cached: cached) {
-            if plan.create > 0 {
-                var made: Set<String> = []
-                defer { expectations.expect(rs.uid, creating: made) }
-                for _ in 0..<min(plan.create, burst) {
-                    let pod = try await client.create(Pod.resource, ReplicaSets.newPod(rs))
-                    made.insert(pod.name ?? "")
-                }
-                logger.info("created pods", metadata: ["replicaset": "\(key)", "count": "\(made.count)"])
-                if plan.create > burst { work.mark(key) }
+            let bodies = Array(repeating: ReplicaSets.newPod(rs), count: min(plan.create, burst))
+            let (created, deleted) = try await expectations.apply(rs.uid, create: bodies, delete: plan.delete, with: client)
+            if created + deleted > 0 {
+                logger.info("pods", metadata: ["replicaset": "\(key)", "created": "\(created)", "deleted": "\(deleted)"])
             }
-            if !plan.delete.isEmpty {
-                var gone: Set<String> = []
-                defer { expectations.expect(rs.uid, deleting: gone) }
-                for pod in plan.delete {
-                    do {
-                        try await client.delete(Pod.resource, namespace: namespace, name: pod.name, uid: pod.uid)
-                    } catch {
-                        if !error.isNotFound { throw error }
-                    }
-                    gone.insert(pod.name)
-                }
-                logger.info("deleted pods", metadata: ["replicaset": "\(key)", "count": "\(gone.count)"])
-            }
+            if plan.create > burst { work.mark(key) }
         }
-        let status = ReplicaSets.status(rs, active: plan.active, now: APITime.now())
-        if rs.json["status"] != status {
-            var updated = rs.json
-            updated["status"] = status
-            _ = try await client.update(ReplicaSet.resource, updated, subresource: "status")
-        }
+        try await client.writeStatus(rs, ReplicaSets.status(rs, active: plan.active, now: APITime.now()))
     }
 }
