@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // MARK: Kernel (Sources/Kernel): C bindings, the kernel's objects as values, and the
@@ -163,7 +164,7 @@ let package = Package(
 
         // Scheduler: Core decides a pod's node over a snapshot (filters, scores); Daemon is
         // `netplane scheduler`'s queue, cache and binding.
-        .target(name: "SchedulerCore", dependencies: ["APITypes", "APIMachinery", "JSON"], path: "Sources/Roles/Scheduler/Core",
+        .target(name: "SchedulerCore", dependencies: ["APITypes", "APIMachinery", "JSON", .product(name: "HeapModule", package: "swift-collections")], path: "Sources/Roles/Scheduler/Core",
                 swiftSettings: strict),
         .target(name: "Scheduler", dependencies: ["SchedulerCore", "DaemonRuntime", "Client", "APIMachinery", "JSON"],
                 path: "Sources/Roles/Scheduler/Daemon", swiftSettings: strict),

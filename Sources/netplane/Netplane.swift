@@ -151,6 +151,7 @@ struct APIServerCommand: AsyncParsableCommand {
         try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
                                     logger: logger) { actualPort in
             // The kubernetes Service first: once the kubeconfig exists, in-cluster clients find it.
+            do { try await api.ensureSystemPriorityClasses() } catch { log.warning("system priority classes: \(error)") }
             do {
                 try await api.reconcileKubernetesService(advertise: settings.advertise, port: actualPort)
                 log.info("service default/kubernetes: \(api.kubernetesServiceIP):443 -> \(settings.advertise.map { "\($0):\(actualPort)" } ?? "no endpoint (listening on loopback or a wildcard; see --advertise-address)")")

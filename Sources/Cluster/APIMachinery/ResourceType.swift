@@ -114,7 +114,7 @@ public struct ResourceRegistry: Sendable {
         ResourceType(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node",
                      namespaced: false, shortNames: ["no"], subresources: ["status"], resetsStatusOnCreate: false),
         ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true,
-                     shortNames: ["po"], categories: ["all"], subresources: ["status", "binding"]),
+                     shortNames: ["po"], categories: ["all"], subresources: ["status", "binding", "eviction"]),
         ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service",
                      namespaced: true, shortNames: ["svc"], categories: ["all"], subresources: ["status"]),
         ResourceType(group: "", version: "v1", plural: "endpoints", singular: "endpoints", kind: "Endpoints",
@@ -175,6 +175,13 @@ public struct ResourceRegistry: Sendable {
         ResourceType(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob",
                      namespaced: true, shortNames: ["cj"], categories: ["all"], subresources: ["status"],
                      hasGeneration: true),
+        // policy/v1
+        ResourceType(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget",
+                     kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], subresources: ["status"],
+                     hasGeneration: true),
+        // scheduling.k8s.io/v1
+        ResourceType(group: "scheduling.k8s.io", version: "v1", plural: "priorityclasses", singular: "priorityclass",
+                     kind: "PriorityClass", namespaced: false, shortNames: ["pc"]),
         // coordination.k8s.io/v1
         ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
                      namespaced: true),

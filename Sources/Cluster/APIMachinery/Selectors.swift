@@ -10,6 +10,12 @@ public struct LabelSelector: Sendable, Equatable {
         public var key: String
         public var op: Operator
         public var values: [String]
+
+        public init(key: String, op: Operator, values: [String]) {
+            self.key = key
+            self.op = op
+            self.values = values
+        }
     }
     public var requirements: [Requirement]
 

@@ -141,6 +141,26 @@ public enum TableConverter {
                 Column("Current", "integer", cell: int(["status", "currentNumberScheduled"])),
                 Column("Ready", "integer", cell: int(["status", "numberReady"])),
             ]
+        case ("policy", "poddisruptionbudgets"):
+            func bound(_ field: String) -> @Sendable (JSONValue, Int) -> JSONValue {
+                { o, _ in
+                    switch o[path: ["spec", field]] {
+                    case .int(let n)?: .string(String(n))
+                    case .string(let s)?: .string(s)
+                    default: "N/A"
+                    }
+                }
+            }
+            middle = [
+                Column("Min Available", cell: bound("minAvailable")),
+                Column("Max Unavailable", cell: bound("maxUnavailable")),
+                Column("Allowed Disruptions", "integer", cell: int(["status", "disruptionsAllowed"])),
+            ]
+        case ("scheduling.k8s.io", "priorityclasses"):
+            middle = [
+                Column("Value", "integer", cell: int(["value"])),
+                Column("Global-Default", "boolean") { o, _ in .bool(o["globalDefault"]?.boolValue ?? false) },
+            ]
         case ("networking.k8s.io", "networkpolicies"):
             middle = [Column("Pod-Selector") { o, _ in
                 let labels = stringMap(o[path: ["spec", "podSelector", "matchLabels"]])

@@ -179,6 +179,8 @@ public final class APIServer: Sendable {
         case ("POST", let name?) where r.subresource == "binding" && resource.kind == "Pod":
             try await bind(try request.jsonBody(), pod: name, namespace: r.namespace, dryRun: dryRun)
             return .json(status: 201, ["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "code": 201])
+        case ("POST", let name?) where r.subresource == "eviction" && resource.kind == "Pod":
+            return present.encoded(201, try await evict(try request.jsonBody(), pod: name, namespace: r.namespace ?? "", dryRun: dryRun))
         case ("POST", let name?) where r.subresource == "token" && resource.kind == "ServiceAccount":
             return present.encoded(201, try await requestToken(try request.jsonBody(), serviceAccount: name,
                                                                namespace: r.namespace ?? "", dryRun: dryRun))
@@ -300,6 +302,7 @@ public final class APIServer: Sendable {
         ObjectDefaults.apply(&object, resource)
         let errors = ObjectValidation.validate(object, resource)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
+        try await strategy.admit(&object, previous: nil, resource, in: self)
         let allocated = try await strategy.allocate(&object, previous: nil, resource, in: self)
         if dryRun {
             // The answer shows what a real create would have taken; nothing stays taken.
@@ -405,6 +408,7 @@ public final class APIServer: Sendable {
                 return next
             }
             let strategy = strategy(for: resource)
+            try await strategy.admit(&next, previous: current, resource, in: self)
             let allocated = try await strategy.allocate(&next, previous: current, resource, in: self)
             if dryRun {
                 await release(allocated)
@@ -541,6 +545,9 @@ public final class APIServer: Sendable {
                 throw .conflict(pods, name: name, "pod \(name) is already assigned to node \"\(bound)\"")
             }
             if pod.deletionTimestamp != nil { throw .conflict(pods, name: name, "pod \(name) is being deleted, cannot be assigned to a host") }
+            if let uid = binding[path: ["metadata", "uid"]]?.stringValue, !uid.isEmpty, uid != pod.uid {
+                throw .conflict(pods, name: name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(pod.uid ?? "")")
+            }
             pod[path: ["spec", "nodeName"]] = .string(node)
             var conditions = pod[path: ["status", "conditions"]]?.arrayValue ?? []
             conditions.removeAll { $0["type"] == "PodScheduled" }

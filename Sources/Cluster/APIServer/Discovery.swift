@@ -70,6 +70,7 @@ enum Discovery {
         switch name {
         case "scale": return ("autoscaling", "v1", "Scale", ["get", "patch", "update"])
         case "binding": return (nil, nil, "Binding", ["create"])
+        case "eviction": return ("policy", "v1", "Eviction", ["create"])
         case "token": return ("authentication.k8s.io", "v1", "TokenRequest", ["create"])
         case "finalize": return (nil, nil, r.kind, ["update"])
         default: return (nil, nil, r.kind, ["get", "patch", "update"])

@@ -8,6 +8,10 @@ struct PodStrategy: KindStrategy {
         object["status"] = ["phase": "Pending", "qosClass": "BestEffort"]
     }
 
+    func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {
+        if previous == nil { try await server.admitPriority(&object) }
+    }
+
     func gracefulDeletion(of current: JSONValue, requested grace: Int?) -> Int? {
         let bound = current[path: ["spec", "nodeName"]]?.stringValue?.isEmpty == false
         let running = current[path: ["status", "phase"]]?.stringValue.map { !["Succeeded", "Failed"].contains($0) } ?? true

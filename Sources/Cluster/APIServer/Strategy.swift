@@ -11,6 +11,10 @@ protocol KindStrategy: Sendable {
     /// On update, after the generic immutable fields (uid, name, …) were restored: restores or
     /// refuses changes to this kind's own.
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError)
+    /// Checks the object against others in the store, or fills fields from them (a pod's
+    /// priority from its PriorityClass), after validation (`previous`: the object before an
+    /// update).
+    func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError)
     /// Claims what the object takes from shared pools before it is written (`previous`: the
     /// object before an update); what it returns is released if the write fails.
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
@@ -29,6 +33,7 @@ protocol KindStrategy: Sendable {
 extension KindStrategy {
     func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {}
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {}
+    func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {}
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
                   in server: APIServer) async throws(APIError) -> Allocations { Allocations() }
     func updated(from old: JSONValue, to new: JSONValue, in server: APIServer) async {}
@@ -54,6 +59,7 @@ extension APIServer {
         "/Namespace": NamespaceStrategy(),
         "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
         "batch/Job": JobStrategy(),
+        "scheduling.k8s.io/PriorityClass": PriorityClassStrategy(),
     ]
 
     func strategy(for resource: ResourceType) -> any KindStrategy {

@@ -124,6 +124,18 @@ public struct PersistentVolumeClaim: KubernetesObject {
     public init(json: JSONValue) { self.json = json }
 }
 
+public struct PodDisruptionBudget: KubernetesObject {
+    public static let resource: ResourceType = builtin("policy/v1", "PodDisruptionBudget")
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+}
+
+public struct PriorityClass: KubernetesObject {
+    public static let resource: ResourceType = builtin("scheduling.k8s.io/v1", "PriorityClass")
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+}
+
 public struct Event: KubernetesObject {
     public static let resource: ResourceType = builtin("v1", "Event")
     public var json: JSONValue

@@ -1,61 +1,19 @@
 public import APITypes
-public import JSON
 import APIMachinery
+import JSON
 
-/// The scheduler's decision for one pod over a snapshot of nodes and the pods on them, as
-/// kube-scheduler's default plugins make it. Filters: NodeName, NodeUnschedulable,
-/// TaintToleration, NodeAffinity (nodeSelector and required terms), NodeResourcesFit (CPU,
-/// memory, pod count; init containers and overhead counted) and NodePorts. Scores (0–100,
-/// weighted as kube-scheduler's defaults): NodeResourcesFit LeastAllocated or MostAllocated
-/// (×1), NodeResourcesBalancedAllocation (×1), NodeAffinity preferred terms (×2),
-/// TaintToleration PreferNoSchedule (×3). Ties go to the node first by name.
+/// The scheduler's decision for one pod over the cluster, as kube-scheduler's default
+/// plugins make it. Filters, in kube-scheduler's order: NodeUnschedulable, NodeName,
+/// TaintToleration, NodeAffinity (nodeSelector and required terms), NodePorts,
+/// NodeResourcesFit (CPU, memory, pod count; init containers and overhead counted; room kept
+/// for pods nominated to the node by preemption), PodTopologySpread (DoNotSchedule) and
+/// InterPodAffinity (the pod's required terms, and existing pods' anti-affinity). Scores
+/// (0–100, weighted as kube-scheduler's defaults): NodeResourcesFit LeastAllocated or
+/// MostAllocated (×1), NodeResourcesBalancedAllocation (×1), InterPodAffinity (×2),
+/// NodeAffinity preferred terms (×2), PodTopologySpread ScheduleAnyway (×2),
+/// TaintToleration PreferNoSchedule (×3). Ties go to the node first by name. Only a part of a
+/// large cluster is searched, as `percentageOfNodesToScore` says.
 public enum Scheduling {
-    /// What a pod asks for.
-    public struct Request: Sendable, Equatable {
-        public var milliCPU: Int64 = 0
-        public var memory: Int64 = 0
-
-        public init(milliCPU: Int64 = 0, memory: Int64 = 0) {
-            self.milliCPU = milliCPU
-            self.memory = memory
-        }
-    }
-
-    /// A node and what is already placed on it.
-    public struct NodeInfo: Sendable {
-        public var node: Node
-        public var pods: [Pod]
-        public var requested = Request()
-        /// What scoring counts: each pod at least 100m CPU and 200 MiB, as kube-scheduler's
-        /// NonZeroRequested, so pods that ask for nothing still spread.
-        public var nonZeroRequested = Request()
-        public var usedPorts: Set<String> = []
-
-        public init(node: Node, pods: [Pod]) {
-            self.node = node
-            self.pods = []
-            for pod in pods { add(pod) }
-        }
-
-        /// Counts a pod as placed here (bound, or assumed while its binding is on the way).
-        public mutating func add(_ pod: Pod) {
-            pods.append(pod)
-            let r = Scheduling.request(of: pod)
-            requested.milliCPU += r.milliCPU
-            requested.memory += r.memory
-            nonZeroRequested.milliCPU += r.milliCPU == 0 ? Scheduling.defaultMilliCPU : r.milliCPU
-            nonZeroRequested.memory += r.memory == 0 ? Scheduling.defaultMemory : r.memory
-            usedPorts.formUnion(Scheduling.hostPorts(of: pod))
-        }
-
-        public var allocatable: (milliCPU: Int64, memory: Int64, pods: Int) {
-            let a = node.json[path: ["status", "allocatable"]] ?? node.json[path: ["status", "capacity"]] ?? .emptyObject
-            return (a["cpu"].flatMap(quantityText).flatMap(Quantity.milli) ?? 0,
-                    a["memory"].flatMap(quantityText).flatMap(Quantity.whole) ?? 0,
-                    Int(a["pods"].flatMap(quantityText).flatMap(Quantity.whole) ?? 110))
-        }
-    }
-
     /// What scoring counts for a pod that asks for no CPU or memory.
     public static let defaultMilliCPU: Int64 = 100
     public static let defaultMemory: Int64 = 200 << 20
@@ -64,8 +22,12 @@ public enum Scheduling {
 
     public struct Settings: Sendable {
         public var strategy: ScoringStrategy = .leastAllocated
-        public var weights: [String: Int] = ["NodeResourcesFit": 1, "NodeResourcesBalancedAllocation": 1, "NodeAffinity": 2,
-                                             "TaintToleration": 3]
+        public var weights: [String: Int] = ["NodeResourcesFit": 1, "NodeResourcesBalancedAllocation": 1, "InterPodAffinity": 2,
+                                             "NodeAffinity": 2, "PodTopologySpread": 2, "TaintToleration": 3]
+        /// The share of nodes searched for feasible ones once there are 100 or more; nil
+        /// adapts it to the cluster's size as kube-scheduler does (50% less 1% per 125
+        /// nodes, at least 5%).
+        public var percentageOfNodesToScore: Int?
         public init() {}
     }
 
@@ -85,182 +47,266 @@ public enum Scheduling {
         }
     }
 
-    // MARK: The pod's asks
-
-    static func quantityText(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let s): s
-        case .int(let i): String(i)
-        case .double(let d): String(d)
-        default: nil
-        }
+    /// Why a node cannot take a pod, and whether removing pods from it could change that.
+    public struct Rejection: Sendable, Equatable {
+        public var reason: String
+        public var resolvable: Bool
     }
 
-    /// The pod's effective request: the larger of its containers' sum and any one init
-    /// container's, plus the pod overhead.
-    public static func request(of pod: Pod) -> Request {
-        func containerRequest(_ c: JSONValue) -> Request {
-            let r = c[path: ["resources", "requests"]] ?? .emptyObject
-            return Request(milliCPU: r["cpu"].flatMap(quantityText).flatMap(Quantity.milli) ?? 0,
-                           memory: r["memory"].flatMap(quantityText).flatMap(Quantity.whole) ?? 0)
-        }
-        var total = Request()
-        for c in pod.json[path: ["spec", "containers"]]?.arrayValue ?? [] {
-            let r = containerRequest(c)
-            total.milliCPU += r.milliCPU
-            total.memory += r.memory
-        }
-        for c in pod.json[path: ["spec", "initContainers"]]?.arrayValue ?? [] {
-            let r = containerRequest(c)
-            total.milliCPU = max(total.milliCPU, r.milliCPU)
-            total.memory = max(total.memory, r.memory)
-        }
-        let overhead = pod.json[path: ["spec", "overhead"]] ?? .emptyObject
-        total.milliCPU += overhead["cpu"].flatMap(quantityText).flatMap(Quantity.milli) ?? 0
-        total.memory += overhead["memory"].flatMap(quantityText).flatMap(Quantity.whole) ?? 0
-        return total
+    /// The node for `pod` (from a snapshot of the nodes and what they run), or why there is none.
+    public static func schedule(_ pod: Pod, nodes: [NodeInfo], settings: Settings = Settings()) -> Decision {
+        var cluster = Cluster()
+        for info in nodes { cluster.upsert(info.node) }
+        for info in nodes { for placed in info.pods.values { cluster.place(placed, on: info.name) } }
+        return cluster.schedule(PodInfo(pod), settings: settings)
     }
 
-    /// "TCP/8080" (and the host IP when given) for every hostPort the pod takes.
-    public static func hostPorts(of pod: Pod) -> Set<String> {
-        var out = Set<String>()
-        for c in pod.json[path: ["spec", "containers"]]?.arrayValue ?? [] {
-            for p in c["ports"]?.arrayValue ?? [] {
-                guard let port = p["hostPort"]?.intValue, port > 0 else { continue }
-                out.insert("\(p["protocol"]?.stringValue ?? "TCP")/\(port)")
-            }
-        }
-        return out
-    }
-
-    // MARK: Filters
-
-    /// Why the node cannot take the pod, or nil when it can.
+    /// Why the node cannot take the pod, or nil when it can (the node's own filters only).
     public static func filter(_ pod: Pod, _ info: NodeInfo) -> String? {
-        let node = info.node
-        if let wanted = pod.json[path: ["spec", "nodeName"]]?.stringValue, !wanted.isEmpty, wanted != node.name {
-            return "node(s) didn't match the requested node name"
+        var cluster = Cluster()
+        cluster.upsert(info.node)
+        for placed in info.pods.values { cluster.place(placed, on: info.name) }
+        let p = PodInfo(pod)
+        let state = cluster.prepare(p)
+        return cluster.filter(p, cluster.nodes[0], state)?.reason
+    }
+
+    /// How many feasible nodes to find before scoring (kube-scheduler's numFeasibleNodesToFind).
+    static func feasibleToFind(_ total: Int, _ percentage: Int?) -> Int {
+        if total < 100 { return total }
+        let adaptive = max(5, 50 - total / 125)
+        let share = min(100, max(1, percentage ?? adaptive))
+        return min(total, max(100, total * share / 100))
+    }
+
+    /// spec.nodeSelector and the required node affinity terms (any term; every expression of it).
+    static func matchesNodeAffinity(_ pod: PodInfo, _ node: NodeInfo) -> Bool {
+        guard pod.nodeSelector.allSatisfy({ node.labels[$0.key] == $0.value }) else { return false }
+        return pod.requiredNodeTerms.isEmpty || pod.requiredNodeTerms.contains { $0.matches(node) }
+    }
+}
+
+extension Scheduling.Cluster {
+    public typealias PodInfo = Scheduling.PodInfo
+    public typealias NodeInfo = Scheduling.NodeInfo
+    public typealias Rejection = Scheduling.Rejection
+
+    /// What one scheduling attempt computes once for all nodes (kube-scheduler's PreFilter
+    /// and PreScore state).
+    struct CycleState {
+        struct Spread {
+            var constraint: Scheduling.SpreadConstraint
+            var counts: GroupCount
+            var minCount: Int
+            var selfMatch: Int
+            var weight: Double
         }
-        let tolerations = pod.json[path: ["spec", "tolerations"]]?.arrayValue ?? []
-        if node.json[path: ["spec", "unschedulable"]]?.boolValue == true,
-           !tolerations.contains(where: { tolerates($0, key: "node.kubernetes.io/unschedulable", value: "", effect: "NoSchedule") }) {
-            return "node(s) were unschedulable"
+        var hardSpread: [Spread] = []
+        var softSpread: [Spread] = []
+        /// Domains (by topology key) where an existing pod's anti-affinity forbids this pod.
+        var forbidden: [(key: String, domains: [String: Int])] = []
+        var affinity: [GroupCount] = []
+        /// No pod anywhere matches the pod's affinity terms but the pod matches them all
+        /// itself: the first of a group may go anywhere its keys exist.
+        var affinityBootstrap = false
+        var antiAffinity: [GroupCount] = []
+        /// Score terms: weight per domain of a topology key.
+        var affinityScores: [(key: String, weights: [String: Int])] = []
+        /// Pods nominated to a node with a priority at least this pod's: they keep their room.
+        var nominated: [String: [PodInfo]] = [:]
+    }
+
+    mutating func prepare(_ pod: PodInfo) -> CycleState {
+        var state = CycleState()
+        for constraint in pod.spread {
+            let counts = count(constraint.group, for: pod)
+            var minCount = counts.domains.count < constraint.minDomains ? 0 : Int.max
+            if minCount != 0 { for domain in counts.domains { minCount = min(minCount, counts.counts[domain] ?? 0) } }
+            if minCount == Int.max { minCount = 0 }
+            let selfMatch = constraint.group.contains(pod, namespaceLabels: namespaceLabels) ? 1 : 0
+            let spread = CycleState.Spread(constraint: constraint, counts: counts, minCount: minCount, selfMatch: selfMatch,
+                                           weight: log(Double(counts.domains.count + 2)))
+            if constraint.hard { state.hardSpread.append(spread) } else { state.softSpread.append(spread) }
         }
-        for taint in node.json[path: ["spec", "taints"]]?.arrayValue ?? [] {
-            let effect = taint["effect"]?.stringValue ?? ""
-            guard effect == "NoSchedule" || effect == "NoExecute" else { continue }
-            let key = taint["key"]?.stringValue ?? "", value = taint["value"]?.stringValue ?? ""
-            if !tolerations.contains(where: { tolerates($0, key: key, value: value, effect: effect) }) {
-                return "node(s) had untolerated taint {\(key): \(value)}"
+        let existing = terms()
+        var scores: [String: [String: Int]] = [:]
+        for term in existing.values where term.group.contains(pod, namespaceLabels: namespaceLabels) {
+            if term.weight == 0 {
+                state.forbidden.append((term.group.topologyKey, term.owners))
+            } else {
+                for (domain, owners) in term.owners { scores[term.group.topologyKey, default: [:]][domain, default: 0] += term.weight * owners }
             }
         }
-        if !matchesNodeSelector(pod, node) { return "node(s) didn't match Pod's node affinity/selector" }
-        let ask = request(of: pod)
-        let (cpu, memory, maxPods) = info.allocatable
-        if info.pods.count + 1 > maxPods { return "Too many pods" }
-        if ask.milliCPU > 0, info.requested.milliCPU + ask.milliCPU > cpu { return "Insufficient cpu" }
-        if ask.memory > 0, info.requested.memory + ask.memory > memory { return "Insufficient memory" }
-        if !hostPorts(of: pod).isDisjoint(with: info.usedPorts) {
-            return "node(s) didn't have free ports for the requested pod ports"
+        state.affinity = pod.affinity.map { count($0) }
+        if !state.affinity.isEmpty, state.affinity.allSatisfy({ $0.counts.values.allSatisfy { $0 == 0 } }) {
+            state.affinityBootstrap = pod.affinity.allSatisfy { $0.contains(pod, namespaceLabels: namespaceLabels) }
+        }
+        state.antiAffinity = pod.antiAffinity.map { count($0) }
+        for (weighted, sign) in pod.preferredAffinity.map({ ($0, 1) }) + pod.preferredAntiAffinity.map({ ($0, -1) }) {
+            for (domain, n) in count(weighted.group).counts {
+                scores[weighted.group.topologyKey, default: [:]][domain, default: 0] += sign * weighted.weight * n
+            }
+        }
+        state.affinityScores = scores.map { ($0.key, $0.value) }
+        for other in nominated.values where other.key != pod.key && other.priority >= pod.priority {
+            state.nominated[other.nominatedNode ?? "", default: []].append(other)
+        }
+        return state
+    }
+
+    /// Why `node` cannot take `pod`, or nil when it can.
+    func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Rejection? {
+        if node.unschedulable,
+           !pod.tolerations.contains(where: { $0.tolerates(.init(key: "node.kubernetes.io/unschedulable", value: "", effect: "NoSchedule")) }) {
+            return Rejection(reason: "node(s) were unschedulable", resolvable: false)
+        }
+        if !pod.nodeName.isEmpty && pod.nodeName != node.name {
+            return Rejection(reason: "node(s) didn't match the requested node name", resolvable: false)
+        }
+        if let taint = node.untoleratedTaint(pod.tolerations) {
+            return Rejection(reason: "node(s) had untolerated taint {\(taint.key): \(taint.value)}", resolvable: false)
+        }
+        if !Scheduling.matchesNodeAffinity(pod, node) {
+            return Rejection(reason: "node(s) didn't match Pod's node affinity/selector", resolvable: false)
+        }
+        if let rejection = Self.fits(pod, node, nominated: state.nominated[node.name] ?? []) { return rejection }
+        for spread in state.hardSpread {
+            guard let domain = node.labels[spread.constraint.group.topologyKey] else {
+                return Rejection(reason: "node(s) didn't match pod topology spread constraints (missing required label)", resolvable: false)
+            }
+            if (spread.counts.counts[domain] ?? 0) + spread.selfMatch - spread.minCount > spread.constraint.maxSkew {
+                return Rejection(reason: "node(s) didn't match pod topology spread constraints", resolvable: true)
+            }
+        }
+        for (key, domains) in state.forbidden {
+            if let domain = node.labels[key], (domains[domain] ?? 0) > 0 {
+                return Rejection(reason: "node(s) didn't satisfy existing pods anti-affinity rules", resolvable: true)
+            }
+        }
+        for counts in state.affinity {
+            guard let domain = node.labels[counts.group.topologyKey] else {
+                return Rejection(reason: "node(s) didn't match pod affinity rules", resolvable: false)
+            }
+            if (counts.counts[domain] ?? 0) == 0 && !state.affinityBootstrap {
+                return Rejection(reason: "node(s) didn't match pod affinity rules", resolvable: false)
+            }
+        }
+        for counts in state.antiAffinity {
+            if let domain = node.labels[counts.group.topologyKey], (counts.counts[domain] ?? 0) > 0 {
+                return Rejection(reason: "node(s) didn't match pod anti-affinity rules", resolvable: true)
+            }
         }
         return nil
     }
 
-    /// Whether a toleration tolerates the taint (key/value/effect, Equal or Exists).
-    static func tolerates(_ t: JSONValue, key: String, value: String, effect: String) -> Bool {
-        if let e = t["effect"]?.stringValue, !e.isEmpty, e != effect { return false }
-        let op = t["operator"]?.stringValue ?? "Equal"
-        let tKey = t["key"]?.stringValue ?? ""
-        if tKey.isEmpty { return op == "Exists" }
-        guard tKey == key else { return false }
-        return op == "Exists" || (t["value"]?.stringValue ?? "") == value
-    }
-
-    /// spec.nodeSelector and the required node affinity terms (any term; every expression of it).
-    static func matchesNodeSelector(_ pod: Pod, _ node: Node) -> Bool {
-        let selector = stringMap(pod.json[path: ["spec", "nodeSelector"]])
-        guard selector.allSatisfy({ node.labels[$0.key] == $0.value }) else { return false }
-        guard let terms = pod.json[path: ["spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]]?.arrayValue,
-              !terms.isEmpty else { return true }
-        return terms.contains { termMatches($0, node) }
-    }
-
-    static func termMatches(_ term: JSONValue, _ node: Node) -> Bool {
-        let expressions = term["matchExpressions"]?.arrayValue ?? []
-        let fields = term["matchFields"]?.arrayValue ?? []
-        if expressions.isEmpty && fields.isEmpty { return false }
-        return expressions.allSatisfy { requirement($0, node.labels[$0["key"]?.stringValue ?? ""]) }
-            && fields.allSatisfy { $0["key"] == "metadata.name" && requirement($0, node.name) }
-    }
-
-    static func requirement(_ r: JSONValue, _ actual: String?) -> Bool {
-        let values = r["values"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        switch r["operator"]?.stringValue ?? "" {
-        case "In": return actual.map(values.contains) ?? false
-        case "NotIn": return actual.map { !values.contains($0) } ?? true
-        case "Exists": return actual != nil
-        case "DoesNotExist": return actual == nil
-        case "Gt": return actual.flatMap { Int($0) }.map { a in values.first.flatMap { Int($0) }.map { a > $0 } ?? false } ?? false
-        case "Lt": return actual.flatMap { Int($0) }.map { a in values.first.flatMap { Int($0) }.map { a < $0 } ?? false } ?? false
-        default: return false
+    /// NodePorts and NodeResourcesFit, counting pods nominated to the node.
+    static func fits(_ pod: PodInfo, _ node: NodeInfo, nominated: [PodInfo]) -> Rejection? {
+        var requested = node.requested, count = node.pods.count
+        var used = node.usedPorts
+        for other in nominated {
+            requested = requested + other.request
+            count += 1
+            used.append(contentsOf: other.hostPorts)
         }
-    }
-
-    // MARK: Scores
-
-    /// Each scoring plugin's raw score per node.
-    static func scores(_ pod: Pod, _ nodes: [NodeInfo], _ settings: Settings) -> [String: [Double]] {
-        let ask = request(of: pod)
-        var fit: [Double] = [], balanced: [Double] = [], affinity: [Double] = [], taints: [Double] = []
-        for info in nodes {
-            let (cpu, memory, _) = info.allocatable
-            let cpuAsk = Double(info.nonZeroRequested.milliCPU + (ask.milliCPU == 0 ? defaultMilliCPU : ask.milliCPU))
-            let memAsk = Double(info.nonZeroRequested.memory + (ask.memory == 0 ? defaultMemory : ask.memory))
-            let cpuFraction = cpu > 0 ? min(1, cpuAsk / Double(cpu)) : 1
-            let memFraction = memory > 0 ? min(1, memAsk / Double(memory)) : 1
-            switch settings.strategy {
-            case .leastAllocated: fit.append(((1 - cpuFraction) + (1 - memFraction)) / 2 * 100)
-            case .mostAllocated: fit.append((cpuFraction + memFraction) / 2 * 100)
-            }
-            balanced.append((1 - abs(cpuFraction - memFraction)) * 100)
-            var preferred = 0.0
-            for term in pod.json[path: ["spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"]]?.arrayValue ?? []
-            where term["preference"].map({ termMatches($0, info.node) }) ?? false {
-                preferred += Double(term["weight"]?.intValue ?? 0)
-            }
-            affinity.append(preferred)
-            let tolerations = pod.json[path: ["spec", "tolerations"]]?.arrayValue ?? []
-            let intolerable = (info.node.json[path: ["spec", "taints"]]?.arrayValue ?? []).filter { taint in
-                taint["effect"] == "PreferNoSchedule" && !tolerations.contains { tolerates($0, key: taint["key"]?.stringValue ?? "",
-                                                                                              value: taint["value"]?.stringValue ?? "",
-                                                                                              effect: "PreferNoSchedule") }
-            }.count
-            taints.append(Double(intolerable))
+        if pod.hostPorts.contains(where: { mine in used.contains { $0.conflicts(with: mine) } }) {
+            return Rejection(reason: "node(s) didn't have free ports for the requested pod ports", resolvable: true)
         }
-        // Normalized as the plugins do: affinity scaled to the best, taints reversed against the worst.
-        let maxAffinity = affinity.max() ?? 0
-        let maxTaints = taints.max() ?? 0
-        return ["NodeResourcesFit": fit, "NodeResourcesBalancedAllocation": balanced,
-                "NodeAffinity": affinity.map { maxAffinity > 0 ? $0 / maxAffinity * 100 : 0 },
-                "TaintToleration": taints.map { maxTaints > 0 ? (1 - $0 / maxTaints) * 100 : 100 }]
+        if count + 1 > node.allocatablePods { return Rejection(reason: "Too many pods", resolvable: true) }
+        if pod.request.milliCPU > 0, requested.milliCPU + pod.request.milliCPU > node.allocatable.milliCPU {
+            return Rejection(reason: "Insufficient cpu", resolvable: true)
+        }
+        if pod.request.memory > 0, requested.memory + pod.request.memory > node.allocatable.memory {
+            return Rejection(reason: "Insufficient memory", resolvable: true)
+        }
+        return nil
     }
 
     /// The node for the pod, or why there is none.
-    public static func schedule(_ pod: Pod, nodes: [NodeInfo], settings: Settings = Settings()) -> Decision {
-        var feasible: [NodeInfo] = []
+    public mutating func schedule(_ pod: PodInfo, settings: Scheduling.Settings = .init()) -> Scheduling.Decision {
+        guard !nodes.isEmpty else { return .unschedulable(reasons: [:]) }
+        let state = prepare(pod)
+        let want = Scheduling.feasibleToFind(nodes.count, settings.percentageOfNodesToScore)
+        var feasible: [Int] = []
         var reasons: [String: String] = [:]
-        for info in nodes.sorted(by: { $0.node.name < $1.node.name }) {
-            if let reason = filter(pod, info) { reasons[info.node.name] = reason } else { feasible.append(info) }
+        var looked = 0
+        // A pod that names its node or was nominated to one tries that node first.
+        if let preferred = pod.nominatedNode ?? (pod.nodeName.isEmpty ? nil : pod.nodeName), let i = index[preferred],
+           filter(pod, nodes[i], state) == nil {
+            return .node(preferred)
         }
+        while looked < nodes.count && feasible.count < want {
+            let i = (nextStart + looked) % nodes.count
+            looked += 1
+            if let rejection = filter(pod, nodes[i], state) { reasons[nodes[i].name] = rejection.reason } else { feasible.append(i) }
+        }
+        nextStart = (nextStart + looked) % nodes.count
         guard !feasible.isEmpty else { return .unschedulable(reasons: reasons) }
-        if feasible.count == 1 { return .node(feasible[0].node.name) }
-        let raw = scores(pod, feasible, settings)
-        var best = (name: feasible[0].node.name, score: -1.0)
-        for (i, info) in feasible.enumerated() {
-            var total = 0.0
-            for (plugin, values) in raw { total += Double(settings.weights[plugin] ?? 0) * values[i] }
-            if total > best.score + 1e-9 { best = (info.node.name, total) }
-        }
-        return .node(best.name)
+        feasible.sort()
+        if feasible.count == 1 { return .node(nodes[feasible[0]].name) }
+        let totals = score(pod, feasible, state, settings)
+        var best = 0
+        for i in totals.indices where totals[i] > totals[best] + 1e-9 { best = i }
+        return .node(nodes[feasible[best]].name)
     }
+
+    /// Each feasible node's weighted score.
+    func score(_ pod: PodInfo, _ feasible: [Int], _ state: CycleState, _ settings: Scheduling.Settings) -> [Double] {
+        func weight(_ plugin: String) -> Double { Double(settings.weights[plugin] ?? 0) }
+        var totals = [Double](repeating: 0, count: feasible.count)
+        var affinity = [Double](repeating: 0, count: feasible.count)
+        var taints = [Double](repeating: 0, count: feasible.count)
+        var spread = [Double](repeating: 0, count: feasible.count)
+        var interPod = [Double](repeating: 0, count: feasible.count)
+        let (fitWeight, balancedWeight) = (weight("NodeResourcesFit"), weight("NodeResourcesBalancedAllocation"))
+        for (n, i) in feasible.enumerated() {
+            let node = nodes[i]
+            let cpu = node.allocatable.milliCPU, memory = node.allocatable.memory
+            let cpuFraction = cpu > 0 ? min(1, Double(node.nonZeroRequested.milliCPU + pod.nonZeroRequest.milliCPU) / Double(cpu)) : 1
+            let memFraction = memory > 0 ? min(1, Double(node.nonZeroRequested.memory + pod.nonZeroRequest.memory) / Double(memory)) : 1
+            let fit = switch settings.strategy {
+            case .leastAllocated: ((1 - cpuFraction) + (1 - memFraction)) / 2 * 100
+            case .mostAllocated: (cpuFraction + memFraction) / 2 * 100
+            }
+            totals[n] = fitWeight * fit + balancedWeight * (1 - abs(cpuFraction - memFraction)) * 100
+            for (w, term) in pod.preferredNodeTerms where term.matches(node) { affinity[n] += Double(w) }
+            if !node.taints.isEmpty {
+                taints[n] = Double(node.taints.filter { t in t.effect == "PreferNoSchedule" && !pod.tolerations.contains { $0.tolerates(t) } }.count)
+            }
+            for s in state.softSpread {
+                if let domain = node.labels[s.constraint.group.topologyKey] { spread[n] += Double(s.counts.counts[domain] ?? 0) * s.weight }
+            }
+            for (key, weights) in state.affinityScores {
+                if let domain = node.labels[key] { interPod[n] += Double(weights[domain] ?? 0) }
+            }
+        }
+        // Normalized as the plugins do: node affinity scaled to the best, taints reversed
+        // against the worst, spread reversed (fewer matching pods is better), inter-pod
+        // affinity scaled between the lowest and the highest.
+        let maxAffinity = affinity.max() ?? 0, maxTaints = taints.max() ?? 0
+        let (minSpread, maxSpread) = (spread.min() ?? 0, spread.max() ?? 0)
+        let (minInter, maxInter) = (interPod.min() ?? 0, interPod.max() ?? 0)
+        let (affinityWeight, taintWeight) = (weight("NodeAffinity"), weight("TaintToleration"))
+        let (spreadWeight, interWeight) = (weight("PodTopologySpread"), weight("InterPodAffinity"))
+        for n in totals.indices {
+            totals[n] += affinityWeight * (maxAffinity > 0 ? affinity[n] / maxAffinity * 100 : 0)
+            totals[n] += taintWeight * (maxTaints > 0 ? (1 - taints[n] / maxTaints) * 100 : 100)
+            if !state.softSpread.isEmpty {
+                totals[n] += spreadWeight * (maxSpread > 0 ? 100 * (maxSpread + minSpread - spread[n]) / maxSpread : 100)
+            }
+            if maxInter > minInter { totals[n] += interWeight * (interPod[n] - minInter) / (maxInter - minInter) * 100 }
+        }
+        return totals
+    }
+}
+
+/// The natural logarithm, written out so the core needs no C math module.
+func log(_ x: Double) -> Double {
+    // ln(x) = 2·atanh((x-1)/(x+1)), exact enough for the weights it sets (x ≥ 2).
+    guard x > 0 else { return -.infinity }
+    var m = x, e = 0.0
+    while m > 2 { m /= 2; e += 1 }
+    let y = (m - 1) / (m + 1), y2 = y * y
+    var term = y, sum = 0.0
+    for k in stride(from: 1.0, through: 41, by: 2) { sum += term / k; term *= y2 }
+    return 2 * sum + e * 0.6931471805599453
 }
