@@ -9,10 +9,10 @@ import NetAddress
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: deployments, replica sets, daemon sets, jobs, endpoint slices, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+        abstract: "Run the control loops: deployments, replica sets, daemon sets, jobs, endpoint slices, disruption budgets, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
 
     /// Every controller, by the name `--controllers` uses.
-    static let all = ["daemonset", "deployment", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset"]
+    static let all = ["daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset"]
 
     @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
@@ -86,6 +86,10 @@ struct ControllersCommand: AsyncParsableCommand {
         if enabled.contains("replicaset") {
             let replicaSets = ReplicaSetController(daemon: daemon, resyncPeriod: resync)
             bodies.append { try await replicaSets.run() }
+        }
+        if enabled.contains("disruption") {
+            let disruption = DisruptionController(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await disruption.run() }
         }
         if enabled.contains("garbagecollector") {
             let collector = GarbageCollector(daemon: daemon, resyncPeriod: resync)

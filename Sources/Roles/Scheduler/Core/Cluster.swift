@@ -77,10 +77,14 @@ extension Scheduling {
             }
             var info = NodeInfo(node: node)
             // Pods placed before their node appeared.
-            for (key, name) in placement where name == node.name { if let pod = orphans.removeValue(forKey: key) { info.add(pod) } }
-            let at = nodes.firstIndex { $0.name > node.name } ?? nodes.count
+            for (key, pod) in orphans where placement[key] == node.name {
+                orphans[key] = nil
+                info.add(pod)
+            }
+            // Nodes mostly arrive in name order: appending keeps the index as it is.
+            let at = nodes.last.map { $0.name < node.name } ?? true ? nodes.count : nodes.firstIndex { $0.name > node.name } ?? nodes.count
             nodes.insert(info, at: at)
-            reindex()
+            reindex(from: at)
             groupCounts = [:]
             existingTerms = nil
         }
@@ -88,8 +92,9 @@ extension Scheduling {
         public mutating func removeNode(_ name: String) {
             guard let i = index[name] else { return }
             for pod in nodes[i].pods.values { orphans[pod.key] = pod }
+            index[name] = nil
             nodes.remove(at: i)
-            reindex()
+            reindex(from: i)
             groupCounts = [:]
             existingTerms = nil
         }
@@ -97,9 +102,8 @@ extension Scheduling {
         /// Pods whose node is unknown (gone, or not seen yet): kept so they count when it comes.
         var orphans: [String: PodInfo] = [:]
 
-        mutating func reindex() {
-            index = [:]
-            for (i, n) in nodes.enumerated() { index[n.name] = i }
+        mutating func reindex(from start: Int) {
+            for i in start..<nodes.count { index[nodes[i].name] = i }
         }
 
         /// Counts a pod on a node (bound, or assumed while its binding is on the way).

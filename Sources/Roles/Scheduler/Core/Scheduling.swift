@@ -178,11 +178,6 @@ extension Scheduling.Cluster {
                 return Rejection(reason: "node(s) didn't match pod topology spread constraints", resolvable: true)
             }
         }
-        for (key, domains) in state.forbidden {
-            if let domain = node.labels[key], (domains[domain] ?? 0) > 0 {
-                return Rejection(reason: "node(s) didn't satisfy existing pods anti-affinity rules", resolvable: true)
-            }
-        }
         for counts in state.affinity {
             guard let domain = node.labels[counts.group.topologyKey] else {
                 return Rejection(reason: "node(s) didn't match pod affinity rules", resolvable: false)
@@ -194,6 +189,11 @@ extension Scheduling.Cluster {
         for counts in state.antiAffinity {
             if let domain = node.labels[counts.group.topologyKey], (counts.counts[domain] ?? 0) > 0 {
                 return Rejection(reason: "node(s) didn't match pod anti-affinity rules", resolvable: true)
+            }
+        }
+        for (key, domains) in state.forbidden {
+            if let domain = node.labels[key], (domains[domain] ?? 0) > 0 {
+                return Rejection(reason: "node(s) didn't satisfy existing pods anti-affinity rules", resolvable: true)
             }
         }
         return nil
