@@ -86,6 +86,11 @@ let package = Package(
         // selectors, validation, defaults, patches, tables), pure and testable.
         .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress"], path: "Sources/Cluster/APIMachinery",
                 swiftSettings: strict),
+        // Cron: cron schedules as Kubernetes reads them (robfig/cron's standard form) and their
+        // times in an IANA time zone, for the API server's checks and the CronJob controller.
+        // Pure; the one layer with Foundation (FoundationInternationalization on Linux), for
+        // the time-zone database.
+        .target(name: "Cron", path: "Sources/Cluster/Cron", swiftSettings: strict),
         // APITypes: typed views over API objects (Node, Service, EndpointSlice, Pod, …), pure,
         // so role cores read objects the way the daemons do.
         .target(name: "APITypes", dependencies: ["APIMachinery", "JSON"], path: "Sources/Cluster/APITypes",
@@ -101,7 +106,7 @@ let package = Package(
         ], path: "Sources/Cluster/Storage", swiftSettings: strict),
         // APIServer: the Kubernetes REST API over a Store, carried by Hummingbird over TLS.
         .target(name: "APIServer", dependencies: [
-            "APIMachinery", "JSON", "Storage", "NetAddress",
+            "APIMachinery", "Cron", "JSON", "Storage", "NetAddress",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -127,7 +132,7 @@ let package = Package(
         // loop with resync and back-off, swift-log, swift-metrics exported as Prometheus text,
         // /metrics, /healthz and /readyz, and a clean stop on SIGTERM/SIGINT.
         .target(name: "DaemonRuntime", dependencies: [
-            "Client",
+            "Client", "APITypes", "APIMachinery", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -156,7 +161,7 @@ let package = Package(
         ], path: "Sources/Roles/Overlay/Daemon", swiftSettings: strict),
         // Controllers: the control-plane loops of `netplane controllers`. Core: their decisions
         // over snapshots (pod CIDRs, garbage collection, endpoint slices, replica counts).
-        .target(name: "ControllersCore", dependencies: ["APITypes", "APIMachinery", "JSON", "NetAddress", "SchedulerCore"],
+        .target(name: "ControllersCore", dependencies: ["APITypes", "APIMachinery", "Cron", "JSON", "NetAddress", "SchedulerCore"],
                 path: "Sources/Roles/Controllers/Core",
                 swiftSettings: strict),
         .target(name: "Controllers", dependencies: ["ControllersCore", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetAddress"],
@@ -197,7 +202,7 @@ let package = Package(
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], path: "Sources/TestSupport", swiftSettings: strict),
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),
@@ -234,7 +239,8 @@ let package = Package(
                                                         "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "DaemonRuntimeTests", dependencies: ["DaemonRuntime", "Client", "NetplaneTestSupport",
                                                              .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "ControllersCoreTests", dependencies: ["ControllersCore", "APITypes", "JSON"], swiftSettings: strict),
+        .testTarget(name: "ControllersCoreTests", dependencies: ["ControllersCore", "APITypes", "APIMachinery", "Cron", "JSON"],
+                    swiftSettings: strict),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "APITypes", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),

@@ -6,10 +6,11 @@ public final class ControllersProcess: @unchecked Sendable {
     public let log: String
 
     /// `command`: the netplane subcommand (`controllers`, `scheduler`).
-    public init(api: APIServerProcess, command: String = "controllers", arguments: [String] = [], dir: String) throws {
+    public init(api: APIServerProcess, command: String = "controllers", arguments: [String] = [], dir: String,
+                binary: String = productsDirectory() + "/netplane") throws {
         log = dir + "/\(command).log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [command, "--kubeconfig", api.kubeconfig, "--metrics-bind", "127.0.0.1:0"] + arguments
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice

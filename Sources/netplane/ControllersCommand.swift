@@ -9,10 +9,11 @@ import NetAddress
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: deployments, replica sets, daemon sets, jobs, endpoint slices, disruption budgets, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+        abstract: "Run the control loops: deployments, replica sets, daemon sets, stateful sets, jobs, cron jobs, endpoint slices, disruption budgets, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
 
     /// Every controller, by the name `--controllers` uses.
-    static let all = ["daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset"]
+    static let all = ["cronjob", "daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset",
+                      "statefulset"]
 
     @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
@@ -82,6 +83,14 @@ struct ControllersCommand: AsyncParsableCommand {
         if enabled.contains("job") {
             let jobs = JobController(daemon: daemon, resyncPeriod: resync)
             bodies.append { try await jobs.run() }
+        }
+        if enabled.contains("statefulset") {
+            let statefulSets = StatefulSetController(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await statefulSets.run() }
+        }
+        if enabled.contains("cronjob") {
+            let cronJobs = CronJobController(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await cronJobs.run() }
         }
         if enabled.contains("replicaset") {
             let replicaSets = ReplicaSetController(daemon: daemon, resyncPeriod: resync)

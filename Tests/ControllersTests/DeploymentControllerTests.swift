@@ -7,32 +7,6 @@ import Testing
 /// `kubectl create deployment`, `set image`, `rollout status|history|undo|pause|resume`,
 /// `scale`, with a stand-in node agent that reports every pod ready.
 @Suite(.serialized) struct DeploymentControllerTests {
-    /// Marks every pod that is not ready yet as running and ready, until stopped.
-    final class FakeNodeAgent: @unchecked Sendable {
-        let running = Atomic(true)
-        let done = DispatchSemaphore(value: 0)
-
-        init(_ api: APIServerProcess) {
-            Thread { [self] in
-                while running.load(ordering: .relaxed) {
-                    let out = (try? api.kubectl(["get", "pods", "-o",
-                        #"jsonpath={range .items[?(@.status.phase!="Running")]}{.metadata.name}{" "}{end}"#]).stdout) ?? ""
-                    for pod in out.split(separator: " ") {
-                        _ = try? api.kubectl(["patch", "pod", String(pod), "--subresource=status", "--type=merge", "-p",
-                                              #"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#])
-                    }
-                    usleep(200_000)
-                }
-                done.signal()
-            }.start()
-        }
-
-        func stop() {
-            running.store(false, ordering: .relaxed)
-            done.wait()
-        }
-    }
-
     func images(_ api: APIServerProcess) throws -> Set<String> {
         Set(try api.kubectl(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.containers[0].image}"]).stdout
             .split(separator: " ").map(String.init))

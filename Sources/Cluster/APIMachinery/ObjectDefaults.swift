@@ -24,11 +24,22 @@ public enum ObjectDefaults {
                 object[path: ["spec", "strategy"]] = ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]]
             }
             defaultTemplate(&object)
-        case ("apps", "ReplicaSet"), ("apps", "StatefulSet"):
+        case ("apps", "ReplicaSet"):
             setIfMissing(&object, ["spec", "replicas"], 1)
             defaultTemplate(&object)
+        case ("apps", "StatefulSet"):
+            defaultStatefulSet(&object)
         case ("apps", "DaemonSet"), ("batch", "Job"):
             defaultTemplate(&object)
+        case ("batch", "CronJob"):
+            setIfMissing(&object, ["spec", "concurrencyPolicy"], "Allow")
+            setIfMissing(&object, ["spec", "suspend"], false)
+            setIfMissing(&object, ["spec", "successfulJobsHistoryLimit"], 3)
+            setIfMissing(&object, ["spec", "failedJobsHistoryLimit"], 1)
+            if var spec = object[path: ["spec", "jobTemplate", "spec", "template", "spec"]] {
+                defaultPodSpec(&spec)
+                object[path: ["spec", "jobTemplate", "spec", "template", "spec"]] = spec
+            }
         case ("networking.k8s.io", "NetworkPolicy"):
             defaultNetworkPolicy(&object)
         case ("discovery.k8s.io", "EndpointSlice"):
@@ -73,6 +84,25 @@ public enum ObjectDefaults {
             spec["ports"] = .array(ports)
         }
         object["spec"] = spec
+    }
+
+    /// As Kubernetes' SetDefaults_StatefulSet: `kubectl rollout status` refuses a set whose
+    /// updateStrategy.type is not RollingUpdate, and compares against its partition.
+    static func defaultStatefulSet(_ object: inout JSONValue) {
+        setIfMissing(&object, ["spec", "replicas"], 1)
+        setIfMissing(&object, ["spec", "podManagementPolicy"], "OrderedReady")
+        setIfMissing(&object, ["spec", "revisionHistoryLimit"], 10)
+        if object[path: ["spec", "updateStrategy", "type"]] == nil {
+            object[path: ["spec", "updateStrategy", "type"]] = "RollingUpdate"
+            setIfMissing(&object, ["spec", "updateStrategy", "rollingUpdate"], .emptyObject)
+        }
+        if object[path: ["spec", "updateStrategy", "type"]] == "RollingUpdate",
+           object[path: ["spec", "updateStrategy", "rollingUpdate"]]?.objectValue != nil {
+            setIfMissing(&object, ["spec", "updateStrategy", "rollingUpdate", "partition"], 0)
+        }
+        setIfMissing(&object, ["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], "Retain")
+        setIfMissing(&object, ["spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"], "Retain")
+        defaultTemplate(&object)
     }
 
     static func defaultTemplate(_ object: inout JSONValue) {

@@ -135,6 +135,23 @@ public enum TableConverter {
                 Column("Current", "integer", cell: int(["status", "replicas"])),
                 Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
             ]
+        case ("apps", "statefulsets"):
+            middle = [
+                Column("Ready") { o, _ in
+                    .string("\(o[path: ["status", "readyReplicas"]]?.int64Value ?? 0)/\(o[path: ["spec", "replicas"]]?.int64Value ?? 1)")
+                },
+            ]
+        case ("apps", "controllerrevisions"):
+            middle = [
+                Column("Controller") { o, _ in
+                    let ref = (o[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).first { $0["controller"] == true }
+                    guard let ref, let kind = ref["kind"]?.stringValue, let name = ref["name"]?.stringValue else { return "<none>" }
+                    let apiVersion = ref["apiVersion"]?.stringValue ?? ""
+                    let group = apiVersion.contains("/") ? "." + apiVersion.split(separator: "/")[0] : ""
+                    return .string("\(kind.lowercased())\(group)/\(name)")
+                },
+                Column("Revision", "integer", cell: int(["revision"])),
+            ]
         case ("apps", "daemonsets"):
             middle = [
                 Column("Desired", "integer", cell: int(["status", "desiredNumberScheduled"])),
@@ -249,6 +266,28 @@ public enum TableConverter {
                 Column("Current", "integer", cell: int(["status", "replicas"])),
                 Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
             ]
+        case ("batch", "cronjobs"):
+            middle = [
+                Column("Schedule", cell: text(["spec", "schedule"])),
+                Column("Timezone", cell: text(["spec", "timeZone"])),
+                Column("Suspend", "boolean") { o, _ in
+                    o[path: ["spec", "suspend"]]?.boolValue.map { JSONValue.string($0 ? "True" : "False") } ?? "<unset>"
+                },
+                Column("Active", "integer") { o, _ in .int(Int64(o[path: ["status", "active"]]?.arrayValue?.count ?? 0)) },
+                Column("Last Schedule") { o, now in
+                    .string(o[path: ["status", "lastScheduleTime"]]?.stringValue.flatMap(APITime.parse).map { APITime.age(since: $0, now: now) } ?? "<none>")
+                },
+            ]
+            let containers: @Sendable (JSONValue) -> [JSONValue] = {
+                $0[path: ["spec", "jobTemplate", "spec", "template", "spec", "containers"]]?.arrayValue ?? []
+            }
+            return [nameColumn] + middle + [ageColumn,
+                Column("Containers", priority: 1) { o, _ in .string(containers(o).compactMap { $0["name"]?.stringValue }.joined(separator: ",")) },
+                Column("Images", priority: 1) { o, _ in .string(containers(o).compactMap { $0["image"]?.stringValue }.joined(separator: ",")) },
+                Column("Selector", priority: 1) { o, _ in
+                    let labels = stringMap(o[path: ["spec", "jobTemplate", "spec", "selector", "matchLabels"]])
+                    return .string(labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+                }]
         case ("coordination.k8s.io", "leases"):
             middle = [Column("Holder", cell: text(["spec", "holderIdentity"], ""))]
         default:

@@ -300,7 +300,7 @@ public final class APIServer: Sendable {
         let strategy = strategy(for: resource)
         strategy.prepareForCreate(&object, user: user)
         ObjectDefaults.apply(&object, resource)
-        let errors = ObjectValidation.validate(object, resource)
+        let errors = ObjectValidation.validate(object, resource) + strategy.validate(object, old: nil)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
         try await strategy.admit(&object, previous: nil, resource, in: self)
         let allocated = try await strategy.allocate(&object, previous: nil, resource, in: self)
@@ -389,7 +389,7 @@ public final class APIServer: Sendable {
             try keepImmutableFields(&next, from: current, resource, marksDeletion: marksDeletion)
             ObjectDefaults.apply(&next, resource)
             if next == current { return current }
-            let errors = ObjectValidation.validate(next, resource)
+            let errors = ObjectValidation.validate(next, resource) + strategy(for: resource).validate(next, old: current)
             if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
             if resource.hasGeneration, Self.specChanged(current, next) {
                 next[path: ["metadata", "generation"]] = .int((current[path: ["metadata", "generation"]]?.int64Value ?? 0) + 1)

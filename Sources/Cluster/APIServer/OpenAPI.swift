@@ -85,6 +85,7 @@ enum FieldValidation {
                                  "deprecatedLastTimestamp", "deprecatedCount"])
         case ("discovery.k8s.io", "EndpointSlice"): return common.union(["addressType", "endpoints", "ports"])
         case ("apps", "ControllerRevision"): return common.union(["data", "revision"])
+        case ("scheduling.k8s.io", "PriorityClass"): return common.union(["value", "globalDefault", "description", "preemptionPolicy"])
         case ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "IngressClass"), ("coordination.k8s.io", "Lease"):
             return common.union(["spec"])
         default: return common.union(["spec", "status"])

@@ -11,6 +11,9 @@ protocol KindStrategy: Sendable {
     /// On update, after the generic immutable fields (uid, name, …) were restored: restores or
     /// refuses changes to this kind's own.
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError)
+    /// The kind's own rules, after defaulting, beside ObjectValidation's (`old`: the object
+    /// before an update, nil on create), for checks that need more than APIMachinery has.
+    func validate(_ object: JSONValue, old: JSONValue?) -> [FieldError]
     /// Checks the object against others in the store, or fills fields from them (a pod's
     /// priority from its PriorityClass), after validation (`previous`: the object before an
     /// update).
@@ -33,6 +36,7 @@ protocol KindStrategy: Sendable {
 extension KindStrategy {
     func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {}
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {}
+    func validate(_ object: JSONValue, old: JSONValue?) -> [FieldError] { [] }
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {}
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
                   in server: APIServer) async throws(APIError) -> Allocations { Allocations() }
@@ -59,6 +63,7 @@ extension APIServer {
         "/Namespace": NamespaceStrategy(),
         "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
         "batch/Job": JobStrategy(),
+        "batch/CronJob": CronJobStrategy(),
         "scheduling.k8s.io/PriorityClass": PriorityClassStrategy(),
     ]
 

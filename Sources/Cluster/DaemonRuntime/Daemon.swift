@@ -27,6 +27,8 @@ public final class Daemon: Sendable {
     public let observability: Observability
     public let health = HealthChecks()
     let informers = Mutex<[RegisteredInformer]>([])
+    /// Work that runs beside the daemon's body for as long as it does (an event recorder).
+    let companions = Mutex<[@Sendable () async -> Void]>([])
 
     /// The run/synced pair of an informer of any type.
     struct RegisteredInformer: Sendable {
@@ -59,6 +61,13 @@ public final class Daemon: Sendable {
                                          waitForSync: { await informer.waitForSync(timeout: .seconds(86_400)) }))
         }
         return informer
+    }
+
+    /// An event recorder that `run` runs (Events written in the background, as `component`).
+    public func eventRecorder(component: String) -> EventRecorder {
+        let recorder = EventRecorder(client: client, component: component, logger: logger, factory: observability.factory)
+        companions.withLock { $0.append { await recorder.run() } }
+        return recorder
     }
 
     /// A sync loop over `queue` whose metrics and health checks are this daemon's.
@@ -94,6 +103,9 @@ public final class Daemon: Sendable {
         var tasks: [Task<Void, Never>] = []
         for informer in informers.withLock({ $0 }) {
             tasks.append(Task { await informer.run() })
+        }
+        for companion in companions.withLock({ $0 }) {
+            tasks.append(Task { await companion() })
         }
         if let bind = options.statusBind {
             let (host, port) = try Self.statusAddress(bind)

@@ -133,10 +133,11 @@ extension Scheduling {
 
         /// Keeps the group counts and existing terms current for a pod placed or removed.
         mutating func account(_ pod: PodInfo, on node: NodeInfo, _ delta: Int) {
-            for (id, var entry) in groupCounts {
-                guard counts(pod, on: node, in: entry), let domain = node.labels[entry.group.topologyKey] else { continue }
-                entry.counts[domain, default: 0] += delta
-                groupCounts[id] = entry
+            for id in Array(groupCounts.keys) {
+                guard let entry = groupCounts[id], counts(pod, on: node, in: entry),
+                      let domain = node.labels[entry.group.topologyKey] else { continue }
+                // In place: a copy of the entry would copy its counts for every pod placed.
+                groupCounts[id]?.counts[domain, default: 0] += delta
             }
             if existingTerms != nil { addTerms(of: pod, on: node, delta) }
         }
@@ -155,7 +156,7 @@ extension Scheduling {
             guard keys.allSatisfy({ node.labels[$0] != nil }) else { return false }
             let constraint = pod.spread.first
             if constraint?.honorNodeAffinity ?? true, !Scheduling.matchesNodeAffinity(pod, node) { return false }
-            if constraint?.honorTaints ?? false, node.untoleratedTaint(pod.tolerations, effects: ["NoSchedule"]) != nil { return false }
+            if constraint?.honorTaints ?? false, node.untoleratedTaint(pod.tolerations, noScheduleOnly: true) != nil { return false }
             return true
         }
 
@@ -186,11 +187,11 @@ extension Scheduling {
             } ?? group.id
             if let cached = groupCounts[id] { return cached }
             var entry = GroupCount(group: group, template: template, topologyKeys: keys)
-            for node in nodes {
-                guard let domain = node.labels[group.topologyKey] else { continue }
-                if let template, !eligible(node, for: template, keys: keys) { continue }
+            for i in nodes.indices {
+                guard let domain = nodes[i].labels[group.topologyKey] else { continue }
+                if let template, !eligible(nodes[i], for: template, keys: keys) { continue }
                 entry.domains.insert(domain)
-                for pod in node.pods.values where counts(pod, on: node, in: entry) { entry.counts[domain, default: 0] += 1 }
+                for pod in nodes[i].pods.values where counts(pod, on: nodes[i], in: entry) { entry.counts[domain, default: 0] += 1 }
             }
             groupCounts[id] = entry
             return entry

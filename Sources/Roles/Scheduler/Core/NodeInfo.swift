@@ -10,22 +10,19 @@ extension Scheduling {
         var effect: String
     }
 
-    /// A node as the scheduler reads it (parsed once) and what is placed on it.
-    public struct NodeInfo: Sendable {
-        public let node: Node
-        public let name: String
-        public let labels: [String: String]
+    /// What the scheduler reads of a Node, parsed once and shared by every copy of its
+    /// `NodeInfo` (a copy is then a few references, not a dozen: filters see every node for
+    /// every pod).
+    final class NodeFacts: Sendable {
+        let node: Node
+        let name: String
+        let labels: [String: String]
         let taints: [Taint]
         let unschedulable: Bool
-        public let allocatable: Request
-        public let allocatablePods: Int
-        /// The pods placed here (bound, or assumed while their binding is on the way), by key.
-        public private(set) var pods: [String: PodInfo] = [:]
-        public private(set) var requested = Request()
-        public private(set) var nonZeroRequested = Request()
-        private(set) var usedPorts: [HostPort] = []
+        let allocatable: Request
+        let allocatablePods: Int
 
-        public init(node: Node) {
+        init(_ node: Node) {
             self.node = node
             name = node.name
             labels = node.labels
@@ -38,6 +35,28 @@ extension Scheduling {
             allocatable = Request(milliCPU: a["cpu"].flatMap(quantityText).flatMap(Quantity.milli) ?? 0,
                                   memory: a["memory"].flatMap(quantityText).flatMap(Quantity.whole) ?? 0)
             allocatablePods = Int(a["pods"].flatMap(quantityText).flatMap(Quantity.whole) ?? 110)
+        }
+    }
+
+    /// A node as the scheduler reads it and what is placed on it.
+    public struct NodeInfo: Sendable {
+        let facts: NodeFacts
+        /// The pods placed here (bound, or assumed while their binding is on the way), by key.
+        public private(set) var pods: [String: PodInfo] = [:]
+        public private(set) var requested = Request()
+        public private(set) var nonZeroRequested = Request()
+        private(set) var usedPorts: [HostPort] = []
+
+        public var node: Node { facts.node }
+        public var name: String { facts.name }
+        public var labels: [String: String] { facts.labels }
+        var taints: [Taint] { facts.taints }
+        var unschedulable: Bool { facts.unschedulable }
+        public var allocatable: Request { facts.allocatable }
+        public var allocatablePods: Int { facts.allocatablePods }
+
+        public init(node: Node) {
+            facts = NodeFacts(node)
         }
 
         public init(node: Node, pods: [Pod]) {
@@ -70,9 +89,14 @@ extension Scheduling {
             }
         }
 
-        /// The first taint of those effects that the tolerations do not tolerate.
-        func untoleratedTaint(_ tolerations: [Toleration], effects: Set<String> = ["NoSchedule", "NoExecute"]) -> Taint? {
-            taints.first { taint in effects.contains(taint.effect) && !tolerations.contains { $0.tolerates(taint) } }
+        /// The first NoSchedule or NoExecute taint (only NoSchedule with `noScheduleOnly`) the
+        /// tolerations do not tolerate.
+        func untoleratedTaint(_ tolerations: [Toleration], noScheduleOnly: Bool = false) -> Taint? {
+            let taints = facts.taints
+            if taints.isEmpty { return nil }
+            return taints.first { taint in
+                (taint.effect == "NoSchedule" || (!noScheduleOnly && taint.effect == "NoExecute")) && !tolerations.contains { $0.tolerates(taint) }
+            }
         }
     }
 }

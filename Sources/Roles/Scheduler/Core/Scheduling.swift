@@ -92,24 +92,22 @@ extension Scheduling.Cluster {
     public typealias Rejection = Scheduling.Rejection
 
     /// What one scheduling attempt computes once for all nodes (kube-scheduler's PreFilter
-    /// and PreScore state).
+    /// and PreScore state). Spread constraints and pod (anti-)affinity come down to rules on
+    /// a node's domain of a topology key, so a filter is a label lookup and a set lookup.
     struct CycleState {
-        struct Spread {
-            var constraint: Scheduling.SpreadConstraint
-            var counts: GroupCount
-            var minCount: Int
-            var selfMatch: Int
-            var weight: Double
+        /// A node passes when its domain of `key` is in `domains` (`inside`) or is not.
+        struct DomainRule {
+            var key: String
+            var domains: Set<String>
+            var inside: Bool
+            var reason: String
+            var resolvable: Bool
+            /// The reason when the node lacks the key (nil: a node without it passes).
+            var missing: String?
         }
-        var hardSpread: [Spread] = []
-        var softSpread: [Spread] = []
-        /// Domains (by topology key) where an existing pod's anti-affinity forbids this pod.
-        var forbidden: [(key: String, domains: [String: Int])] = []
-        var affinity: [GroupCount] = []
-        /// No pod anywhere matches the pod's affinity terms but the pod matches them all
-        /// itself: the first of a group may go anywhere its keys exist.
-        var affinityBootstrap = false
-        var antiAffinity: [GroupCount] = []
+        var rules: [DomainRule] = []
+        /// ScheduleAnyway constraints: matching pods per domain, and the constraint's weight.
+        var softSpread: [(key: String, counts: [String: Int], weight: Double)] = []
         /// Score terms: weight per domain of a topology key.
         var affinityScores: [(key: String, weights: [String: Int])] = []
         /// Pods nominated to a node with a priority at least this pod's: they keep their room.
@@ -118,30 +116,47 @@ extension Scheduling.Cluster {
 
     mutating func prepare(_ pod: PodInfo) -> CycleState {
         var state = CycleState()
+        let spreadReason = "node(s) didn't match pod topology spread constraints"
         for constraint in pod.spread {
             let counts = count(constraint.group, for: pod)
-            var minCount = counts.domains.count < constraint.minDomains ? 0 : Int.max
-            if minCount != 0 { for domain in counts.domains { minCount = min(minCount, counts.counts[domain] ?? 0) } }
-            if minCount == Int.max { minCount = 0 }
-            let selfMatch = constraint.group.contains(pod, namespaceLabels: namespaceLabels) ? 1 : 0
-            let spread = CycleState.Spread(constraint: constraint, counts: counts, minCount: minCount, selfMatch: selfMatch,
-                                           weight: log(Double(counts.domains.count + 2)))
-            if constraint.hard { state.hardSpread.append(spread) } else { state.softSpread.append(spread) }
+            if constraint.hard {
+                var minCount = counts.domains.count < constraint.minDomains ? 0 : Int.max
+                if minCount != 0 { for domain in counts.domains { minCount = min(minCount, counts.counts[domain] ?? 0) } }
+                if minCount == Int.max { minCount = 0 }
+                let selfMatch = constraint.group.contains(pod, namespaceLabels: namespaceLabels) ? 1 : 0
+                // Domains where one more pod keeps the skew within bounds.
+                let allowed = Set(counts.domains.filter { (counts.counts[$0] ?? 0) + selfMatch - minCount <= constraint.maxSkew })
+                state.rules.append(.init(key: constraint.group.topologyKey, domains: allowed, inside: true, reason: spreadReason,
+                                         resolvable: true, missing: spreadReason + " (missing required label)"))
+            } else {
+                state.softSpread.append((constraint.group.topologyKey, counts.counts, log(Double(counts.domains.count + 2))))
+            }
         }
-        let existing = terms()
+        // The pod's own terms: affinity needs a matching pod in the domain (unless none exists
+        // anywhere and the pod matches its terms itself: the first of a group), anti-affinity
+        // none.
+        let affinity = pod.affinity.map { count($0) }
+        let bootstrap = !affinity.isEmpty && affinity.allSatisfy { $0.counts.values.allSatisfy { $0 == 0 } }
+            && pod.affinity.allSatisfy { $0.contains(pod, namespaceLabels: namespaceLabels) }
+        for counts in affinity {
+            let occupied = bootstrap ? nil : Set(counts.counts.filter { $0.value > 0 }.keys)
+            state.rules.append(.init(key: counts.group.topologyKey, domains: occupied ?? [], inside: occupied != nil,
+                                     reason: "node(s) didn't match pod affinity rules", resolvable: false,
+                                     missing: "node(s) didn't match pod affinity rules"))
+        }
+        for counts in pod.antiAffinity.map({ count($0) }) {
+            state.rules.append(.init(key: counts.group.topologyKey, domains: Set(counts.counts.filter { $0.value > 0 }.keys), inside: false,
+                                     reason: "node(s) didn't match pod anti-affinity rules", resolvable: true, missing: nil))
+        }
         var scores: [String: [String: Int]] = [:]
-        for term in existing.values where term.group.contains(pod, namespaceLabels: namespaceLabels) {
+        for term in terms().values where term.group.contains(pod, namespaceLabels: namespaceLabels) {
             if term.weight == 0 {
-                state.forbidden.append((term.group.topologyKey, term.owners))
+                state.rules.append(.init(key: term.group.topologyKey, domains: Set(term.owners.filter { $0.value > 0 }.keys), inside: false,
+                                         reason: "node(s) didn't satisfy existing pods anti-affinity rules", resolvable: true, missing: nil))
             } else {
                 for (domain, owners) in term.owners { scores[term.group.topologyKey, default: [:]][domain, default: 0] += term.weight * owners }
             }
         }
-        state.affinity = pod.affinity.map { count($0) }
-        if !state.affinity.isEmpty, state.affinity.allSatisfy({ $0.counts.values.allSatisfy { $0 == 0 } }) {
-            state.affinityBootstrap = pod.affinity.allSatisfy { $0.contains(pod, namespaceLabels: namespaceLabels) }
-        }
-        state.antiAffinity = pod.antiAffinity.map { count($0) }
         for (weighted, sign) in pod.preferredAffinity.map({ ($0, 1) }) + pod.preferredAntiAffinity.map({ ($0, -1) }) {
             for (domain, n) in count(weighted.group).counts {
                 scores[weighted.group.topologyKey, default: [:]][domain, default: 0] += sign * weighted.weight * n
@@ -170,30 +185,15 @@ extension Scheduling.Cluster {
             return Rejection(reason: "node(s) didn't match Pod's node affinity/selector", resolvable: false)
         }
         if let rejection = Self.fits(pod, node, nominated: state.nominated[node.name] ?? []) { return rejection }
-        for spread in state.hardSpread {
-            guard let domain = node.labels[spread.constraint.group.topologyKey] else {
-                return Rejection(reason: "node(s) didn't match pod topology spread constraints (missing required label)", resolvable: false)
+        if state.rules.isEmpty { return nil }
+        let labels = node.labels
+        for i in state.rules.indices {
+            guard let domain = labels[state.rules[i].key] else {
+                if let missing = state.rules[i].missing { return Rejection(reason: missing, resolvable: false) }
+                continue
             }
-            if (spread.counts.counts[domain] ?? 0) + spread.selfMatch - spread.minCount > spread.constraint.maxSkew {
-                return Rejection(reason: "node(s) didn't match pod topology spread constraints", resolvable: true)
-            }
-        }
-        for counts in state.affinity {
-            guard let domain = node.labels[counts.group.topologyKey] else {
-                return Rejection(reason: "node(s) didn't match pod affinity rules", resolvable: false)
-            }
-            if (counts.counts[domain] ?? 0) == 0 && !state.affinityBootstrap {
-                return Rejection(reason: "node(s) didn't match pod affinity rules", resolvable: false)
-            }
-        }
-        for counts in state.antiAffinity {
-            if let domain = node.labels[counts.group.topologyKey], (counts.counts[domain] ?? 0) > 0 {
-                return Rejection(reason: "node(s) didn't match pod anti-affinity rules", resolvable: true)
-            }
-        }
-        for (key, domains) in state.forbidden {
-            if let domain = node.labels[key], (domains[domain] ?? 0) > 0 {
-                return Rejection(reason: "node(s) didn't satisfy existing pods anti-affinity rules", resolvable: true)
+            if state.rules[i].domains.contains(domain) != state.rules[i].inside {
+                return Rejection(reason: state.rules[i].reason, resolvable: state.rules[i].resolvable)
             }
         }
         return nil
@@ -234,10 +234,13 @@ extension Scheduling.Cluster {
            filter(pod, nodes[i], state) == nil {
             return .node(preferred)
         }
-        while looked < nodes.count && feasible.count < want {
-            let i = (nextStart + looked) % nodes.count
-            looked += 1
-            if let rejection = filter(pod, nodes[i], state) { reasons[nodes[i].name] = rejection.reason } else { feasible.append(i) }
+        // Through the buffer: each node is borrowed, not copied, for its filters.
+        nodes.withUnsafeBufferPointer { nodes in
+            while looked < nodes.count && feasible.count < want {
+                let i = (nextStart + looked) % nodes.count
+                looked += 1
+                if let rejection = filter(pod, nodes[i], state) { reasons[nodes[i].name] = rejection.reason } else { feasible.append(i) }
+            }
         }
         nextStart = (nextStart + looked) % nodes.count
         guard !feasible.isEmpty else { return .unschedulable(reasons: reasons) }
@@ -258,25 +261,28 @@ extension Scheduling.Cluster {
         var spread = [Double](repeating: 0, count: feasible.count)
         var interPod = [Double](repeating: 0, count: feasible.count)
         let (fitWeight, balancedWeight) = (weight("NodeResourcesFit"), weight("NodeResourcesBalancedAllocation"))
-        for (n, i) in feasible.enumerated() {
-            let node = nodes[i]
-            let cpu = node.allocatable.milliCPU, memory = node.allocatable.memory
-            let cpuFraction = cpu > 0 ? min(1, Double(node.nonZeroRequested.milliCPU + pod.nonZeroRequest.milliCPU) / Double(cpu)) : 1
-            let memFraction = memory > 0 ? min(1, Double(node.nonZeroRequested.memory + pod.nonZeroRequest.memory) / Double(memory)) : 1
-            let fit = switch settings.strategy {
-            case .leastAllocated: ((1 - cpuFraction) + (1 - memFraction)) / 2 * 100
-            case .mostAllocated: (cpuFraction + memFraction) / 2 * 100
-            }
-            totals[n] = fitWeight * fit + balancedWeight * (1 - abs(cpuFraction - memFraction)) * 100
-            for (w, term) in pod.preferredNodeTerms where term.matches(node) { affinity[n] += Double(w) }
-            if !node.taints.isEmpty {
-                taints[n] = Double(node.taints.filter { t in t.effect == "PreferNoSchedule" && !pod.tolerations.contains { $0.tolerates(t) } }.count)
-            }
-            for s in state.softSpread {
-                if let domain = node.labels[s.constraint.group.topologyKey] { spread[n] += Double(s.counts.counts[domain] ?? 0) * s.weight }
-            }
-            for (key, weights) in state.affinityScores {
-                if let domain = node.labels[key] { interPod[n] += Double(weights[domain] ?? 0) }
+        nodes.withUnsafeBufferPointer { nodes in
+            for (n, i) in feasible.enumerated() {
+                let node = nodes[i].facts
+                let requested = nodes[i].nonZeroRequested
+                let cpu = node.allocatable.milliCPU, memory = node.allocatable.memory
+                let cpuFraction = cpu > 0 ? min(1, Double(requested.milliCPU + pod.nonZeroRequest.milliCPU) / Double(cpu)) : 1
+                let memFraction = memory > 0 ? min(1, Double(requested.memory + pod.nonZeroRequest.memory) / Double(memory)) : 1
+                let fit = switch settings.strategy {
+                case .leastAllocated: ((1 - cpuFraction) + (1 - memFraction)) / 2 * 100
+                case .mostAllocated: (cpuFraction + memFraction) / 2 * 100
+                }
+                totals[n] = fitWeight * fit + balancedWeight * (1 - abs(cpuFraction - memFraction)) * 100
+                for (w, term) in pod.preferredNodeTerms where term.matches(nodes[i]) { affinity[n] += Double(w) }
+                if !node.taints.isEmpty {
+                    taints[n] = Double(node.taints.filter { t in t.effect == "PreferNoSchedule" && !pod.tolerations.contains { $0.tolerates(t) } }.count)
+                }
+                for (key, counts, weight) in state.softSpread {
+                    if let domain = node.labels[key] { spread[n] += Double(counts[domain] ?? 0) * weight }
+                }
+                for (key, weights) in state.affinityScores {
+                    if let domain = node.labels[key] { interPod[n] += Double(weights[domain] ?? 0) }
+                }
             }
         }
         // Normalized as the plugins do: node affinity scaled to the best, taints reversed

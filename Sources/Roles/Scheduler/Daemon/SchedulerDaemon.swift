@@ -36,6 +36,7 @@ public final class SchedulerDaemon: Sendable {
     let unschedulable: Counter
     let preemptions: Counter
     let pending: Gauge
+    let events: EventRecorder
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -79,6 +80,7 @@ public final class SchedulerDaemon: Sendable {
         unschedulable = Counter(label: "netplane_scheduler_unschedulable_total", factory: factory)
         preemptions = Counter(label: "netplane_scheduler_preemptions_total", factory: factory)
         pending = Gauge(label: "netplane_scheduler_pending_pods", factory: factory)
+        events = daemon.eventRecorder(component: schedulerName)
     }
 
     struct State {
@@ -290,7 +292,7 @@ public final class SchedulerDaemon: Sendable {
             return .notBound(pod.key, error)
         }
         logger.debug("bound", metadata: ["pod": "\(pod.key)", "node": "\(node)"])
-        await record(pod.pod, reason: "Scheduled", type: "Normal", message: "Successfully assigned \(pod.key) to \(node)")
+        events.record(pod.pod, reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
         return .bound(pod.key)
     }
 
@@ -309,7 +311,7 @@ public final class SchedulerDaemon: Sendable {
                 _ = try await client.patch(Pod.resource, namespace: victim.namespace, name: victim.name,
                                            ["status": ["conditions": .array(conditions + [condition])]], subresource: "status")
                 try await client.delete(Pod.resource, namespace: victim.namespace, name: victim.name, uid: victim.uid)
-                await record(victim.pod, reason: "Preempted", type: "Normal", message: message)
+                events.record(victim.pod, reason: "Preempted", message: message)
             } catch {
                 if !error.isNotFound { logger.warning("preempting a pod failed", metadata: ["pod": "\(victim.key)", "error": "\(error)"]) }
             }
@@ -339,24 +341,7 @@ public final class SchedulerDaemon: Sendable {
             if !error.isNotFound { logger.warning("reporting an unschedulable pod failed", metadata: ["pod": "\(pod.cacheKey)", "error": "\(error)"]) }
             return
         }
-        await record(pod, reason: "FailedScheduling", type: "Warning", message: message)
+        events.record(pod, reason: "FailedScheduling", type: "Warning", message: message)
         logger.info("unschedulable", metadata: ["pod": "\(pod.cacheKey)", "why": "\(message)"])
-    }
-
-    /// An Event about a pod from this scheduler (a failure to record one is only logged).
-    func record(_ pod: Pod, reason: String, type: String, message: String) async {
-        let now = JSONValue.string(APITime.format(APITime.now()))
-        let event: JSONValue = [
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["generateName": .string(pod.name + "."), "namespace": .string(pod.namespace ?? "")],
-            "involvedObject": ["apiVersion": "v1", "kind": "Pod", "name": .string(pod.name),
-                               "namespace": .string(pod.namespace ?? ""), "uid": .string(pod.uid)],
-            "reason": .string(reason), "message": .string(message), "type": .string(type),
-            "source": ["component": .string(schedulerName)], "reportingComponent": .string(schedulerName),
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        ]
-        do { _ = try await client.create(Event.resource, event) } catch {
-            logger.debug("recording an event failed", metadata: ["pod": "\(pod.cacheKey)", "error": "\(error)"])
-        }
     }
 }
