@@ -34,7 +34,9 @@ public final class FlannelCluster {
             try Command.check(["ip", "-n", fabric.name, "link", "set", "br0", "up"])
             for i in 1...count { try addNode(i) }
             statusPorts["controllers"] = try EtcdCluster.freePort()
+            // No node agent heartbeats here: the node lifecycle controller would mark the nodes unreachable.
             controllers = try start(["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.244.0.0/16",
+                                     "--controllers", "*,-nodelifecycle",
                                      "--metrics-bind", "127.0.0.1:\(statusPorts["controllers"]!)"],
                                     log: "controllers")
         } catch {

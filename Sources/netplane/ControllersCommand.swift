@@ -9,11 +9,11 @@ import NetAddress
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: deployments, replica sets, daemon sets, stateful sets, jobs, cron jobs, endpoint slices, disruption budgets, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+        abstract: "Run the control loops: deployments, replica sets, daemon sets, stateful sets, jobs, cron jobs, endpoint slices, disruption budgets, node lifecycle, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
 
     /// Every controller, by the name `--controllers` uses.
-    static let all = ["cronjob", "daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "replicaset",
-                      "statefulset"]
+    static let all = ["cronjob", "daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "nodelifecycle",
+                      "replicaset", "statefulset"]
 
     @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
@@ -23,6 +23,21 @@ struct ControllersCommand: AsyncParsableCommand {
     @Option(help: "Prefix length of each node's IPv4 pod CIDR.") var nodeCIDRMaskSizeIPv4 = 24
     @Option(help: "Prefix length of each node's IPv6 pod CIDR.") var nodeCIDRMaskSizeIPv6 = 64
     @Option(help: "Seconds between full passes of every controller.") var resyncPeriod: Double = 30
+    @Option(help: "How long a node may be silent (no Lease renewal, no status heartbeat) before it is marked Unknown and tainted unreachable (e.g. 40s, 2m).")
+    var nodeMonitorGracePeriod = "40s"
+    @Option(help: "How often the node lifecycle controller looks at every node (e.g. 5s).")
+    var nodeMonitorPeriod = "5s"
+
+    /// A Go-style duration as kube-controller-manager's flags take them: 500ms, 40s, 2m, 1h (or bare seconds).
+    static func duration(_ text: String, flag: String) throws -> Duration {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (unit, scale) in units where text.hasSuffix(unit) {
+            if unit == "s" && text.hasSuffix("ms") { continue }
+            if let value = Double(text.dropLast(unit.count)), value > 0 { return .milliseconds(Int(value * scale * 1000)) }
+        }
+        if let value = Double(text), value > 0 { return .milliseconds(Int(value * 1000)) }
+        throw ValidationError("\(flag): expected a positive duration such as 40s or 2m, got \(text)")
+    }
 
     /// The controllers `--controllers` selects, as kube-controller-manager reads the flag.
     static func selected(_ text: String) throws -> Set<String> {
@@ -83,6 +98,13 @@ struct ControllersCommand: AsyncParsableCommand {
         if enabled.contains("job") {
             let jobs = JobController(daemon: daemon, resyncPeriod: resync)
             bodies.append { try await jobs.run() }
+        }
+        if enabled.contains("nodelifecycle") {
+            let settings = NodeLifecycleController.Settings(
+                gracePeriod: try Self.duration(nodeMonitorGracePeriod, flag: "--node-monitor-grace-period"),
+                monitorPeriod: try Self.duration(nodeMonitorPeriod, flag: "--node-monitor-period"), resyncPeriod: resync)
+            let lifecycle = NodeLifecycleController(daemon: daemon, settings: settings)
+            bodies.append { try await lifecycle.run() }
         }
         if enabled.contains("statefulset") {
             let statefulSets = StatefulSetController(daemon: daemon, resyncPeriod: resync)

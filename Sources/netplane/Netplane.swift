@@ -52,6 +52,11 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds of change history kept for watches to resume from; older history is compacted.")
     var compactionInterval: Double = 300
 
+    @Option(help: "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration every new pod gets.")
+    var defaultNotReadyTolerationSeconds = 300
+    @Option(help: "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration every new pod gets.")
+    var defaultUnreachableTolerationSeconds = 300
+
     /// The flags, checked and parsed.
     struct Settings {
         var host: String
@@ -77,6 +82,9 @@ struct APIServerCommand: AsyncParsableCommand {
         guard portBounds.count == 2, portBounds[0] > 0, portBounds[0] <= portBounds[1], portBounds[1] <= 65535 else {
             throw ValidationError("--service-node-port-range: expected FIRST-LAST, got \(serviceNodePortRange)")
         }
+        guard defaultNotReadyTolerationSeconds >= 0, defaultUnreachableTolerationSeconds >= 0 else {
+            throw ValidationError("--default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds must not be negative")
+        }
         var podCIDR: IPPrefix?
         if let clusterCIDR {
             do { podCIDR = try IPPrefix(clusterCIDR) } catch { throw ValidationError("--cluster-cidr: \(error)") }
@@ -92,7 +100,9 @@ struct APIServerCommand: AsyncParsableCommand {
         }
         return Settings(host: host, port: port,
                         options: .init(serviceClusterIPRange: serviceRange,
-                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR),
+                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR,
+                                       defaultNotReadyTolerationSeconds: defaultNotReadyTolerationSeconds,
+                                       defaultUnreachableTolerationSeconds: defaultUnreachableTolerationSeconds),
                         advertise: advertise)
     }
 

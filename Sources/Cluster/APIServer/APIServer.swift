@@ -14,10 +14,17 @@ public final class APIServer: Sendable {
         public var maxRequestBytes: Int
         /// How often a watch that asked for bookmarks gets one.
         public var bookmarkInterval: Duration
+        /// The tolerationSeconds every new pod gets for the not-ready and unreachable NoExecute
+        /// taints (kube-apiserver's DefaultTolerationSeconds admission).
+        public var defaultNotReadyTolerationSeconds: Int
+        public var defaultUnreachableTolerationSeconds: Int
 
         public init(serviceClusterIPRange: IPPrefix, serviceNodePortRange: ClosedRange<Int> = 30000...32767,
                     clusterCIDR: IPPrefix? = nil, maxRequestBytes: Int = 3 * 1024 * 1024,
-                    bookmarkInterval: Duration = .seconds(60)) {
+                    bookmarkInterval: Duration = .seconds(60), defaultNotReadyTolerationSeconds: Int = 300,
+                    defaultUnreachableTolerationSeconds: Int = 300) {
+            self.defaultNotReadyTolerationSeconds = defaultNotReadyTolerationSeconds
+            self.defaultUnreachableTolerationSeconds = defaultUnreachableTolerationSeconds
             self.serviceClusterIPRange = serviceClusterIPRange
             self.serviceNodePortRange = serviceNodePortRange
             self.clusterCIDR = clusterCIDR

@@ -9,7 +9,27 @@ struct PodStrategy: KindStrategy {
     }
 
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {
-        if previous == nil { try await server.admitPriority(&object) }
+        guard previous == nil else { return }
+        try await server.admitPriority(&object)
+        Self.addDefaultTolerations(&object, notReady: server.options.defaultNotReadyTolerationSeconds,
+                                   unreachable: server.options.defaultUnreachableTolerationSeconds)
+    }
+
+    /// kube-apiserver's DefaultTolerationSeconds: a pod that does not say otherwise stays on
+    /// a node that turned not-ready or unreachable for this long before it is evicted.
+    static func addDefaultTolerations(_ pod: inout JSONValue, notReady: Int, unreachable: Int) {
+        var tolerations = pod[path: ["spec", "tolerations"]]?.arrayValue ?? []
+        for (key, seconds) in [("node.kubernetes.io/not-ready", notReady), ("node.kubernetes.io/unreachable", unreachable)] {
+            let covered = tolerations.contains { t in
+                let effect = t["effect"]?.stringValue ?? ""
+                let tKey = t["key"]?.stringValue ?? ""
+                return (effect.isEmpty || effect == "NoExecute") && (tKey == key || (tKey.isEmpty && t["operator"] == "Exists"))
+            }
+            if !covered {
+                tolerations.append(["key": .string(key), "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": .int(Int64(seconds))])
+            }
+        }
+        pod[path: ["spec", "tolerations"]] = .array(tolerations)
     }
 
     func gracefulDeletion(of current: JSONValue, requested grace: Int?) -> Int? {

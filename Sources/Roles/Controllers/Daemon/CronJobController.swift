@@ -31,7 +31,7 @@ public final class CronJobController: Sendable {
         jobs = daemon.informer(Job.self, indexers: [Self.ownerIndex: { job in job.controllerReference.map { [$0.uid] } ?? [] }]) { event in
             if let ref = event.object.controllerReference, ref.kind == "CronJob" { work.mark("\(event.object.namespace ?? "")/\(ref.name)") }
         }
-        events = EventRecorder(client: daemon.client, logger: daemon.logger, component: "cronjob-controller")
+        events = daemon.eventRecorder(component: "cronjob-controller")
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "cronjob"))
     }
 
@@ -95,11 +95,11 @@ public final class CronJobController: Sendable {
         do throws(ClientError) {
             let job = try await client.create(Job(json: body))
             logger.info("created job", metadata: ["cronjob": "\(cronJob.cacheKey)", "job": "\(job.name)"])
-            await events.record(cronJob, type: "Normal", reason: "SuccessfulCreate", message: "Created job \(job.name)")
+            events.record(cronJob, type: "Normal", reason: "SuccessfulCreate", message: "Created job \(job.name)")
             return job
         } catch {
             guard error.isAlreadyExists else {
-                await events.record(cronJob, type: "Warning", reason: "FailedCreate", message: "Error creating job: \(error)")
+                events.record(cronJob, type: "Warning", reason: "FailedCreate", message: "Error creating job: \(error)")
                 throw error
             }
         }
@@ -115,15 +115,15 @@ public final class CronJobController: Sendable {
             try await client.delete(Job.resource, namespace: job.namespace, name: job.name, propagationPolicy: "Background", uid: job.uid)
         } catch {
             if error.isNotFound { return }
-            await events.record(cronJob, type: "Warning", reason: "FailedDelete", message: "Deleted job: \(error)")
+            events.record(cronJob, type: "Warning", reason: "FailedDelete", message: "Deleted job: \(error)")
             throw error
         }
         logger.info("deleted job", metadata: ["cronjob": "\(cronJob.cacheKey)", "job": "\(job.name)"])
-        await events.record(cronJob, type: "Normal", reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
+        events.record(cronJob, type: "Normal", reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
     }
 
     func record(_ cronJob: CronJob, _ notice: CronJobs.Notice) async {
-        await events.record(cronJob, type: notice.type, reason: notice.reason, message: notice.message)
+        events.record(cronJob, type: notice.type, reason: notice.reason, message: notice.message)
     }
 
     /// The next scheduled time comes without an event: look again then, a tenth of a second
@@ -134,67 +134,6 @@ public final class CronJobController: Sendable {
             try? await Task.sleep(for: .seconds(max(0, time - now)) + .milliseconds(100))
             rechecks.withLock { if $0[key] == time { $0[key] = nil } }
             work.mark(key)
-        }
-    }
-}
-
-/// Events on the objects a controller acts for, as kube-controller-manager's recorder writes
-/// them (core/v1 Events from `component`). A repeat of the last message of a reason for an
-/// object adds to that Event's count instead of making another (the recorder's aggregation,
-/// kept to what a controller that repeats itself every pass needs). Failing to record is
-/// logged, never an error of the pass.
-final class EventRecorder: Sendable {
-    struct Last {
-        var name: String
-        var message: String
-        var count: Int
-    }
-
-    let client: APIClient
-    let logger: Logger
-    let component: String
-    /// The last Event per object and reason ("namespace/name|reason").
-    private let last = Mutex<[String: Last]>([:])
-
-    init(client: APIClient, logger: Logger, component: String) {
-        self.client = client
-        self.logger = logger
-        self.component = component
-    }
-
-    /// Records an Event of `type` (Normal or Warning) on `object`.
-    func record<T: KubernetesObject>(_ object: T, type: String, reason: String, message: String) async {
-        let key = "\(object.cacheKey)|\(reason)"
-        let now = JSONValue.string(APITime.format(APITime.now()))
-        if let previous = last.withLock({ $0[key] }), previous.message == message {
-            do throws(ClientError) {
-                _ = try await client.patch(Event.resource, namespace: object.namespace, name: previous.name,
-                                           ["count": .int(Int64(previous.count + 1)), "lastTimestamp": now])
-                last.withLock { $0[key]?.count = previous.count + 1 }
-                return
-            } catch {
-                // Gone (Events expire): make a new one.
-            }
-        }
-        if type == "Warning" {
-            logger.warning("\(reason): \(message)", metadata: ["object": "\(object.cacheKey)"])
-        }
-        let event: JSONValue = [
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["generateName": .string(object.name + "."), "namespace": .string(object.namespace ?? "default")],
-            "involvedObject": ["apiVersion": .string(T.resource.apiVersion), "kind": .string(T.resource.kind),
-                               "name": .string(object.name), "namespace": .string(object.namespace ?? ""),
-                               "uid": .string(object.uid)],
-            "reason": .string(reason), "message": .string(message), "type": .string(type),
-            "source": ["component": .string(component)], "reportingComponent": .string(component),
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        ]
-        do throws(ClientError) {
-            let made = try await client.create(Event.resource, event)
-            last.withLock { $0[key] = Last(name: made.name ?? "", message: message, count: 1) }
-        } catch {
-            logger.warning("recording an event failed", metadata: ["object": "\(object.cacheKey)", "reason": "\(reason)",
-                                                                   "error": "\(error)"])
         }
     }
 }

@@ -341,7 +341,7 @@ public final class SchedulerDaemon: Sendable {
             if !error.isNotFound { logger.warning("reporting an unschedulable pod failed", metadata: ["pod": "\(pod.cacheKey)", "error": "\(error)"]) }
             return
         }
-        events.record(pod, reason: "FailedScheduling", type: "Warning", message: message)
+        events.record(pod, type: "Warning", reason: "FailedScheduling", message: message)
         logger.info("unschedulable", metadata: ["pod": "\(pod.cacheKey)", "why": "\(message)"])
     }
 }
