@@ -103,4 +103,17 @@ import Testing
         #expect(subset["notReadyAddresses"]?.arrayValue?.compactMap { $0["ip"]?.stringValue } == ["10.244.1.3"])
         #expect(endpoints[path: ["metadata", "labels", "endpoints.kubernetes.io/managed-by"]] == "endpoint-controller")
     }
+
+    @Test func legacyEndpointsStopAtAThousandAddressesReadyFirst() {
+        var pods: [Pod] = []
+        for i in 0..<1100 { pods.append(Self.pod("p\(10_000 + i)", ip: "10.244.\(i / 256).\(i % 256)", ready: i >= 50)) }
+        let endpoints = EndpointSlices.endpoints(Self.service(), pods: pods)
+        let subset = endpoints["subsets"]?.arrayValue?.first ?? .null
+        // 1050 ready, 50 not: the first 1000 ready ones are kept and the object says it is cut.
+        #expect(subset["addresses"]?.arrayValue?.count == 1000)
+        #expect(subset["notReadyAddresses"] == nil)
+        #expect(endpoints[path: ["metadata", "annotations", "endpoints.kubernetes.io/over-capacity"]] == "truncated")
+        let small = EndpointSlices.endpoints(Self.service(), pods: Array(pods.prefix(10)))
+        #expect(small[path: ["metadata", "annotations"]] == nil)
+    }
 }

@@ -59,11 +59,15 @@ public enum EndpointSlices {
     public static func desired(_ service: Service, pods: [Pod], zones: [String: String], maxPerSlice: Int = 100) -> [Slice] {
         let publishNotReady = service.json[path: ["spec", "publishNotReadyAddresses"]]?.boolValue ?? false
         let families = service.addressTypes
-        var groups: [String: Slice] = [:]
-        for pod in pods.sorted(by: { $0.name < $1.name }) {
+        // Endpoints per group (address type and ports), each with its address for sorting.
+        var groups: [String: (slice: Slice, entries: [(address: String, endpoint: JSONValue)])] = [:]
+        // Without named target ports every pod serves the same ports: resolve them once.
+        let named = (service.json[path: ["spec", "ports"]]?.arrayValue ?? []).contains { $0["targetPort"]?.stringValue.map { Int($0) == nil } ?? false }
+        let shared = named ? nil : pods.first.map { resolvedPorts(service, $0) }
+        for pod in pods {
             let ready = pod.isReady
             let terminating = pod.deletionTimestamp != nil
-            let ports = resolvedPorts(service, pod)
+            let ports = shared ?? resolvedPorts(service, pod)
             for address in pod.addresses {
                 let type = address.contains(":") ? "IPv6" : "IPv4"
                 guard families.contains(type) else { continue }
@@ -79,13 +83,13 @@ public enum EndpointSlices {
                     if let zone = zones[node] { endpoint["zone"] = .string(zone) }
                 }
                 let key = type + " " + JSONValue.array(ports).jsonString
-                groups[key, default: Slice(addressType: type, ports: ports, endpoints: [])].endpoints.append(endpoint)
+                groups[key, default: (Slice(addressType: type, ports: ports, endpoints: []), [])].entries.append((address, endpoint))
             }
         }
         var slices: [Slice] = []
         for key in groups.keys.sorted() {
-            let group = groups[key]!
-            let sorted = group.endpoints.sorted { address($0) < address($1) }
+            let group = groups[key]!.slice
+            let sorted = groups[key]!.entries.sorted { $0.address < $1.address }.map(\.endpoint)
             var start = 0
             while start < sorted.count {
                 let chunk = Array(sorted[start..<min(start + maxPerSlice, sorted.count)])
@@ -182,33 +186,50 @@ public enum EndpointSlices {
     /// The legacy Endpoints object of the Service: a subset per port mapping, ready addresses
     /// and not-ready ones (terminating pods left out unless the Service publishes not-ready
     /// addresses), as the endpoints controller writes it.
+    /// The most addresses an Endpoints object holds, and the annotation that says it held more.
+    public static let maxEndpointsAddresses = 1000
+    public static let overCapacityAnnotation = "endpoints.kubernetes.io/over-capacity"
+
     public static func endpoints(_ service: Service, pods: [Pod]) -> JSONValue {
         let publishNotReady = service.json[path: ["spec", "publishNotReadyAddresses"]]?.boolValue ?? false
         var subsets: [String: (ports: [JSONValue], ready: [JSONValue], notReady: [JSONValue])] = [:]
-        for pod in pods.sorted(by: { $0.name < $1.name }) {
-            let terminating = pod.deletionTimestamp != nil
-            if terminating && !publishNotReady { continue }
-            let ports = resolvedPorts(service, pod).map { port -> JSONValue in
-                var p = port
-                if p["name"] == "" { p["name"] = nil }
-                return p
-            }
-            let key = JSONValue.array(ports).jsonString
-            for ip in pod.addresses {
-                var address: JSONValue = ["ip": .string(ip),
-                                          "targetRef": ["kind": "Pod", "namespace": .string(pod.namespace ?? ""),
-                                                        "name": .string(pod.name), "uid": .string(pod.uid)]]
-                if let node = pod.nodeName, !node.isEmpty { address["nodeName"] = .string(node) }
-                if publishNotReady || pod.isReady {
-                    subsets[key, default: (ports, [], [])].ready.append(address)
-                } else {
-                    subsets[key, default: (ports, [], [])].notReady.append(address)
+        // Kubernetes keeps at most 1000 addresses in an Endpoints object (ready ones first) and
+        // says so in an annotation: the slices carry the rest. Only what is kept is built.
+        var room = maxEndpointsAddresses
+        var truncated = false
+        let candidates = pods.filter { publishNotReady || $0.deletionTimestamp == nil }.sorted { $0.name < $1.name }
+        for wantReady in [true, false] {
+            for pod in candidates where (publishNotReady || pod.isReady) == wantReady {
+                let addresses = pod.addresses
+                if addresses.isEmpty { continue }
+                guard room >= addresses.count else {
+                    truncated = true
+                    continue
+                }
+                room -= addresses.count
+                let ports = resolvedPorts(service, pod).map { port -> JSONValue in
+                    var p = port
+                    if p["name"] == "" { p["name"] = nil }
+                    return p
+                }
+                let key = JSONValue.array(ports).jsonString
+                for ip in addresses {
+                    var address: JSONValue = ["ip": .string(ip),
+                                              "targetRef": ["kind": "Pod", "namespace": .string(pod.namespace ?? ""),
+                                                            "name": .string(pod.name), "uid": .string(pod.uid)]]
+                    if let node = pod.nodeName, !node.isEmpty { address["nodeName"] = .string(node) }
+                    if wantReady {
+                        subsets[key, default: (ports, [], [])].ready.append(address)
+                    } else {
+                        subsets[key, default: (ports, [], [])].notReady.append(address)
+                    }
                 }
             }
         }
         var list: [JSONValue] = []
         for key in subsets.keys.sorted() {
             let s = subsets[key]!
+            if s.ready.isEmpty && s.notReady.isEmpty { continue }
             var subset: JSONValue = ["ports": .array(s.ports)]
             if !s.ready.isEmpty { subset["addresses"] = .array(s.ready) }
             if !s.notReady.isEmpty { subset["notReadyAddresses"] = .array(s.notReady) }
@@ -220,6 +241,7 @@ public enum EndpointSlices {
                                  "metadata": ["name": .string(service.name), "namespace": .string(service.namespace ?? ""),
                                               "labels": .object(labels.mapValues(JSONValue.string))]]
         if !list.isEmpty { object["subsets"] = .array(list) }
+        if truncated { object[path: ["metadata", "annotations"]] = [overCapacityAnnotation: "truncated"] }
         return object
     }
 }

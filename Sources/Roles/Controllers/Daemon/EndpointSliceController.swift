@@ -109,7 +109,14 @@ public final class EndpointSliceController: Sendable {
     func syncEndpoints(_ service: Service, _ selected: [Pod]) async throws(ClientError) {
         var wanted = EndpointSlices.endpoints(service, pods: selected)
         if let current = endpoints.get(namespace: service.namespace, name: service.name) {
-            if current.json["subsets"] == wanted["subsets"], current.labels == wanted.labels { return }
+            if current.json["subsets"] == wanted["subsets"], current.labels == wanted.labels,
+               current.annotations[EndpointSlices.overCapacityAnnotation] == wanted.annotations[EndpointSlices.overCapacityAnnotation] {
+                return
+            }
+            // Keep the user's other annotations; ours is set or cleared.
+            var annotations = current.annotations
+            annotations[EndpointSlices.overCapacityAnnotation] = wanted.annotations[EndpointSlices.overCapacityAnnotation]
+            wanted[path: ["metadata", "annotations"]] = annotations.isEmpty ? nil : .object(annotations.mapValues(JSONValue.string))
             wanted.resourceVersion = current.resourceVersion
             _ = try await client.update(Endpoints.resource, wanted)
         } else {
