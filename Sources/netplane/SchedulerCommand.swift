@@ -12,7 +12,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         abstract: "Place pending pods on nodes (filters and scores as kube-scheduler's defaults) and bind them.")
 
     @OptionGroup var daemonFlags: DaemonFlags
-    @Option(help: "A KubeSchedulerConfiguration file: the profile's schedulerName, NodeResourcesFit's scoringStrategy, score plugin weights.")
+    @Option(help: "A KubeSchedulerConfiguration file: percentageOfNodesToScore, the profile's schedulerName, NodeResourcesFit's scoringStrategy, score plugin weights.")
     var config: String?
     @Option(help: "Seconds between full passes.") var resyncPeriod: Double = 30
 
@@ -21,17 +21,28 @@ struct SchedulerCommand: AsyncParsableCommand {
         guard let root = try Yams.load(yaml: text) as? [String: Any] else { throw ValidationError("--config: not a YAML mapping") }
         var settings = Scheduling.Settings()
         var name = SchedulerDaemon.defaultName
-        for key in root.keys where !["apiVersion", "kind", "profiles"].contains(key) {
+        for key in root.keys where !["apiVersion", "kind", "profiles", "percentageOfNodesToScore"].contains(key) {
             throw ValidationError("--config: \(key) is not supported by netplane scheduler")
         }
         guard (root["kind"] as? String) == "KubeSchedulerConfiguration" else {
             throw ValidationError("--config: kind must be KubeSchedulerConfiguration")
         }
+        func percentage(_ value: Any?, _ field: String) throws -> Int? {
+            guard let value else { return nil }
+            guard let n = value as? Int, (0...100).contains(n) else {
+                throw ValidationError("--config: \(field) must be a whole number from 0 to 100 (0: adapt to the cluster's size)")
+            }
+            return n == 0 ? nil : n
+        }
+        settings.percentageOfNodesToScore = try percentage(root["percentageOfNodesToScore"], "percentageOfNodesToScore")
         let profiles = root["profiles"] as? [[String: Any]] ?? []
         guard profiles.count <= 1 else { throw ValidationError("--config: one profile is supported, got \(profiles.count)") }
         guard let profile = profiles.first else { return (settings, name) }
-        for key in profile.keys where !["schedulerName", "plugins", "pluginConfig"].contains(key) {
+        for key in profile.keys where !["schedulerName", "plugins", "pluginConfig", "percentageOfNodesToScore"].contains(key) {
             throw ValidationError("--config: profiles[0].\(key) is not supported")
+        }
+        if let p = try percentage(profile["percentageOfNodesToScore"], "profiles[0].percentageOfNodesToScore") {
+            settings.percentageOfNodesToScore = p
         }
         if let n = profile["schedulerName"] as? String { name = n }
         if let plugins = profile["plugins"] as? [String: Any] {

@@ -62,4 +62,39 @@ import Testing
         let count = { (node: String) in placements.filter { $0 == node }.count }
         #expect(count("big") <= 2 && count("bigger") <= 5 && count("small") <= 1 && count("tainted") == 0, "\(placements)")
     }
+
+    @Test func aConfigFileChoosesTheStrategyAndWhatItCannotHonourIsRefused() throws {
+        let dir = try testDirectory("np-sched-config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = try APIServerProcess(dataDir: dir + "/api")
+        defer { _ = api.stop() }
+        #expect(try api.kubectl(["apply", "-f", "-"], stdin: Self.node("a", cpu: "4") + Self.node("b", cpu: "4")).succeeded)
+        let bad = dir + "/bad.yaml"
+        try "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nparallelism: 32\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try Command.run([productsDirectory() + "/netplane", "scheduler", "--kubeconfig", api.kubeconfig, "--config", bad])
+        #expect(refused.status != 0 && refused.stderr.contains("parallelism is not supported"), "\(refused.stderr)")
+        let config = dir + "/pack.yaml"
+        try """
+            apiVersion: kubescheduler.config.k8s.io/v1
+            kind: KubeSchedulerConfiguration
+            percentageOfNodesToScore: 100
+            profiles:
+            - schedulerName: default-scheduler
+              plugins:
+                score:
+                  disabled: [{name: NodeResourcesBalancedAllocation}]
+              pluginConfig:
+              - name: NodeResourcesFit
+                args: {scoringStrategy: {type: MostAllocated}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let scheduler = try ControllersProcess(api: api, command: "scheduler", arguments: ["--config", config], dir: dir)
+        defer { scheduler.stop() }
+        // MostAllocated packs (balance left out): three pods end on one node.
+        for i in 0..<3 {
+            #expect(try api.kubectl(["run", "p\(i)", "--image=nginx", "--overrides",
+                                     #"{"spec":{"containers":[{"name":"c","image":"nginx","resources":{"requests":{"cpu":"500m"}}}]}}"#]).succeeded)
+            #expect(eventually { !boundNode(api, "p\(i)").isEmpty }, "\(scheduler.logText())")
+        }
+        #expect(Set((0..<3).map { boundNode(api, "p\($0)") }).count == 1)
+    }
 }

@@ -272,7 +272,12 @@ extension Scheduling.Cluster {
                 case .leastAllocated: ((1 - cpuFraction) + (1 - memFraction)) / 2 * 100
                 case .mostAllocated: (cpuFraction + memFraction) / 2 * 100
                 }
-                totals[n] = fitWeight * fit + balancedWeight * (1 - abs(cpuFraction - memFraction)) * 100
+                // BalancedAllocation weighs what pods really request (kube-scheduler's useRequested),
+                // not the non-zero defaults the fit score counts.
+                let actual = nodes[i].requested
+                let cpuUsed = cpu > 0 ? min(1, Double(actual.milliCPU + pod.request.milliCPU) / Double(cpu)) : 1
+                let memUsed = memory > 0 ? min(1, Double(actual.memory + pod.request.memory) / Double(memory)) : 1
+                totals[n] = fitWeight * fit + balancedWeight * (1 - abs(cpuUsed - memUsed)) * 100
                 for (w, term) in pod.preferredNodeTerms where term.matches(nodes[i]) { affinity[n] += Double(w) }
                 if !node.taints.isEmpty {
                     taints[n] = Double(node.taints.filter { t in t.effect == "PreferNoSchedule" && !pod.tolerations.contains { $0.tolerates(t) } }.count)
