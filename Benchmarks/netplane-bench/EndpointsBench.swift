@@ -44,7 +44,7 @@ struct EndpointsBench: AsyncParsableCommand {
         let total = pods
         // The last 2 × flip × rounds pods start not ready, alternately the Service's and the floor's.
         let flipped = 2 * flip * rounds
-        try await sched.parallel(total, clients: 32) { i in
+        try await runConcurrently(total, clients: 32) { i in
             let app = i < total - flipped ? "big" : (i - (total - flipped)) % 2 == 0 ? "big" : "other"
             let name = String(format: "pod-%05d", i)
             let pod: JSONValue = ["apiVersion": "v1", "kind": "Pod",
@@ -97,7 +97,7 @@ struct EndpointsBench: AsyncParsableCommand {
             let others = mine.filter { ($0 - (total - flipped)) % 2 == 1 }.prefix(flip)
             // The floor: the same patches, to pods nothing selects.
             let floorStart = ContinuousClock.now
-            try await sched.parallel(others.count, clients: 32) { k in
+            try await runConcurrently(others.count, clients: 32) { k in
                 let i = Array(others)[k]
                 _ = try await client.patch(Pod.resource, namespace: "default", name: String(format: "pod-%05d", i),
                                            Self.status(ip: "10.\(64 + i / 65536).\((i / 256) % 256).\(i % 256)", ready: true), subresource: "status")
@@ -105,7 +105,7 @@ struct EndpointsBench: AsyncParsableCommand {
             floors.append(sched.seconds(since: floorStart) * 1000)
             let want = readyCount() + service.count
             let t0 = ContinuousClock.now
-            try await sched.parallel(service.count, clients: 32) { k in
+            try await runConcurrently(service.count, clients: 32) { k in
                 let i = Array(service)[k]
                 _ = try await client.patch(Pod.resource, namespace: "default", name: String(format: "pod-%05d", i),
                                            Self.status(ip: "10.\(64 + i / 65536).\((i / 256) % 256).\(i % 256)", ready: true), subresource: "status")

@@ -90,3 +90,24 @@ func waitForIdleKernel(limit: Double = 120) {
         if (b.idle - a.idle) / (b.total - a.total) >= 0.9 { return }
     }
 }
+
+/// `count` calls of `body` (given 0..<count), `clients` at a time: the load the API
+/// benchmarks put on a server.
+func runConcurrently(_ count: Int, clients: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    let next = Locked(0)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<clients {
+            group.addTask {
+                while true {
+                    let i = next.withLock { i in
+                        defer { i += 1 }
+                        return i
+                    }
+                    guard i < count else { return }
+                    try await body(i)
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}

@@ -40,7 +40,7 @@ struct SchedulerBench: AsyncParsableCommand {
 
         let zones = 10
         let start = ContinuousClock.now
-        try await parallel(nodes, clients: 32) { i in
+        try await runConcurrently(nodes, clients: 32) { i in
             let name = String(format: "node-%05d", i)
             let node: JSONValue = [
                 "apiVersion": "v1", "kind": "Node",
@@ -57,7 +57,7 @@ struct SchedulerBench: AsyncParsableCommand {
         // The floor: the same creates with no scheduling at all.
         try await namespace(client, "floor")
         let floorStart = ContinuousClock.now
-        try await parallel(pods, clients: 32) { i in _ = try await client.create(Pod.resource, Self.pod(i, namespace: "floor", spec: [:], scheduler: "nobody")) }
+        try await runConcurrently(pods, clients: 32) { i in _ = try await client.create(Pod.resource, Self.pod(i, namespace: "floor", spec: [:], scheduler: "nobody")) }
         let creates = Double(pods) / seconds(since: floorStart)
         print(String(format: "floor: %d pod creates alone, %.0f pods/s", pods, creates))
         // The floor a scheduler cannot beat here: each pod created and bound (to a node by
@@ -65,7 +65,7 @@ struct SchedulerBench: AsyncParsableCommand {
         try await namespace(client, "floor-bind")
         let bindStart = ContinuousClock.now
         let nodeCount = nodes
-        try await parallel(pods, clients: 32) { i in
+        try await runConcurrently(pods, clients: 32) { i in
             _ = try await client.create(Pod.resource, Self.pod(i, namespace: "floor-bind", spec: [:], scheduler: "nobody"))
             let name = String(format: "pod-%05d", i)
             try await client.post(Pod.resource, namespace: "floor-bind", name: name, subresource: "binding",
@@ -125,7 +125,7 @@ struct SchedulerBench: AsyncParsableCommand {
         defer { watching.cancel() }
         guard await informer.waitForSync() else { throw ValidationError("the pod watch did not start") }
         let start = ContinuousClock.now
-        try await parallel(total, clients: 32) { i in
+        try await runConcurrently(total, clients: 32) { i in
             let extra = spec(i).objectValue ?? [:]
             _ = try await client.create(Pod.resource, Self.pod(i, namespace: namespace, spec: extra))
         }
@@ -162,25 +162,5 @@ struct SchedulerBench: AsyncParsableCommand {
     func seconds(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    /// `count` calls of `body`, `clients` at a time.
-    func parallel(_ count: Int, clients: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-        let next = Locked(0)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    while true {
-                        let i = next.withLock { i in
-                            defer { i += 1 }
-                            return i
-                        }
-                        guard i < count else { return }
-                        try await body(i)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
     }
 }

@@ -149,23 +149,8 @@ struct StoreBench: AsyncParsableCommand {
 
     /// Operations per second: `count` calls of `body`, `clients` at a time.
     func throughput(count: Int, clients: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
-        let next = Locked(0)
         let start = now()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    while true {
-                        let i = next.withLock { i in
-                            defer { i += 1 }
-                            return i
-                        }
-                        guard i < count else { return }
-                        try await body(i)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await runConcurrently(count, clients: clients, body)
         return Double(count) / (now() - start)
     }
 

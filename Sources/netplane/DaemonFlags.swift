@@ -26,7 +26,9 @@ struct DaemonFlags: ParsableArguments {
         let config: ClientConfig
         do { config = try ClientConfig.kubeconfig(kubeconfig) } catch { throw ValidationError("--kubeconfig: \(error)") }
         let bind = metricsBind ?? defaultBind
-        return Daemon(.init(name: name, statusBind: bind.isEmpty ? nil : bind), client: try APIClient(config),
+        // Every informer's watch holds a connection for as long as it runs (`netplane
+        // controllers` runs about fifty), and writes need their own beside them.
+        return Daemon(.init(name: name, statusBind: bind.isEmpty ? nil : bind), client: try APIClient(config, maxConnections: 256),
                       observability: observability)
     }
 }

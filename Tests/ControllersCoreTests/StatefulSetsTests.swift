@@ -27,7 +27,7 @@ import Testing
 
     /// The set's revision as the API server would hold it.
     static func revision(_ set: StatefulSet, _ number: Int) -> ControllerRevision {
-        var json = StatefulSets.newRevision(set, number: number)
+        var json = ControllerRevisions.newRevision(set, number: number)
         json[path: ["metadata", "uid"]] = .string("r-\(number)")
         return ControllerRevision(json: json)
     }
@@ -41,11 +41,11 @@ import Testing
     @Test func createsPodsInOrdinalOrderEachOnceTheOneBeforeIsReady() {
         let set = Self.set()
         let first = StatefulSets.plan(set, pods: [], now: Self.now)
-        let revision = first.createRevision?[path: ["metadata", "name"]]
-        #expect(revision != nil && revision == first.status["updateRevision"] && first.createRevision?["revision"] == 1)
+        let revision = first.revisions.create?[path: ["metadata", "name"]]
+        #expect(revision != nil && revision == first.status["updateRevision"] && first.revisions.create?["revision"] == 1)
         // The revision holds the template as the patch `kubectl rollout undo` applies, labelled for `rollout history`.
-        #expect(first.createRevision?[path: ["data", "spec", "template", "$patch"]] == "replace")
-        #expect(first.createRevision?[path: ["metadata", "labels", "app"]] == "web")
+        #expect(first.revisions.create?[path: ["data", "spec", "template", "$patch"]] == "replace")
+        #expect(first.revisions.create?[path: ["metadata", "labels", "app"]] == "web")
         #expect(names(first.create) == ["web-0"] && names(first.createClaims) == ["data-web-0"])
         let pod = first.create[0]
         #expect(pod[path: ["spec", "hostname"]] == "web-0" && pod[path: ["spec", "subdomain"]] == "nginx")
@@ -62,7 +62,7 @@ import Testing
         let r = Self.revision(set, 1)
         let pending = StatefulSets.plan(set, pods: [Self.pod(0, revision: r.name, phase: "Pending", ready: false)],
                                         claims: Self.claims(0..<1), revisions: [r], now: Self.now)
-        #expect(pending.create.isEmpty && pending.createClaims.isEmpty && pending.createRevision == nil)
+        #expect(pending.create.isEmpty && pending.createClaims.isEmpty && pending.revisions.create == nil)
         let running = StatefulSets.plan(set, pods: [Self.pod(0, revision: r.name)], claims: Self.claims(0..<1), revisions: [r], now: Self.now)
         #expect(names(running.create) == ["web-1"] && names(running.createClaims) == ["data-web-1"])
         #expect(running.status["replicas"] == 1 && running.status["readyReplicas"] == 1 && running.status["observedGeneration"] == 2)
@@ -112,7 +112,7 @@ import Testing
             StatefulSets.plan(set, pods: pods, claims: Self.claims(0..<3), revisions: revisions, now: Self.now)
         }
         let start = plan(v2, old, [r1])
-        #expect(start.createRevision?["revision"] == 2 && start.delete.map(\.name) == ["web-2"])
+        #expect(start.revisions.create?["revision"] == 2 && start.delete.map(\.name) == ["web-2"])
         #expect(start.status["currentRevision"] == .string(r1.name) && start.status["currentReplicas"] == 2 && start.status["updatedReplicas"] == 0)
         let r2 = Self.revision(v2, 2)
         #expect(start.status["updateRevision"] == .string(r2.name))
@@ -155,21 +155,21 @@ import Testing
         let back = Self.set(status: #"{"currentRevision":"\#(r2.name)"}"#)
         let pods = (0..<3).map { Self.pod($0, revision: r2.name) }
         let rollback = StatefulSets.plan(back, pods: pods, claims: Self.claims(0..<3), revisions: [r1, r2], now: Self.now)
-        #expect(rollback.createRevision == nil && rollback.renumber == [r1.name: 3])
+        #expect(rollback.revisions.create == nil && rollback.revisions.renumber == [r1.name: 3])
         #expect(rollback.status["updateRevision"] == .string(r1.name) && rollback.status["currentRevision"] == .string(r2.name))
         #expect(rollback.delete.map(\.name) == ["web-2"])
 
         // Revisions no pod uses beyond revisionHistoryLimit go, the oldest first.
         let history = (1...3).map { Self.revision(Self.set(image: "nginx:\($0)"), $0) }
         let limited = StatefulSets.plan(Self.set(#""revisionHistoryLimit":1,"#, image: "nginx:9"), pods: [], revisions: history, now: Self.now)
-        #expect(limited.prune == [history[0].name, history[1].name] && limited.createRevision?["revision"] == 4)
+        #expect(limited.prune == [history[0].name, history[1].name] && limited.revisions.create?["revision"] == 4)
 
         // A name held by other data: the collision is counted and the name changes.
         var squatter = Self.revision(v1, 1)
-        squatter.json[path: ["metadata", "name"]] = StatefulSets.newRevision(v2, number: 2)[path: ["metadata", "name"]]
+        squatter.json[path: ["metadata", "name"]] = ControllerRevisions.newRevision(v2, number: 2)[path: ["metadata", "name"]]
         let collided = StatefulSets.plan(v2, pods: [], revisions: [squatter], now: Self.now)
         #expect(collided.status["collisionCount"] == 1)
-        #expect(collided.createRevision?[path: ["metadata", "name"]] != squatter.json[path: ["metadata", "name"]])
+        #expect(collided.revisions.create?[path: ["metadata", "name"]] != squatter.json[path: ["metadata", "name"]])
     }
 
     @Test func adoptsOrphansNamedAsItsOwnAndReleasesPodsThatNoLongerMatch() {

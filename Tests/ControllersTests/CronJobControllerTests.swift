@@ -26,16 +26,6 @@ import Testing
         try api.kubectl(["get"] + args + ["-o", "jsonpath=\(path)"]).stdout
     }
 
-    /// Marks the Job's pending pods `phase`, as a node agent would; how many there were.
-    func finish(_ api: APIServerProcess, job: String, phase: String) throws -> Int {
-        let pods = try api.kubectl(["get", "pods", "-l", "batch.kubernetes.io/job-name=\(job)", "-o",
-                                    #"jsonpath={range .items[?(@.status.phase=="Pending")]}{.metadata.name}{" "}{end}"#]).stdout
-            .split(separator: " ")
-        for pod in pods {
-            _ = try api.kubectl(["patch", "pod", String(pod), "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"\#(phase)"}}"#])
-        }
-        return pods.count
-    }
 
     @Test func invalidSchedulesAndZonesAreRefused() throws {
         let dir = try testDirectory("np-cronjob-invalid")
@@ -126,7 +116,7 @@ import Testing
         // The node agent's part: the Job's pod succeeds. The Job controller completes the Job,
         // and the CronJob drops it from its active list and records the success.
         let succeeded = eventually(seconds: 30) {
-            _ = try? finish(api, job: job, phase: "Succeeded")
+            _ = try? finishJobPods(api, job: job, phase: "Succeeded")
             return (try? get(api, ["cronjob", "tick"], "{.status.lastSuccessfulTime}"))?.isEmpty == false
         }
         #expect(succeeded, "\(controllers.logText())")

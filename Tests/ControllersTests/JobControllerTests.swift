@@ -6,15 +6,6 @@ import Testing
 /// --for=condition=complete` returns when it succeeded (the test plays the node agent), and
 /// a Job past its backoff limit fails.
 @Suite(.serialized) struct JobControllerTests {
-    func finish(_ api: APIServerProcess, job: String, phase: String) throws -> Int {
-        let pods = try api.kubectl(["get", "pods", "-l", "batch.kubernetes.io/job-name=\(job)", "-o",
-                                    #"jsonpath={range .items[?(@.status.phase=="Pending")]}{.metadata.name}{" "}{end}"#]).stdout
-            .split(separator: " ")
-        for pod in pods {
-            _ = try api.kubectl(["patch", "pod", String(pod), "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"\#(phase)"}}"#])
-        }
-        return pods.count
-    }
 
     @Test func jobsCompleteAndFail() throws {
         let dir = try testDirectory("np-job")
@@ -26,7 +17,7 @@ import Testing
 
         #expect(try api.kubectl(["create", "job", "once", "--image=busybox", "--", "sh", "-c", "echo hi"]).succeeded)
         #expect(try api.kubectl(["get", "job", "once", "-o", "jsonpath={.spec.selector.matchLabels}"]).stdout.contains("batch.kubernetes.io/controller-uid"))
-        #expect(eventually { ((try? finish(api, job: "once", phase: "Succeeded")) ?? 0) == 1 }, "\(controllers.logText())")
+        #expect(eventually { ((try? finishJobPods(api, job: "once", phase: "Succeeded")) ?? 0) == 1 }, "\(controllers.logText())")
         let waited = try api.kubectl(["wait", "--for=condition=complete", "job/once", "--timeout=30s"])
         #expect(waited.succeeded, "\(waited.stderr)\n\(controllers.logText())")
         #expect(try api.kubectl(["get", "job", "once", "-o", "jsonpath={.status.succeeded}"]).stdout == "1")
@@ -47,7 +38,7 @@ import Testing
             let active = (try? api.kubectl(["get", "pods", "-l", "batch.kubernetes.io/job-name=batch", "-o",
                                             #"jsonpath={range .items[?(@.status.phase=="Pending")]}x{end}"#]).stdout.count) ?? 0
             mostAtOnce = max(mostAtOnce, active)
-            _ = try? finish(api, job: "batch", phase: "Succeeded")
+            _ = try? finishJobPods(api, job: "batch", phase: "Succeeded")
             return (try? api.kubectl(["get", "job", "batch", "-o", "jsonpath={.status.conditions[0].type}"]).stdout) == "Complete"
         }
         #expect(completed, "\(controllers.logText())")
@@ -65,7 +56,7 @@ import Testing
                 spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
             """).succeeded)
         #expect(eventually(seconds: 30) {
-            _ = try? finish(api, job: "flaky", phase: "Failed")
+            _ = try? finishJobPods(api, job: "flaky", phase: "Failed")
             return (try? api.kubectl(["get", "job", "flaky", "-o", "jsonpath={.status.conditions[0].reason}"]).stdout) == "BackoffLimitExceeded"
         }, "\(controllers.logText())")
         #expect(try api.kubectl(["get", "job", "flaky", "-o", "jsonpath={.status.failed}"]).stdout == "2")

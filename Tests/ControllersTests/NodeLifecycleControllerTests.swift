@@ -38,9 +38,6 @@ import Testing
         }
     }
 
-    func field(_ api: APIServerProcess, _ what: String, _ path: String) -> String {
-        (try? api.kubectl(["get"] + what.split(separator: " ").map(String.init) + ["-o", "jsonpath=\(path)"]).stdout) ?? ""
-    }
 
     @Test func aSilentNodeIsTaintedAndItsPodsEvicted() throws {
         let dir = try testDirectory("np-nodelife")
@@ -67,30 +64,30 @@ import Testing
                                      #"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#]).succeeded)
         }
         // The API server gave the plain pod the default tolerations.
-        #expect(field(api, "pod plain", #"{.spec.tolerations[?(@.key=="node.kubernetes.io/unreachable")].tolerationSeconds}"#) == "3")
+        #expect(jsonpath(api, "pod plain", #"{.spec.tolerations[?(@.key=="node.kubernetes.io/unreachable")].tolerationSeconds}"#) == "3")
         // Renewing: healthy well past the grace period.
         Thread.sleep(forTimeInterval: 4)
-        #expect(field(api, "node n1", #"{.status.conditions[?(@.type=="Ready")].status}"#) == "True", "\(controllers.logText())")
-        #expect(field(api, "node n1", "{.spec.taints}").isEmpty)
+        #expect(jsonpath(api, "node n1", #"{.status.conditions[?(@.type=="Ready")].status}"#) == "True", "\(controllers.logText())")
+        #expect(jsonpath(api, "node n1", "{.spec.taints}").isEmpty)
 
         renewer.paused.store(true, ordering: .relaxed)
-        #expect(eventually(seconds: 15) { field(api, "node n1", #"{.status.conditions[?(@.type=="Ready")].reason}"#) == "NodeStatusUnknown" },
+        #expect(eventually(seconds: 15) { jsonpath(api, "node n1", #"{.status.conditions[?(@.type=="Ready")].reason}"#) == "NodeStatusUnknown" },
                 "\(controllers.logText())")
-        #expect(eventually { field(api, "node n1", "{.spec.taints[*].key}").contains("node.kubernetes.io/unreachable") })
+        #expect(eventually { jsonpath(api, "node n1", "{.spec.taints[*].key}").contains("node.kubernetes.io/unreachable") })
         let described = try api.kubectl(["describe", "node", "n1"]).stdout
         #expect(described.contains("node.kubernetes.io/unreachable:NoExecute"), "\(described)")
-        #expect(eventually { field(api, "pod patient", #"{.status.conditions[?(@.type=="Ready")].status}"#) == "False" })
+        #expect(eventually { jsonpath(api, "pod patient", #"{.status.conditions[?(@.type=="Ready")].status}"#) == "False" })
         // The plain pod goes after its 3 s (bound, so gracefully: it is marked for deletion);
         // the patient one stays.
-        #expect(eventually(seconds: 15) { !field(api, "pod plain", "{.metadata.deletionTimestamp}").isEmpty }, "\(controllers.logText())")
-        #expect(field(api, "pod plain", #"{.status.conditions[?(@.type=="DisruptionTarget")].reason}"#) == "DeletionByTaintManager")
-        #expect(field(api, "pod patient", "{.metadata.deletionTimestamp}").isEmpty)
+        #expect(eventually(seconds: 15) { !jsonpath(api, "pod plain", "{.metadata.deletionTimestamp}").isEmpty }, "\(controllers.logText())")
+        #expect(jsonpath(api, "pod plain", #"{.status.conditions[?(@.type=="DisruptionTarget")].reason}"#) == "DeletionByTaintManager")
+        #expect(jsonpath(api, "pod patient", "{.metadata.deletionTimestamp}").isEmpty)
 
         // The agent comes back and reports Ready: the taints go.
         renewer.paused.store(false, ordering: .relaxed)
         #expect(try api.kubectl(["patch", "node", "n1", "--subresource=status", "--type=merge", "-p",
                                  #"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","lastHeartbeatTime":"2026-12-06T10:05:00Z"}]}}"#]).succeeded)
-        #expect(eventually(seconds: 15) { !field(api, "node n1", "{.spec.taints[*].key}").contains("node.kubernetes.io/unreachable") },
-                "\(field(api, "node n1", "{.spec.taints}"))\n\(controllers.logText())")
+        #expect(eventually(seconds: 15) { !jsonpath(api, "node n1", "{.spec.taints[*].key}").contains("node.kubernetes.io/unreachable") },
+                "\(jsonpath(api, "node n1", "{.spec.taints}"))\n\(controllers.logText())")
     }
 }

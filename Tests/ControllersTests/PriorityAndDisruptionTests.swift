@@ -20,9 +20,6 @@ import Testing
         """
     }
 
-    func field(_ api: APIServerProcess, _ what: String, _ path: String) -> String {
-        (try? api.kubectl(["get"] + what.split(separator: " ").map(String.init) + ["-o", "jsonpath=\(path)"]).stdout) ?? ""
-    }
 
     @Test func anImportantPodPreemptsTheLeastImportant() throws {
         let dir = try testDirectory("np-preempt")
@@ -58,17 +55,17 @@ import Testing
         // Two fillers at the default priority take both nodes.
         #expect(try run("filler-a", cpu: "800m").succeeded)
         #expect(try run("filler-b", cpu: "800m").succeeded)
-        #expect(eventually { !field(api, "pod filler-a", "{.spec.nodeName}").isEmpty && !field(api, "pod filler-b", "{.spec.nodeName}").isEmpty },
+        #expect(eventually { !jsonpath(api, "pod filler-a", "{.spec.nodeName}").isEmpty && !jsonpath(api, "pod filler-b", "{.spec.nodeName}").isEmpty },
                 "\(scheduler.logText())")
-        #expect(field(api, "pod filler-a", "{.spec.priority}/{.spec.priorityClassName}") == "10/low")
+        #expect(jsonpath(api, "pod filler-a", "{.spec.priority}/{.spec.priorityClassName}") == "10/low")
         // The important pod fits nowhere until one filler goes.
         #expect(try run("vip", cpu: "800m", priorityClass: "high").succeeded)
-        #expect(field(api, "pod vip", "{.spec.priority}/{.spec.preemptionPolicy}") == "1000/PreemptLowerPriority")
-        #expect(eventually(seconds: 30) { !field(api, "pod vip", "{.spec.nodeName}").isEmpty }, "\(scheduler.logText())")
-        let vipNode = field(api, "pod vip", "{.spec.nodeName}")
+        #expect(jsonpath(api, "pod vip", "{.spec.priority}/{.spec.preemptionPolicy}") == "1000/PreemptLowerPriority")
+        #expect(eventually(seconds: 30) { !jsonpath(api, "pod vip", "{.spec.nodeName}").isEmpty }, "\(scheduler.logText())")
+        let vipNode = jsonpath(api, "pod vip", "{.spec.nodeName}")
         let left = try api.kubectl(["get", "pods", "-o", "name"]).stdout.split(separator: "\n").map(String.init).sorted()
         #expect(left.count == 2 && left.contains("pod/vip"), "\(left)")
-        #expect(field(api, "pod vip", "{.status.nominatedNodeName}") == vipNode)
+        #expect(jsonpath(api, "pod vip", "{.status.nominatedNodeName}") == vipNode)
         let preempted = try api.kubectl(["get", "events", "--field-selector", "reason=Preempted", "-o", "jsonpath={.items[*].message}"]).stdout
         #expect(preempted.contains("on node \(vipNode)"), "\(preempted)")
         // A pod of the same priority as the fillers waits instead of preempting.
@@ -76,7 +73,7 @@ import Testing
         #expect(eventually {
             (try? api.kubectl(["describe", "pod", "patient"]).stdout.contains("0/2 nodes are available: 2 Insufficient cpu.")) == true
         })
-        #expect(field(api, "pod patient", "{.spec.nodeName}").isEmpty)
+        #expect(jsonpath(api, "pod patient", "{.spec.nodeName}").isEmpty)
     }
 
     @Test func aDeploymentSpreadsOverZonesAndKeepsReplicasApart() throws {
@@ -122,7 +119,7 @@ import Testing
             """
         #expect(try api.kubectl(["apply", "-f", "-"], stdin: deployment).succeeded)
         func placements(_ app: String) -> [String] {
-            field(api, "pods -l app=\(app)", "{.items[*].spec.nodeName}").split(separator: " ").map(String.init)
+            jsonpath(api, "pods -l app=\(app)", "{.items[*].spec.nodeName}").split(separator: " ").map(String.init)
         }
         #expect(eventually(seconds: 30) { placements("web").count == 6 }, "\(scheduler.logText())")
         var zones: [Character: Int] = [:]
@@ -131,7 +128,7 @@ import Testing
         // Five nodes for six cache replicas kept apart: five bound, one says why not.
         #expect(eventually(seconds: 30) { placements("cache").count == 5 }, "\(scheduler.logText())")
         #expect(Set(placements("cache")).count == 5)
-        let pending = field(api, "pods -l app=cache", #"{range .items[?(@.status.phase=="Pending")]}{.metadata.name} {.spec.nodeName}{"\n"}{end}"#)
+        let pending = jsonpath(api, "pods -l app=cache", #"{range .items[?(@.status.phase=="Pending")]}{.metadata.name} {.spec.nodeName}{"\n"}{end}"#)
             .split(separator: "\n").filter { $0.split(separator: " ").count == 1 }.map { String($0.split(separator: " ")[0]) }
         #expect(pending.count == 1)
         if let name = pending.first {
@@ -157,26 +154,26 @@ import Testing
         #expect(try api.kubectl(["create", "deployment", "web", "--image=nginx", "--replicas=4"]).succeeded)
         #expect(try api.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"]).succeeded, "\(controllers.logText())")
         #expect(try api.kubectl(["create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=3"]).succeeded)
-        #expect(eventually { field(api, "pdb web", "{.status.disruptionsAllowed}/{.status.currentHealthy}/{.status.desiredHealthy}") == "1/4/3" },
-                "\(field(api, "pdb web", "{.status}"))\n\(controllers.logText())")
+        #expect(eventually { jsonpath(api, "pdb web", "{.status.disruptionsAllowed}/{.status.currentHealthy}/{.status.desiredHealthy}") == "1/4/3" },
+                "\(jsonpath(api, "pdb web", "{.status}"))\n\(controllers.logText())")
         let table = try api.kubectl(["get", "pdb", "web"]).stdout
         #expect(table.contains("MIN AVAILABLE") && table.contains("ALLOWED DISRUPTIONS"), "\(table)")
 
         // Draining a node evicts its pods one disruption at a time; their replacements go to
         // the other node, and the drain returns when the node is empty.
-        let onN1 = field(api, "pods -l app=web", "{.items[*].spec.nodeName}").split(separator: " ").filter { $0 == "n1" }.count
+        let onN1 = jsonpath(api, "pods -l app=web", "{.items[*].spec.nodeName}").split(separator: " ").filter { $0 == "n1" }.count
         #expect(onN1 > 0)
         let drain = try api.kubectl(["drain", "n1", "--ignore-daemonsets", "--timeout=90s"])
         #expect(drain.succeeded && drain.stdout.contains("node/n1 drained"), "\(drain.stdout)\(drain.stderr)\n\(scheduler.logText())")
-        #expect(field(api, "node n1", "{.spec.unschedulable}") == "true")
-        #expect(eventually { Set(field(api, "pods -l app=web", "{.items[*].spec.nodeName}").split(separator: " ")) == ["n2"] })
+        #expect(jsonpath(api, "node n1", "{.spec.unschedulable}") == "true")
+        #expect(eventually { Set(jsonpath(api, "pods -l app=web", "{.items[*].spec.nodeName}").split(separator: " ")) == ["n2"] })
 
         // With every pod needed, an eviction is refused with the budget's reason.
         #expect(try api.kubectl(["patch", "pdb", "web", "--type=merge", "-p", #"{"spec":{"minAvailable":4}}"#]).succeeded)
-        #expect(eventually { field(api, "pdb web", "{.status.disruptionsAllowed}/{.status.observedGeneration}") == "0/2" })
+        #expect(eventually { jsonpath(api, "pdb web", "{.status.disruptionsAllowed}/{.status.observedGeneration}") == "0/2" })
         let refused = try api.kubectl(["drain", "n2", "--ignore-daemonsets", "--timeout=3s"])
         #expect(!refused.succeeded && refused.stderr.contains("Cannot evict pod as it would violate the pod's disruption budget"),
                 "\(refused.stdout)\(refused.stderr)")
-        #expect(field(api, "pods -l app=web", "{.items[*].metadata.name}").split(separator: " ").count == 4)
+        #expect(jsonpath(api, "pods -l app=web", "{.items[*].metadata.name}").split(separator: " ").count == 4)
     }
 }

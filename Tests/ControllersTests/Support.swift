@@ -50,3 +50,19 @@ final class FakeNodeAgent: @unchecked Sendable {
         done.wait()
     }
 }
+
+/// Marks a Job's pending pods `phase`, as a node agent would; how many there were.
+func finishJobPods(_ api: APIServerProcess, job: String, phase: String) throws -> Int {
+    let pods = try api.kubectl(["get", "pods", "-l", "batch.kubernetes.io/job-name=\(job)", "-o",
+                                #"jsonpath={range .items[?(@.status.phase=="Pending")]}{.metadata.name}{" "}{end}"#]).stdout
+        .split(separator: " ")
+    for pod in pods {
+        _ = try api.kubectl(["patch", "pod", String(pod), "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"\#(phase)"}}"#])
+    }
+    return pods.count
+}
+
+/// `kubectl get <what> -o jsonpath=<path>` ("" when it fails).
+func jsonpath(_ api: APIServerProcess, _ what: String, _ path: String) -> String {
+    (try? api.kubectl(["get"] + what.split(separator: " ").map(String.init) + ["-o", "jsonpath=\(path)"]).stdout) ?? ""
+}

@@ -49,6 +49,15 @@ import Testing
                 == "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label).")
     }
 
+    @Test func matchFieldsPinAPodToANodeByName() {
+        // How the DaemonSet controller pins its pods.
+        let pinned = #","affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchFields":[{"key":"metadata.name","operator":"In","values":["n2"]}]}]}}}"#
+        var cluster = Self.cluster([Self.node("n1"), Self.node("n2"), Self.node("n3")])
+        #expect(cluster.schedule(Self.pod("d", spec: pinned)) == .node("n2"))
+        var elsewhere = Self.cluster([Self.node("n1")])
+        #expect(elsewhere.schedule(Self.pod("d", spec: pinned)).message == "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.")
+    }
+
     @Test func softSpreadPrefersTheEmptierZone() {
         let soft = Self.zoneSpread.replacingOccurrences(of: "DoNotSchedule", with: "ScheduleAnyway")
         var cluster = Self.cluster([Self.node("a1", zone: "a"), Self.node("b1", zone: "b")],

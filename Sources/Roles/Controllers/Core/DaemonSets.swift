@@ -8,15 +8,20 @@ import SchedulerCore
 /// with the tolerations Kubernetes adds to every daemon pod), pinned to its node by node
 /// affinity so the scheduler places it; pods on nodes they may not run on, and extra pods,
 /// removed; a RollingUpdate replacing out-of-date pods at most `maxUnavailable` at a time
-/// (OnDelete: only when someone deletes them).
+/// (OnDelete: only when someone deletes them). Every template is a ControllerRevision (for
+/// `kubectl rollout history|undo ds`), its hash the pods' `controller-revision-hash`.
 public enum DaemonSets {
-    public static let hashLabel = "controller-revision-hash"
+    public static let hashLabel = ControllerRevisions.hashLabel
 
     public struct Plan: Sendable {
         /// New pods, by node.
         public var create: [String: JSONValue] = [:]
         public var delete: [Pod] = []
         public var status: JSONValue = .null
+        /// The DaemonSet's ControllerRevisions: orphans to adopt, the current template's to
+        /// create, a rollback's renumbering; and old ones beyond revisionHistoryLimit to delete.
+        public var revisions = ControllerRevisions.Outcome(update: ControllerRevision(json: .emptyObject), history: [], collisionCount: 0)
+        public var prune: [String] = []
     }
 
     /// The tolerations every daemon pod carries, so node conditions do not evict it.
@@ -51,10 +56,14 @@ public enum DaemonSets {
         return reason.hasPrefix("Insufficient") || reason == "Too many pods"
     }
 
-    public static func plan(_ ds: DaemonSet, nodes: [Node], pods: [Pod], now: Int) -> Plan {
+    public static func plan(_ ds: DaemonSet, nodes: [Node], pods: [Pod], revisions: [ControllerRevision] = [], now: Int) -> Plan {
         var plan = Plan()
-        let hash = Deployments.templateHash(ds.template)
+        plan.revisions = ControllerRevisions.resolve(ds, revisions)
+        let hash = ControllerRevisions.hash(of: plan.revisions.update)
         let owned = pods.filter { $0.controllerReference?.uid == ds.uid }
+        let live = Set(owned.compactMap { $0.labels[hashLabel] } + [hash])
+        plan.prune = ControllerRevisions.prune(plan.revisions.history, live: live,
+                                               limit: ds.json[path: ["spec", "revisionHistoryLimit"]]?.intValue ?? 10)
         let mine = owned.filter(ReplicaSets.isActive)
         // A node whose old pod is still stopping gets its new one once it is gone (they may
         // share host ports), as Kubernetes does without maxSurge.
@@ -117,6 +126,7 @@ public enum DaemonSets {
             "updatedNumberScheduled": .int(Int64(kept.filter { $0.labels[hashLabel] == hash }.count)),
             "observedGeneration": .int(Int64(ds.generation)),
         ]
+        if plan.revisions.collisionCount > 0 { plan.status["collisionCount"] = .int(Int64(plan.revisions.collisionCount)) }
         return plan
     }
 }

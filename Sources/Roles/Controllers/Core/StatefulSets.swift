@@ -14,7 +14,7 @@ public enum StatefulSets {
     public static let podNameLabel = "statefulset.kubernetes.io/pod-name"
     public static let podIndexLabel = "apps.kubernetes.io/pod-index"
     /// On a pod: the name of its ControllerRevision; on a ControllerRevision: its hash.
-    public static let revisionLabel = "controller-revision-hash"
+    public static let revisionLabel = ControllerRevisions.hashLabel
 
     /// What to do for one StatefulSet now, in this order.
     public struct Plan: Sendable {
@@ -22,12 +22,9 @@ public enum StatefulSets {
         public var adopt: [Pod] = []
         /// Owned pods the selector no longer matches: let them go.
         public var release: [Pod] = []
-        /// Orphan ControllerRevisions the selector matches: take them over.
-        public var adoptRevisions: [ControllerRevision] = []
-        /// The ControllerRevision of the current template, when none has its data yet.
-        public var createRevision: JSONValue?
-        /// An older revision whose template is back (a rollback): its new revision number, by name.
-        public var renumber: [String: Int] = [:]
+        /// The set's ControllerRevisions: orphans to adopt, the current template's to create, a
+        /// rollback's renumbering.
+        public var revisions = ControllerRevisions.Outcome(update: ControllerRevision(json: .emptyObject), history: [], collisionCount: 0)
         /// Claims to create before the pods that mount them.
         public var createClaims: [JSONValue] = []
         /// New ownerReferences of existing claims (the retention policy), by claim name.
@@ -81,72 +78,10 @@ public enum StatefulSets {
 
     // MARK: - Revisions
 
-    /// What a ControllerRevision keeps of a set: a strategic merge patch that puts its pod
-    /// template back (what `kubectl rollout undo` sends).
-    public static func revisionData(_ template: JSONValue) -> JSONValue {
-        var replacing = template
-        replacing["$patch"] = "replace"
-        return ["spec": ["template": replacing]]
-    }
-
-    /// The pod template a revision holds.
-    public static func template(of revision: ControllerRevision) -> JSONValue? {
-        guard var template = revision.json[path: ["data", "spec", "template"]] else { return nil }
-        template["$patch"] = nil
-        return template
-    }
-
-    public static func number(_ revision: ControllerRevision) -> Int { revision.json["revision"]?.intValue ?? 0 }
-
-    /// The ControllerRevision of the set's current template: `<set>-<hash of its data>`,
-    /// labelled as the template is (so `kubectl rollout history` finds it by the set's
-    /// selector), annotated as the set is (its change-cause), controlled by the set.
-    public static func newRevision(_ set: StatefulSet, number: Int, collisionCount: Int = 0) -> JSONValue {
-        let data = revisionData(set.template)
-        let hash = Deployments.templateHash(data, collisionCount: collisionCount)
-        var labels = stringMap(set.template[path: ["metadata", "labels"]])
-        labels[revisionLabel] = hash
-        var metadata: JSONValue = ["name": .string("\(set.name.prefix(223))-\(hash)"), "namespace": .string(set.namespace ?? ""),
-                                   "labels": .object(labels.mapValues(JSONValue.string)),
-                                   "ownerReferences": [OwnerReference(controlledBy: set).json]]
-        if !set.annotations.isEmpty { metadata["annotations"] = .object(set.annotations.mapValues(JSONValue.string)) }
-        return ["apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": metadata, "data": data,
-                "revision": .int(Int64(number))]
-    }
-
-    /// Oldest first, as Kubernetes sorts them.
-    static func byNumber(_ a: ControllerRevision, _ b: ControllerRevision) -> Bool {
-        number(a) != number(b) ? number(a) < number(b) : a.name < b.name
-    }
-
-    /// The revisions the set is at: the update revision (its template now: an existing
-    /// revision with the same data, renumbered as the newest when it is an older one, or a new
-    /// one) and the current one (the status's, while it exists), with the collision count.
-    static func revisions(_ set: StatefulSet, _ history: [ControllerRevision], into plan: inout Plan)
-        -> (current: ControllerRevision, update: ControllerRevision, collisionCount: Int) {
-        var collisions = set.json[path: ["status", "collisionCount"]]?.intValue ?? 0
-        let next = (history.last.map(number) ?? 0) + 1
-        let data = revisionData(set.template)
-        var update: ControllerRevision
-        if let last = history.last, last.json["data"] == data {
-            update = last
-        } else if let equal = history.last(where: { $0.json["data"] == data }) {
-            update = equal
-            update.json["revision"] = .int(Int64(next))
-            plan.renumber[equal.name] = next
-        } else {
-            var body = newRevision(set, number: next, collisionCount: collisions)
-            // A name already held by other data is a hash collision: count it, so the name differs.
-            while let taken = history.first(where: { $0.name == body.name }), taken.json["data"] != data {
-                collisions += 1
-                body = newRevision(set, number: next, collisionCount: collisions)
-            }
-            plan.createRevision = body
-            update = ControllerRevision(json: body)
-        }
+    /// The revision the set's status says its pods are at (while it exists), else `update`.
+    static func current(_ set: StatefulSet, _ history: [ControllerRevision], update: ControllerRevision) -> ControllerRevision {
         let currentName = set.json[path: ["status", "currentRevision"]]?.stringValue
-        let current = history.first { $0.name == currentName && $0.name != update.name } ?? update
-        return (current, update, collisions)
+        return history.first { $0.name == currentName && $0.name != update.name } ?? update
     }
 
     // MARK: - Pods and claims
@@ -270,18 +205,11 @@ public enum StatefulSets {
             }
         }
         // Its revisions: its own, and orphans its selector matches.
-        var history: [ControllerRevision] = []
-        for revision in revisions where revision.namespace == set.namespace {
-            if let ref = revision.controllerReference {
-                if ref.uid == set.uid { history.append(revision) }
-            } else if selector.matches(revision.labels) && revision.deletionTimestamp == nil && !deleting {
-                plan.adoptRevisions.append(revision)
-                history.append(revision)
-            }
-        }
-        history.sort(by: byNumber)
-        let (current, update, collisions) = Self.revisions(set, history, into: &plan)
-        let currentTemplate = template(of: current) ?? set.template
+        plan.revisions = ControllerRevisions.resolve(set, revisions)
+        let history = plan.revisions.history
+        let update = plan.revisions.update, collisions = plan.revisions.collisionCount
+        let current = Self.current(set, history, update: update)
+        let currentTemplate = ControllerRevisions.template(of: current) ?? set.template
 
         // Pods by ordinal: those in [start, start + replicas), and the condemned beyond, highest first.
         let start = set.json[path: ["spec", "ordinals", "start"]]?.intValue ?? 0
@@ -304,9 +232,8 @@ public enum StatefulSets {
                 plan = Plan()
             } else {
                 let live = Set([current.name, update.name] + controlled.compactMap { $0.labels[revisionLabel] })
-                let old = history.filter { !live.contains($0.name) }
-                let limit = set.json[path: ["spec", "revisionHistoryLimit"]]?.intValue ?? 10
-                if old.count > limit { plan.prune = old.prefix(old.count - limit).map(\.name) }
+                plan.prune = ControllerRevisions.prune(history, live: live,
+                                                       limit: set.json[path: ["spec", "revisionHistoryLimit"]]?.intValue ?? 10)
             }
             plan.status = status(set, pods: existing, current: current.name, update: update.name, collisionCount: collisions,
                                  replacedForUpdate: replacedForUpdate, now: now)

@@ -7,7 +7,8 @@ import Logging
 
 /// The DaemonSet controller of `netplane controllers`: carries out `DaemonSets.plan` — a pod
 /// pinned to every eligible node (the scheduler binds it), misplaced and extra pods removed,
-/// the rolling update — and writes the status `kubectl get ds` and `rollout status` read.
+/// the rolling update, the ControllerRevisions `rollout history|undo ds` read — and writes the
+/// status `kubectl get ds` and `rollout status` read.
 public final class DaemonSetController: Sendable {
     let daemon: Daemon
     let work = WorkQueue()
@@ -15,11 +16,13 @@ public final class DaemonSetController: Sendable {
     let daemonSets: Informer<DaemonSet>
     let pods: Informer<Pod>
     let nodes: Informer<Node>
+    let revisions: Informer<ControllerRevision>
     let expectations = PodExpectations()
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
     static let ownerIndex = "owner"
+    static let namespaceIndex = "namespace"
 
     public init(daemon: Daemon, resyncPeriod: Duration) {
         self.daemon = daemon
@@ -35,6 +38,9 @@ public final class DaemonSetController: Sendable {
                old.json[path: ["spec", "unschedulable"]] == new.json[path: ["spec", "unschedulable"]] { return }
             work.markFull()
         }
+        revisions = daemon.informer(ControllerRevision.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
+            if let ref = event.object.controllerReference, ref.kind == "DaemonSet" { work.mark("\(event.object.namespace ?? "")/\(ref.name)") }
+        }
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "daemonset"))
     }
 
@@ -49,12 +55,16 @@ public final class DaemonSetController: Sendable {
               ds.deletionTimestamp == nil else { return }
         let owned = pods.byIndex(Self.ownerIndex, ds.uid)
         guard expectations.satisfied(ds.uid, cached: owned) else { return }
-        let plan = DaemonSets.plan(ds, nodes: nodes.list(), pods: owned, now: APITime.now())
+        let plan = DaemonSets.plan(ds, nodes: nodes.list(), pods: owned, revisions: revisions.byIndex(Self.namespaceIndex, namespace),
+                                   now: APITime.now())
+        // The revision first: the pods carry its hash.
+        try await writeRevisions(plan.revisions, of: ds, client: client, logger: logger)
         let bodies = plan.create.keys.sorted().map { plan.create[$0]! }
         let (created, deleted) = try await expectations.apply(ds.uid, create: bodies, delete: plan.delete, with: client)
         if created + deleted > 0 {
             logger.info("daemon pods", metadata: ["daemonset": "\(key)", "created": "\(created)", "deleted": "\(deleted)"])
         }
         try await client.writeStatus(ds, plan.status)
+        try await pruneRevisions(plan.prune, namespace: namespace, client: client)
     }
 }

@@ -82,16 +82,7 @@ public final class StatefulSetController: Sendable {
         let plan = StatefulSets.plan(set, pods: cached, claims: existingClaims,
                                      revisions: revisions.byIndex(Self.namespaceIndex, namespace), now: now)
         try await claimPods(set, plan, key)
-        for revision in plan.adoptRevisions {
-            let refs = revision.ownerReferences.map(\.json) + [OwnerReference(controlledBy: set).json]
-            _ = try await client.patch(ControllerRevision.self, namespace: namespace, name: revision.name,
-                                       ["metadata": ["resourceVersion": .string(revision.resourceVersion), "ownerReferences": .array(refs)]])
-        }
-        if let body = plan.createRevision { try await createRevision(body, of: set, key) }
-        for (revision, number) in plan.renumber.sorted(by: { $0.key < $1.key }) {
-            _ = try await client.patch(ControllerRevision.self, namespace: namespace, name: revision, ["revision": .int(Int64(number))])
-            logger.info("template of an older revision is back", metadata: ["statefulset": "\(key)", "revision": "\(revision)", "number": "\(number)"])
-        }
+        try await writeRevisions(plan.revisions, of: set, client: client, logger: logger)
         try await syncClaims(plan, existingClaims, namespace, key)
         for (pod, labels) in plan.relabel.sorted(by: { $0.key < $1.key }) {
             _ = try await client.patch(Pod.self, namespace: namespace, name: pod, ["metadata": ["labels": .object(labels.mapValues(JSONValue.string))]])
@@ -102,11 +93,7 @@ public final class StatefulSetController: Sendable {
                                            "deleted": "\(plan.delete.prefix(deleted).map(\.name).joined(separator: ","))"])
         }
         if plan.status != .null { try await client.writeStatus(set, plan.status) }
-        for revision in plan.prune {
-            do { try await client.delete(ControllerRevision.resource, namespace: namespace, name: revision) } catch {
-                if !error.isNotFound { throw error }
-            }
-        }
+        try await pruneRevisions(plan.prune, namespace: namespace, client: client)
         if let at = plan.recheckAt { recheck(key, at: at, now: now) }
     }
 
@@ -125,25 +112,6 @@ public final class StatefulSetController: Sendable {
                                        ["metadata": ["resourceVersion": .string(pod.resourceVersion),
                                                      "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
             logger.info("released a pod its selector no longer matches", metadata: ["statefulset": "\(key)", "pod": "\(pod.name)"])
-        }
-    }
-
-    /// Creates the revision of the set's template. Its name already taken: by the same data of
-    /// this set, the cache was behind (nothing to do); by anything else, a hash collision,
-    /// counted in the status so the next name differs, as Kubernetes does.
-    func createRevision(_ body: JSONValue, of set: StatefulSet, _ key: String) async throws(ClientError) {
-        do {
-            _ = try await client.create(ControllerRevision.resource, body)
-            logger.info("created a ControllerRevision", metadata: ["statefulset": "\(key)", "revision": "\(body.name ?? "")",
-                                                                  "number": "\(body["revision"]?.intValue ?? 0)"])
-        } catch {
-            guard error.isAlreadyExists else { throw error }
-            let taken = try await client.get(ControllerRevision.self, namespace: set.namespace, name: body.name ?? "")
-            if taken.json["data"] == body["data"], taken.controllerReference?.uid == set.uid { return }
-            var updated = set.json
-            updated[path: ["status", "collisionCount"]] = .int(Int64((set.json[path: ["status", "collisionCount"]]?.intValue ?? 0) + 1))
-            _ = try await client.update(StatefulSet.resource, updated, subresource: "status")
-            throw error
         }
     }
 

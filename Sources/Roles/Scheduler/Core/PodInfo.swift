@@ -52,7 +52,14 @@ extension Scheduling {
             var fields: [JSONValue] = []
             var other = false
             for field in json["matchFields"]?.arrayValue ?? [] {
-                if field["key"] == "metadata.name" { fields.append(field.replacingKey("key", with: "name")) } else { other = true }
+                // metadata.name, matched as if it were a label named "name" of the node.
+                if field["key"] == "metadata.name" {
+                    var byName = field
+                    byName["key"] = "name"
+                    fields.append(byName)
+                } else {
+                    other = true
+                }
             }
             names = other ? LabelSelector(requirements: [Self.never])
                 : (try? LabelSelector(json: ["matchExpressions": .array(fields)])) ?? LabelSelector(requirements: [Self.never])
@@ -283,13 +290,5 @@ extension Scheduling {
             }
         }
         return out
-    }
-}
-
-extension JSONValue {
-    func replacingKey(_ old: String, with new: String) -> JSONValue {
-        guard var object = objectValue, let value = object.removeValue(forKey: old) else { return self }
-        object[new] = value
-        return .object(object)
     }
 }
