@@ -70,4 +70,21 @@ import Testing
         let progressing = plan.status["conditions"]?.arrayValue?.first { $0["type"] == "Progressing" }
         #expect(progressing?["reason"] == "NewReplicaSetAvailable")
     }
+
+    @Test func orphansItsSelectorMatchesAreAdoptedAndStrangersLeftAlone() {
+        func rs(_ name: String, labels: String, owner: String?) -> ReplicaSet {
+            let refs = owner.map { #","ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"x","uid":"\#($0)","controller":true}]"# } ?? ""
+            return ReplicaSet(json: try! JSONValue.parse(#"{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"\#(name)","namespace":"shop","uid":"u-\#(name)","labels":\#(labels)\#(refs)},"spec":{"replicas":1}}"#))
+        }
+        let sets = [rs("orphan", labels: #"{"app":"web"}"#, owner: nil), rs("mine", labels: #"{"app":"web"}"#, owner: "d-1"),
+                    rs("drifted", labels: #"{"app":"api"}"#, owner: "d-1"), rs("theirs", labels: #"{"app":"web"}"#, owner: "d-2"),
+                    rs("unrelated", labels: #"{"app":"db"}"#, owner: nil)]
+        let claimed = Deployments.claim(Self.deployment(), sets)
+        #expect(claimed.owned.map(\.name).sorted() == ["mine", "orphan"])
+        #expect(claimed.adopt.map(\.name) == ["orphan"])
+        #expect(claimed.release.map(\.name) == ["drifted"])
+        var going = Self.deployment()
+        going.json[path: ["metadata", "deletionTimestamp"]] = "2026-12-06T10:00:00Z"
+        #expect(Deployments.claim(going, sets).adopt.isEmpty)
+    }
 }

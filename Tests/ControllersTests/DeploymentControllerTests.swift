@@ -63,4 +63,30 @@ import Testing
         #expect(try api.kubectl(["delete", "deployment", "web", "--cascade=foreground", "--timeout=60s"]).succeeded)
         #expect(try api.kubectl(["get", "rs,pods", "-o", "name"]).stdout.isEmpty)
     }
+
+    @Test func aDeploymentMadeAgainAdoptsItsOrphanedReplicaSet() throws {
+        let dir = try testDirectory("np-deploy-adopt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = try APIServerProcess(dataDir: dir + "/api")
+        defer { _ = api.stop() }
+        let controllers = try ControllersProcess(api: api, arguments: ["--controllers", "deployment,replicaset,garbagecollector"], dir: dir)
+        defer { controllers.stop() }
+        let agent = FakeNodeAgent(api)
+        defer { agent.stop() }
+
+        #expect(try api.kubectl(["create", "deployment", "web", "--image=nginx:1.25", "--replicas=3"]).succeeded)
+        #expect(try api.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"]).succeeded, "\(controllers.logText())")
+        let replicaSet = jsonpath(api, "rs -l app=web", "{.items[0].metadata.name}")
+        let pods = jsonpath(api, "pods -l app=web", "{.items[*].metadata.name}")
+        // Deleted leaving its ReplicaSet and pods behind, then made again: the new Deployment
+        // takes the ReplicaSet over instead of making a second one, and no pod is replaced.
+        #expect(try api.kubectl(["delete", "deployment", "web", "--cascade=orphan"]).succeeded)
+        #expect(eventually { jsonpath(api, "rs \(replicaSet)", "{.metadata.ownerReferences}").isEmpty })
+        #expect(try api.kubectl(["create", "deployment", "web", "--image=nginx:1.25", "--replicas=3"]).succeeded)
+        let uid = jsonpath(api, "deployment web", "{.metadata.uid}")
+        #expect(eventually { jsonpath(api, "rs \(replicaSet)", "{.metadata.ownerReferences[0].uid}") == uid }, "\(controllers.logText())")
+        #expect(try api.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"]).succeeded)
+        #expect(jsonpath(api, "rs -l app=web", "{.items[*].metadata.name}") == replicaSet)
+        #expect(jsonpath(api, "pods -l app=web", "{.items[*].metadata.name}") == pods)
+    }
 }

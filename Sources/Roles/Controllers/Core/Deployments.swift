@@ -55,6 +55,27 @@ public enum Deployments {
         bareTemplate(rs.template) == bareTemplate(deployment.template)
     }
 
+    /// The ReplicaSets a Deployment controls, as Kubernetes' controller-ref manager decides:
+    /// orphans its selector matches are adopted (a Deployment deleted with
+    /// `--cascade=orphan` and made again takes its ReplicaSets back), owned ones it no longer
+    /// matches are released. Nothing is adopted by a Deployment being deleted.
+    public static func claim(_ deployment: Deployment, _ replicaSets: [ReplicaSet])
+        -> (owned: [ReplicaSet], adopt: [ReplicaSet], release: [ReplicaSet]) {
+        guard let selector = try? LabelSelector(json: deployment.selector), !selector.isEverything else { return ([], [], []) }
+        var owned: [ReplicaSet] = [], adopt: [ReplicaSet] = [], release: [ReplicaSet] = []
+        for rs in replicaSets where rs.namespace == deployment.namespace && rs.deletionTimestamp == nil {
+            let matches = selector.matches(rs.labels)
+            if let ref = rs.controllerReference {
+                guard ref.uid == deployment.uid else { continue }
+                if matches { owned.append(rs) } else { release.append(rs) }
+            } else if matches && deployment.deletionTimestamp == nil {
+                adopt.append(rs)
+                owned.append(rs)
+            }
+        }
+        return (owned, adopt, release)
+    }
+
     public static func revision(_ rs: ReplicaSet) -> Int { Int(rs.annotations[revisionAnnotation] ?? "") ?? 0 }
 
     /// An int-or-percent of `total` (maxSurge rounds up, maxUnavailable down).

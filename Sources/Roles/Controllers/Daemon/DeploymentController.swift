@@ -17,17 +17,24 @@ public final class DeploymentController: Sendable {
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
-    static let ownerIndex = "owner"
+    static let namespaceIndex = "namespace"
 
     public init(daemon: Daemon, resyncPeriod: Duration) {
         self.daemon = daemon
         let work = work
-        deployments = daemon.informer(Deployment.self) { event in work.mark(event.object.cacheKey) }
-        replicaSets = daemon.informer(ReplicaSet.self, indexers: [Self.ownerIndex: { rs in rs.controllerReference.map { [$0.uid] } ?? [] }]) { event in
+        deployments = daemon.informer(Deployment.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
+            work.mark(event.object.cacheKey)
+        }
+        let deployments = deployments
+        replicaSets = daemon.informer(ReplicaSet.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
             var versions = [event.object]
             if case .updated(let old, _) = event { versions.append(old) }
             for rs in versions {
                 if let ref = rs.controllerReference, ref.kind == "Deployment" { work.mark("\(rs.namespace ?? "")/\(ref.name)") }
+                // An orphan may be some Deployment's to adopt.
+                if rs.controllerReference == nil {
+                    for deployment in deployments.byIndex(Self.namespaceIndex, rs.namespace ?? "") { work.mark(deployment.cacheKey) }
+                }
             }
         }
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "deployment"))
@@ -42,7 +49,20 @@ public final class DeploymentController: Sendable {
     func sync(_ key: String) async throws(ClientError) {
         guard let (namespace, name) = namespaceAndName(key), let deployment = deployments.get(namespace: namespace, name: name),
               deployment.deletionTimestamp == nil else { return }
-        let owned = replicaSets.byIndex(Self.ownerIndex, deployment.uid).filter { $0.deletionTimestamp == nil }
+        let claimed = Deployments.claim(deployment, replicaSets.byIndex(Self.namespaceIndex, namespace))
+        for rs in claimed.adopt {
+            let refs = rs.ownerReferences.map(\.json) + [OwnerReference(controlledBy: deployment).json]
+            _ = try await client.patch(ReplicaSet.self, namespace: namespace, name: rs.name,
+                                       ["metadata": ["resourceVersion": .string(rs.resourceVersion), "ownerReferences": .array(refs)]])
+            logger.info("adopted a ReplicaSet", metadata: ["deployment": "\(key)", "replicaset": "\(rs.name)"])
+        }
+        for rs in claimed.release {
+            let refs = rs.ownerReferences.filter { $0.uid != deployment.uid }.map(\.json)
+            _ = try await client.patch(ReplicaSet.self, namespace: namespace, name: rs.name,
+                                       ["metadata": ["resourceVersion": .string(rs.resourceVersion), "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
+            logger.info("released a ReplicaSet its selector no longer matches", metadata: ["deployment": "\(key)", "replicaset": "\(rs.name)"])
+        }
+        let owned = claimed.owned
         let plan = Deployments.plan(deployment, owned: owned, now: APITime.now())
         if let body = plan.create {
             do {
