@@ -33,7 +33,6 @@ struct EndpointsBench: AsyncParsableCommand {
         let server = try APIServerProcess(binary: binary, dataDir: scratch + "/api")
         defer { server.stop() }
         let client = try APIClient(try ClientConfig.kubeconfig(server.kubeconfig), maxConnections: 64)
-        let sched = SchedulerBench()
 
         _ = try await client.create(Service.resource, [
             "apiVersion": "v1", "kind": "Service", "metadata": ["name": "big", "namespace": "default"],
@@ -86,7 +85,7 @@ struct EndpointsBench: AsyncParsableCommand {
             guard ContinuousClock.now - start < .seconds(120) else { throw ValidationError("slices show \(readyCount())/\(initial) ready endpoints") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        print(String(format: "%d pods behind the Service, slices complete %.2f s after the controller started", initial, sched.seconds(since: start)))
+        print(String(format: "%d pods behind the Service, slices complete %.2f s after the controller started", initial, seconds(since: start)))
 
         var reactions: [Double] = [], floors: [Double] = []
         for round in 0..<rounds {
@@ -102,7 +101,7 @@ struct EndpointsBench: AsyncParsableCommand {
                 _ = try await client.patch(Pod.resource, namespace: "default", name: String(format: "pod-%05d", i),
                                            Self.status(ip: "10.\(64 + i / 65536).\((i / 256) % 256).\(i % 256)", ready: true), subresource: "status")
             }
-            floors.append(sched.seconds(since: floorStart) * 1000)
+            floors.append(seconds(since: floorStart) * 1000)
             let want = readyCount() + service.count
             let t0 = ContinuousClock.now
             try await runConcurrently(service.count, clients: 32) { k in
@@ -114,7 +113,7 @@ struct EndpointsBench: AsyncParsableCommand {
                 guard ContinuousClock.now - t0 < .seconds(30) else { throw ValidationError("round \(round): \(readyCount())/\(want) ready") }
                 try await Task.sleep(for: .milliseconds(1))
             }
-            reactions.append(sched.seconds(since: t0) * 1000)
+            reactions.append(seconds(since: t0) * 1000)
             print(String(format: "round %d: %d pods Ready -> in the slices after %.1f ms (their %d status writes alone: %.1f ms)",
                          round + 1, service.count, reactions.last!, others.count, floors.last!))
         }

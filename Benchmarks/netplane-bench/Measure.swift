@@ -111,3 +111,9 @@ func runConcurrently(_ count: Int, clients: Int, _ body: @escaping @Sendable (In
         try await group.waitForAll()
     }
 }
+
+/// Seconds since `start`, with the fraction.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}

@@ -159,8 +159,4 @@ struct SchedulerBench: AsyncParsableCommand {
         _ = try await client.create(Namespace.resource, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
     }
 
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }

@@ -1,7 +1,7 @@
 public import APITypes
 public import JSON
 import APIMachinery
-import SchedulerCore
+public import SchedulerCore
 
 /// The DaemonSet controller's decisions, as kube-controller-manager's: one pod on every node
 /// the pod template may run on (its node selector and affinity, the taints it tolerates —
@@ -47,11 +47,11 @@ public enum DaemonSets {
         return pod
     }
 
-    /// Whether the daemon pod may run on the node (its selector, affinity and tolerations).
-    public static func shouldRun(_ ds: DaemonSet, on node: Node) -> Bool {
-        let pod = Pod(json: podTemplate(ds, hash: ""))
-        let info = Scheduling.NodeInfo(node: node, pods: [])
-        guard let reason = Scheduling.filter(pod, info) else { return true }
+    /// Whether the daemon pod (parsed once per plan: `Scheduling.PodInfo(Pod(json:
+    /// podTemplate(ds, hash: "")))`) may run on the node: its selector, affinity and
+    /// tolerations, judged by the scheduler's node filters.
+    public static func shouldRun(_ pod: Scheduling.PodInfo, on node: Node) -> Bool {
+        guard let reason = Scheduling.nodeFilter(pod, Scheduling.NodeInfo(node: node))?.reason else { return true }
         // Capacity is the scheduler's business: the daemon pod is made and waits there.
         return reason.hasPrefix("Insufficient") || reason == "Too many pods"
     }
@@ -70,7 +70,8 @@ public enum DaemonSets {
         let stopping = Set(owned.filter { $0.deletionTimestamp != nil }.compactMap(\.pinnedNode))
         var byNode: [String: [Pod]] = [:]
         for pod in mine { byNode[pod.pinnedNode ?? "", default: []].append(pod) }
-        let eligible = nodes.filter { $0.deletionTimestamp == nil && shouldRun(ds, on: $0) }.sorted { $0.name < $1.name }
+        let daemonPod = Scheduling.PodInfo(Pod(json: podTemplate(ds, hash: "")))
+        let eligible = nodes.filter { $0.deletionTimestamp == nil && shouldRun(daemonPod, on: $0) }.sorted { $0.name < $1.name }
         let eligibleNames = Set(eligible.map(\.name))
         for (node, podsThere) in byNode where !eligibleNames.contains(node) { plan.delete += podsThere }
         var outdated: [Pod] = []

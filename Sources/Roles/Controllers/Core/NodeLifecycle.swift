@@ -1,6 +1,7 @@
 public import APITypes
 public import JSON
 import APIMachinery
+import SchedulerCore
 
 /// The node lifecycle controller's decisions, as kube-controller-manager's: a node whose
 /// agent has not been heard from (its Lease or its Ready heartbeat) for the grace period has
@@ -73,15 +74,17 @@ public enum NodeLifecycle {
         let noExecute = taints.filter { $0["effect"] == "NoExecute" }
         guard !noExecute.isEmpty else { return plan }
         for pod in running {
-            let tolerations = pod.json[path: ["spec", "tolerations"]]?.arrayValue ?? []
+            let tolerations = (pod.json[path: ["spec", "tolerations"]]?.arrayValue ?? []).map(Scheduling.Toleration.init)
             var deadline: Int? = nil
             var evictNow = false
             for taint in noExecute {
-                let matching = tolerations.filter { tolerates($0, taint) }
+                let matching = tolerations.filter {
+                    $0.tolerates(key: taint["key"]?.stringValue ?? "", value: taint["value"]?.stringValue ?? "", effect: "NoExecute")
+                }
                 if matching.isEmpty { evictNow = true; break }
                 // The shortest of the matching tolerations counts; none with seconds: forever.
-                let seconds = matching.compactMap { $0["tolerationSeconds"]?.intValue }
-                guard matching.allSatisfy({ $0["tolerationSeconds"]?.intValue != nil }), let shortest = seconds.min() else { continue }
+                let seconds = matching.compactMap(\.tolerationSeconds)
+                guard seconds.count == matching.count, let shortest = seconds.min() else { continue }
                 let added = taint["timeAdded"]?.stringValue.flatMap(APITime.parse) ?? now
                 deadline = min(deadline ?? .max, added + max(0, shortest))
             }
@@ -92,14 +95,5 @@ public enum NodeLifecycle {
             }
         }
         return plan
-    }
-
-    /// Whether a toleration (JSON) tolerates a NoExecute taint (JSON).
-    static func tolerates(_ t: JSONValue, _ taint: JSONValue) -> Bool {
-        if let effect = t["effect"]?.stringValue, !effect.isEmpty, effect != "NoExecute" { return false }
-        let key = t["key"]?.stringValue ?? ""
-        let exists = t["operator"]?.stringValue == "Exists"
-        if key.isEmpty { return exists }
-        return key == taint["key"]?.stringValue && (exists || (t["value"]?.stringValue ?? "") == (taint["value"]?.stringValue ?? ""))
     }
 }

@@ -4,7 +4,6 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
-import Synchronization
 
 /// The CronJob controller of `netplane controllers`: carries out `CronJobs.plan` — old
 /// finished Jobs deleted, the due Job created (Replace deletes the running ones first), the
@@ -17,8 +16,9 @@ public final class CronJobController: Sendable {
     let cronJobs: Informer<CronJob>
     let jobs: Informer<Job>
     let events: EventRecorder
-    /// The time each CronJob is to be looked at again (one timer per CronJob and time).
-    let rechecks = Mutex<[String: Int]>([:])
+    /// The next scheduled time comes without an event: looked at again a tenth of a second
+    /// after it (kube's margin), so the time has come by the clock the next pass reads.
+    let rechecks: Rechecks
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -32,6 +32,7 @@ public final class CronJobController: Sendable {
             if let ref = event.object.controllerReference, ref.kind == "CronJob" { work.mark("\(event.object.namespace ?? "")/\(ref.name)") }
         }
         events = daemon.eventRecorder(component: "cronjob-controller")
+        rechecks = Rechecks(work, slack: .milliseconds(100))
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "cronjob"))
     }
 
@@ -56,7 +57,7 @@ public final class CronJobController: Sendable {
                 plan = CronJobs.plan(cronJob, jobs: known, now: now)
             }
         }
-        for notice in plan.notices { await record(cronJob, notice) }
+        for notice in plan.notices { record(cronJob, notice) }
         for job in plan.delete { try await delete(job, of: cronJob) }
         var status = plan.status
         if let body = plan.create, let time = plan.scheduledTime {
@@ -69,7 +70,7 @@ public final class CronJobController: Sendable {
             }
         }
         try await client.writeStatus(cronJob, status)
-        recheck(key, at: plan.recheckAt, now: now)
+        rechecks.schedule(key, at: plan.recheckAt, now: now)
     }
 
     /// The Jobs the CronJob controls: the cached ones, and those its status lists that the
@@ -122,18 +123,7 @@ public final class CronJobController: Sendable {
         events.record(cronJob, type: "Normal", reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
     }
 
-    func record(_ cronJob: CronJob, _ notice: CronJobs.Notice) async {
+    func record(_ cronJob: CronJob, _ notice: CronJobs.Notice) {
         events.record(cronJob, type: notice.type, reason: notice.reason, message: notice.message)
-    }
-
-    /// The next scheduled time comes without an event: look again then, a tenth of a second
-    /// after it (kube's margin), so the time has come by the clock the next pass reads.
-    func recheck(_ key: String, at time: Int?, now: Int) {
-        guard let time, rechecks.withLock({ $0.updateValue(time, forKey: key) != time }) else { return }
-        Task { [self] in
-            try? await Task.sleep(for: .seconds(max(0, time - now)) + .milliseconds(100))
-            rechecks.withLock { if $0[key] == time { $0[key] = nil } }
-            work.mark(key)
-        }
     }
 }

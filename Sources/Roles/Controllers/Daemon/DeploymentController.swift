@@ -51,15 +51,11 @@ public final class DeploymentController: Sendable {
               deployment.deletionTimestamp == nil else { return }
         let claimed = Deployments.claim(deployment, replicaSets.byIndex(Self.namespaceIndex, namespace))
         for rs in claimed.adopt {
-            let refs = rs.ownerReferences.map(\.json) + [OwnerReference(controlledBy: deployment).json]
-            _ = try await client.patch(ReplicaSet.self, namespace: namespace, name: rs.name,
-                                       ["metadata": ["resourceVersion": .string(rs.resourceVersion), "ownerReferences": .array(refs)]])
+            try await client.adopt(rs, by: deployment)
             logger.info("adopted a ReplicaSet", metadata: ["deployment": "\(key)", "replicaset": "\(rs.name)"])
         }
         for rs in claimed.release {
-            let refs = rs.ownerReferences.filter { $0.uid != deployment.uid }.map(\.json)
-            _ = try await client.patch(ReplicaSet.self, namespace: namespace, name: rs.name,
-                                       ["metadata": ["resourceVersion": .string(rs.resourceVersion), "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
+            try await client.release(rs, from: deployment)
             logger.info("released a ReplicaSet its selector no longer matches", metadata: ["deployment": "\(key)", "replicaset": "\(rs.name)"])
         }
         let owned = claimed.owned

@@ -4,7 +4,6 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
-import Synchronization
 
 /// The disruption controller of `netplane controllers`: keeps every PodDisruptionBudget's
 /// status (`Disruptions.plan`) current as its pods come, go and turn ready, which is what
@@ -18,8 +17,8 @@ public final class DisruptionController: Sendable {
     let replicaSets: Informer<ReplicaSet>
     let deployments: Informer<Deployment>
     let statefulSets: Informer<StatefulSet>
-    /// The time each budget is to be looked at again (a counted eviction expiring).
-    let rechecks = Mutex<[String: Int]>([:])
+    /// A counted eviction expires without an event.
+    let rechecks: Rechecks
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -39,6 +38,7 @@ public final class DisruptionController: Sendable {
         replicaSets = daemon.informer(ReplicaSet.self) { event in work.markNamespace(event.object, budgets) }
         deployments = daemon.informer(Deployment.self) { event in work.markNamespace(event.object, budgets) }
         statefulSets = daemon.informer(StatefulSet.self) { event in work.markNamespace(event.object, budgets) }
+        rechecks = Rechecks(work)
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "disruption"))
     }
 
@@ -73,13 +73,7 @@ public final class DisruptionController: Sendable {
         let plan = Disruptions.plan(budget, pods: pods.byIndex(Self.namespaceIndex, namespace),
                                     scale: { self.scale(namespace, $0) }, now: now)
         try await client.writeStatus(budget, plan.status)
-        if let at = plan.recheckAt, rechecks.withLock({ $0.updateValue(at, forKey: key) != at }) {
-            Task { [self] in
-                try? await Task.sleep(for: .seconds(max(0, at - now) + 1))
-                rechecks.withLock { if $0[key] == at { $0[key] = nil } }
-                work.mark(key)
-            }
-        }
+        rechecks.schedule(key, at: plan.recheckAt, now: now)
     }
 }
 

@@ -4,7 +4,6 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
-import Synchronization
 
 /// The Job controller of `netplane controllers`: carries out `Jobs.plan` — pods made and
 /// removed, the status written, a finished Job deleted after its TTL — and looks again at a
@@ -16,8 +15,8 @@ public final class JobController: Sendable {
     let jobs: Informer<Job>
     let pods: Informer<Pod>
     let expectations = PodExpectations()
-    /// The time each Job is to be looked at again (one timer per Job and time).
-    let rechecks = Mutex<[String: Int]>([:])
+    /// Deadlines and TTLs come without an event.
+    let rechecks: Rechecks
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -30,6 +29,7 @@ public final class JobController: Sendable {
         pods = daemon.informer(Pod.self, indexers: [Self.ownerIndex: { pod in pod.controllerReference.map { [$0.uid] } ?? [] }]) { event in
             if let ref = event.object.controllerReference, ref.kind == "Job" { work.mark("\(event.object.namespace ?? "")/\(ref.name)") }
         }
+        rechecks = Rechecks(work)
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "job"))
     }
 
@@ -56,13 +56,6 @@ public final class JobController: Sendable {
             logger.info("job pods", metadata: ["job": "\(key)", "created": "\(created)", "deleted": "\(deleted)"])
         }
         try await client.writeStatus(job, plan.status)
-        if let at = plan.recheckAt, rechecks.withLock({ $0.updateValue(at, forKey: key) != at }) {
-            // The deadline or the TTL comes without an event: look again then.
-            Task { [self] in
-                try? await Task.sleep(for: .seconds(max(0, at - now) + 1))
-                rechecks.withLock { if $0[key] == at { $0[key] = nil } }
-                work.mark(key)
-            }
-        }
+        rechecks.schedule(key, at: plan.recheckAt, now: now)
     }
 }

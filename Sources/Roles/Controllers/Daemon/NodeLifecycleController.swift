@@ -38,7 +38,8 @@ public final class NodeLifecycleController: Sendable {
     let events: EventRecorder
     /// The last heartbeat seen per node and when this controller saw it.
     let heartbeats = Mutex<[String: (beat: String, seen: ContinuousClock.Instant)]>([:])
-    let rechecks = Mutex<[String: Int]>([:])
+    /// A toleration runs out without an event.
+    let rechecks: Rechecks
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -55,6 +56,7 @@ public final class NodeLifecycleController: Sendable {
             if let node = event.object.nodeName, !node.isEmpty { work.mark(node) }
         }
         events = daemon.eventRecorder(component: "node-controller")
+        rechecks = Rechecks(work, slack: .zero)
         loop = daemon.syncLoop(work, .init(resyncPeriod: settings.resyncPeriod, name: "nodelifecycle"))
     }
 
@@ -122,12 +124,6 @@ public final class NodeLifecycleController: Sendable {
             logger.info("evicted a pod from a tainted node", metadata: ["pod": "\(pod.cacheKey)", "node": "\(name)"])
             events.record(pod, reason: "TaintManagerEviction", message: "Marking for deletion Pod \(pod.cacheKey)")
         }
-        if let at = plan.recheckAt, rechecks.withLock({ $0.updateValue(at, forKey: name) != at }) {
-            Task { [self] in
-                try? await Task.sleep(for: .seconds(max(0, at - now)))
-                rechecks.withLock { if $0[name] == at { $0[name] = nil } }
-                work.mark(name)
-            }
-        }
+        rechecks.schedule(name, at: plan.recheckAt, now: now)
     }
 }

@@ -61,16 +61,11 @@ public final class ReplicaSetController: Sendable {
         let cached = pods.byIndex(Self.namespaceIndex, namespace)
         let plan = ReplicaSets.plan(rs, pods: cached)
         for pod in plan.adopt {
-            let refs = pod.ownerReferences.map(\.json) + [OwnerReference(controlledBy: rs).json]
-            _ = try await client.patch(Pod.self, namespace: namespace, name: pod.name,
-                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion), "ownerReferences": .array(refs)]])
+            try await client.adopt(pod, by: rs)
             logger.info("adopted a pod", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
         }
         for pod in plan.release {
-            let refs = pod.ownerReferences.filter { $0.uid != rs.uid }.map(\.json)
-            _ = try await client.patch(Pod.self, namespace: namespace, name: pod.name,
-                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion),
-                                                     "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
+            try await client.release(pod, from: rs)
             logger.info("released a pod its selector no longer matches", metadata: ["replicaset": "\(key)", "pod": "\(pod.name)"])
         }
         if expectations.satisfied(rs.uid, cached: cached) {

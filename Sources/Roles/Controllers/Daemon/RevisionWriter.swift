@@ -12,11 +12,7 @@ import Logging
 func writeRevisions<Owner: PodTemplateOwner>(_ outcome: ControllerRevisions.Outcome, of owner: Owner, client: APIClient,
                                              logger: Logger) async throws(ClientError) {
     let what = Owner.resource.singular
-    for revision in outcome.adopt {
-        let refs = revision.ownerReferences.map(\.json) + [OwnerReference(controlledBy: owner).json]
-        _ = try await client.patch(ControllerRevision.self, namespace: owner.namespace, name: revision.name,
-                                   ["metadata": ["resourceVersion": .string(revision.resourceVersion), "ownerReferences": .array(refs)]])
-    }
+    for revision in outcome.adopt { try await client.adopt(revision, by: owner) }
     if let body = outcome.create {
         do {
             _ = try await client.create(ControllerRevision.resource, body)

@@ -4,7 +4,6 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
-import Synchronization
 
 /// The StatefulSet controller of `netplane controllers`: carries out `StatefulSets.plan` —
 /// pods adopted and released, the ControllerRevision of the current template made (or an
@@ -24,8 +23,8 @@ public final class StatefulSetController: Sendable {
     let revisions: Informer<ControllerRevision>
     /// The pods created or deleted but not yet seen so by the cache, by StatefulSet uid.
     let expectations = PodExpectations()
-    /// The time each StatefulSet is to be looked at again (a pod becoming available).
-    let rechecks = Mutex<[String: Int]>([:])
+    /// A ready pod becomes available (minReadySeconds) without an event.
+    let rechecks: Rechecks
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -51,6 +50,7 @@ public final class StatefulSetController: Sendable {
         claims = daemon.informer(PersistentVolumeClaim.self, indexers: [Self.namespaceIndex: { [$0.namespace ?? ""] }]) { event in
             for set in statefulSets.byIndex(Self.namespaceIndex, event.object.namespace ?? "") { work.mark(set.cacheKey) }
         }
+        rechecks = Rechecks(work)
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "statefulset"))
     }
 
@@ -94,23 +94,18 @@ public final class StatefulSetController: Sendable {
         }
         if plan.status != .null { try await client.writeStatus(set, plan.status) }
         try await pruneRevisions(plan.prune, namespace: namespace, client: client)
-        if let at = plan.recheckAt { recheck(key, at: at, now: now) }
+        rechecks.schedule(key, at: plan.recheckAt, now: now)
     }
 
     /// Takes over the orphans the plan adopts and lets go of the pods it releases, each change
     /// conditional on the pod being as seen.
     func claimPods(_ set: StatefulSet, _ plan: StatefulSets.Plan, _ key: String) async throws(ClientError) {
         for pod in plan.adopt {
-            let refs = pod.ownerReferences.map(\.json) + [OwnerReference(controlledBy: set).json]
-            _ = try await client.patch(Pod.self, namespace: set.namespace, name: pod.name,
-                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion), "ownerReferences": .array(refs)]])
+            try await client.adopt(pod, by: set)
             logger.info("adopted a pod", metadata: ["statefulset": "\(key)", "pod": "\(pod.name)"])
         }
         for pod in plan.release {
-            let refs = pod.ownerReferences.filter { $0.uid != set.uid }.map(\.json)
-            _ = try await client.patch(Pod.self, namespace: set.namespace, name: pod.name,
-                                       ["metadata": ["resourceVersion": .string(pod.resourceVersion),
-                                                     "ownerReferences": refs.isEmpty ? .null : .array(refs)]])
+            try await client.release(pod, from: set)
             logger.info("released a pod its selector no longer matches", metadata: ["statefulset": "\(key)", "pod": "\(pod.name)"])
         }
     }
@@ -132,17 +127,6 @@ public final class StatefulSetController: Sendable {
             _ = try await client.patch(PersistentVolumeClaim.self, namespace: namespace, name: name,
                                        ["metadata": ["resourceVersion": .string(claim.resourceVersion),
                                                      "ownerReferences": owners.isEmpty ? .null : .array(owners.map(\.json))]])
-        }
-    }
-
-    /// Looks at the set again at `at`: a ready pod becomes available (minReadySeconds) without
-    /// any event. One timer per set and time.
-    func recheck(_ key: String, at: Int, now: Int) {
-        guard rechecks.withLock({ $0.updateValue(at, forKey: key) != at }) else { return }
-        Task { [self] in
-            try? await Task.sleep(for: .seconds(max(0, at - now) + 1))
-            rechecks.withLock { if $0[key] == at { $0[key] = nil } }
-            work.mark(key)
         }
     }
 }

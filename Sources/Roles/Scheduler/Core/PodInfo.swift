@@ -1,6 +1,6 @@
 public import APITypes
 public import APIMachinery
-import JSON
+public import JSON
 
 extension Scheduling {
     /// What a pod asks for.
@@ -23,12 +23,20 @@ extension Scheduling {
         var exists: Bool
         var value: String
         var effect: String
+        /// How long a NoExecute taint is tolerated (nil: for ever).
+        public var tolerationSeconds: Int?
 
-        init(_ json: JSONValue) {
+        public init(_ json: JSONValue) {
             key = json["key"]?.stringValue ?? ""
             exists = json["operator"]?.stringValue == "Exists"
             value = json["value"]?.stringValue ?? ""
             effect = json["effect"]?.stringValue ?? ""
+            tolerationSeconds = json["tolerationSeconds"]?.intValue
+        }
+
+        /// Whether it tolerates the taint `key=value:effect`.
+        public func tolerates(key: String, value: String, effect: String) -> Bool {
+            tolerates(Taint(key: key, value: value, effect: effect))
         }
 
         /// Key and value (Equal) or key alone (Exists); an empty key with Exists tolerates all.

@@ -68,11 +68,12 @@ extension Scheduling.Cluster {
         return Scheduling.Preemption(node: node, victims: victims, budgetViolations: violations)
     }
 
-    func fitsAfterRemoval(_ pod: Scheduling.PodInfo, _ node: String) -> Bool {
-        var copy = self
-        guard let info = copy.node(node) else { return false }
-        let state = copy.prepare(pod)
-        return copy.filter(pod, info, state) == nil
+    /// Whether the pod fits the node of this (simulated) cluster; prepares, and so caches,
+    /// the group counts here.
+    mutating func fitsAfterRemoval(_ pod: Scheduling.PodInfo, _ node: String) -> Bool {
+        guard let info = self.node(node) else { return false }
+        let state = prepare(pod)
+        return filter(pod, info, state) == nil
     }
 
     static func better(_ a: Scheduling.Preemption, than b: Scheduling.Preemption) -> Bool {

@@ -71,6 +71,26 @@ public enum Scheduling {
         return cluster.filter(p, cluster.nodes[0], state)?.reason
     }
 
+    /// The filters that look at the node alone (NodeUnschedulable, NodeName, TaintToleration,
+    /// NodeAffinity, NodePorts, NodeResourcesFit), not at the rest of the cluster: what a
+    /// DaemonSet asks of a node, and the first part of every scheduling filter.
+    public static func nodeFilter(_ pod: PodInfo, _ node: NodeInfo, nominated: [PodInfo] = []) -> Rejection? {
+        if node.unschedulable,
+           !pod.tolerations.contains(where: { $0.tolerates(.init(key: "node.kubernetes.io/unschedulable", value: "", effect: "NoSchedule")) }) {
+            return Rejection(reason: "node(s) were unschedulable", resolvable: false)
+        }
+        if !pod.nodeName.isEmpty && pod.nodeName != node.name {
+            return Rejection(reason: "node(s) didn't match the requested node name", resolvable: false)
+        }
+        if let taint = node.untoleratedTaint(pod.tolerations) {
+            return Rejection(reason: "node(s) had untolerated taint {\(taint.key): \(taint.value)}", resolvable: false)
+        }
+        if !matchesNodeAffinity(pod, node) {
+            return Rejection(reason: "node(s) didn't match Pod's node affinity/selector", resolvable: false)
+        }
+        return Cluster.fits(pod, node, nominated: nominated)
+    }
+
     /// How many feasible nodes to find before scoring (kube-scheduler's numFeasibleNodesToFind).
     static func feasibleToFind(_ total: Int, _ percentage: Int?) -> Int {
         if total < 100 { return total }
@@ -171,20 +191,7 @@ extension Scheduling.Cluster {
 
     /// Why `node` cannot take `pod`, or nil when it can.
     func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Rejection? {
-        if node.unschedulable,
-           !pod.tolerations.contains(where: { $0.tolerates(.init(key: "node.kubernetes.io/unschedulable", value: "", effect: "NoSchedule")) }) {
-            return Rejection(reason: "node(s) were unschedulable", resolvable: false)
-        }
-        if !pod.nodeName.isEmpty && pod.nodeName != node.name {
-            return Rejection(reason: "node(s) didn't match the requested node name", resolvable: false)
-        }
-        if let taint = node.untoleratedTaint(pod.tolerations) {
-            return Rejection(reason: "node(s) had untolerated taint {\(taint.key): \(taint.value)}", resolvable: false)
-        }
-        if !Scheduling.matchesNodeAffinity(pod, node) {
-            return Rejection(reason: "node(s) didn't match Pod's node affinity/selector", resolvable: false)
-        }
-        if let rejection = Self.fits(pod, node, nominated: state.nominated[node.name] ?? []) { return rejection }
+        if let rejection = Scheduling.nodeFilter(pod, node, nominated: state.nominated[node.name] ?? []) { return rejection }
         if state.rules.isEmpty { return nil }
         let labels = node.labels
         for i in state.rules.indices {
