@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "IPVS", targets: ["IPVS"]),
         .executable(name: "netplane", targets: ["netplane"]),
         .executable(name: "netplane-bench", targets: ["netplane-bench"]),
+        .executable(name: "netplane-pause", targets: ["netplane-pause"]),
         .executable(name: "netplane-testbed", targets: ["netplane-testbed"]),
     ],
     dependencies: [
@@ -174,6 +175,21 @@ let package = Package(
         .target(name: "Scheduler", dependencies: ["SchedulerCore", "DaemonRuntime", "Client", "APIMachinery", "JSON"],
                 path: "Sources/Roles/Scheduler/Daemon", swiftSettings: strict),
 
+        // NodeAgent: `netplane kubelet`. Core: a pod's containers as OCI runtime specs, their
+        // environment, volume files and the pod's status (pure). Daemon: runc, CNI, the image
+        // store, a worker per pod, the agent's API for logs. CNodeAgent: the process and mount
+        // calls Swift's Glibc cannot make; netplane-pause: the sandbox's namespace holder.
+        .target(name: "NodeAgentCore", dependencies: ["APIMachinery", "JSON"], path: "Sources/Roles/NodeAgent/Core",
+                swiftSettings: strict),
+        .target(name: "CNodeAgent", path: "Sources/Roles/NodeAgent/CNodeAgent"),
+        .executableTarget(name: "netplane-pause", path: "Sources/Roles/NodeAgent/Pause"),
+        .target(name: "NodeAgent", dependencies: [
+            "NodeAgentCore", "CNodeAgent", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetNamespace",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Roles/NodeAgent/Daemon", swiftSettings: strict),
+
         // MARK: Plugins (Sources/Plugins): the CNI executables and what only they use.
 
         // CNI: spec types and plugin entry point, without Foundation (JSON through the JSON module).
@@ -194,7 +210,7 @@ let package = Package(
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
             "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Controllers", "Overlay", "Scheduler",
-            "SchedulerCore",
+            "SchedulerCore", "NodeAgent", "NodeAgentCore", "CNodeAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -241,6 +257,8 @@ let package = Package(
                                                              .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ControllersCoreTests", dependencies: ["ControllersCore", "APITypes", "APIMachinery", "Cron", "JSON"],
                     swiftSettings: strict),
+        .testTarget(name: "NodeAgentCoreTests", dependencies: ["NodeAgentCore", "APIMachinery", "JSON"], swiftSettings: strict),
+        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "NodeAgentCore", "JSON", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "APITypes", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),

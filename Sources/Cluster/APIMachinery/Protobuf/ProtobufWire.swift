@@ -109,10 +109,10 @@ struct ProtobufWriter {
 }
 
 /// Base64 (RFC 4648, padded), how `bytes` fields appear in JSON.
-enum Base64 {
+public enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func encode(_ data: ArraySlice<UInt8>) -> String {
+    public static func encode(_ data: ArraySlice<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((data.count + 2) / 3 * 4)
         var i = data.startIndex
@@ -127,7 +127,7 @@ enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
         for c in text.utf8 where c != UInt8(ascii: "=") {
             switch c {
