@@ -117,6 +117,8 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "Sources/Cluster/APIServer", swiftSettings: strict),
         // Client: the Kubernetes API client every daemon uses (kubeconfig, typed verbs,
         // watch, informer with indexers), over AsyncHTTPClient.

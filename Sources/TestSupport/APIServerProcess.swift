@@ -18,15 +18,26 @@ public final class APIServerProcess: @unchecked Sendable {
     public private(set) var server = ""
     public private(set) var token = ""
 
+    /// The network namespace the server (and `kubectl`) run in; nil: this one.
+    public let namespace: String?
+
     public init(binary: String = productsDirectory() + "/netplane", dataDir: String, listen: String = "127.0.0.1:0",
-                extraArgs: [String] = []) throws {
+                extraArgs: [String] = [], namespace: String? = nil) throws {
+        self.namespace = namespace
         self.dataDir = dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         kubeconfig = dataDir + "/kubeconfig"
         log = dataDir + "/apiserver.log"
         try? FileManager.default.removeItem(atPath: kubeconfig)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["apiserver", "--listen", listen, "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
+        let arguments = ["apiserver", "--listen", listen, "--data-dir", dataDir, "--kubeconfig-out", kubeconfig] + extraArgs
+        if let namespace {
+            // `ip netns exec` replaces itself with the server: the pid is the server's.
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         // Appended to, so a restarted server's log follows its predecessor's.
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -56,7 +67,7 @@ public final class APIServerProcess: @unchecked Sendable {
     /// kubectl against this server.
     @discardableResult
     public func kubectl(_ args: [String], stdin: String? = nil) throws -> CommandResult {
-        try Command.run(["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
+        try Command.run((namespace.map { ["ip", "netns", "exec", $0] } ?? []) + ["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
     }
 
     /// SIGTERM, then SIGKILL if the server has not exited within `grace` seconds. Returns

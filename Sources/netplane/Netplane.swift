@@ -165,6 +165,7 @@ struct APIServerCommand: AsyncParsableCommand {
             do { try await api.ensureSystemPriorityClasses() } catch { log.warning("system priority classes: \(error)") }
             do {
                 try await api.reconcileKubernetesService(advertise: settings.advertise, port: actualPort)
+                try await api.reconcileKubeletClientSecret()
                 log.info("service default/kubernetes: \(api.kubernetesServiceIP):443 -> \(settings.advertise.map { "\($0):\(actualPort)" } ?? "no endpoint (listening on loopback or a wildcard; see --advertise-address)")")
             } catch {
                 log.warning("service default/kubernetes: \(error)")

@@ -8,6 +8,7 @@ NETPLANE_APT_PACKAGES=(
     libmnl-dev libnftnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libipset-dev
     pkg-config iproute2 nftables ipset iputils-ping curl python3 tcpdump iperf3
     containernetworking-plugins etcd-server
+    runc busybox-static iptables
 )
 
 # What only the tests need beyond that: the VM lane (qemu boots Debian's kernel, whose

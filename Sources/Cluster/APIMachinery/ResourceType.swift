@@ -114,7 +114,7 @@ public struct ResourceRegistry: Sendable {
         ResourceType(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node",
                      namespaced: false, shortNames: ["no"], subresources: ["status"], resetsStatusOnCreate: false),
         ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true,
-                     shortNames: ["po"], categories: ["all"], subresources: ["status", "binding", "eviction"]),
+                     shortNames: ["po"], categories: ["all"], subresources: ["status", "binding", "eviction", "log"]),
         ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service",
                      namespaced: true, shortNames: ["svc"], categories: ["all"], subresources: ["status"]),
         ResourceType(group: "", version: "v1", plural: "endpoints", singular: "endpoints", kind: "Endpoints",

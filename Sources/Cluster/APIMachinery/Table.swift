@@ -39,6 +39,47 @@ public enum TableConverter {
             }
         }
     }
+    /// A pod's STATUS as kubectl prints it: the waiting or terminated reason of the container
+    /// that has one (CrashLoopBackOff, ErrImagePull, Completed, Error), Init:N/M while init
+    /// containers run, Terminating once deleted, else the phase.
+    static func podStatus(_ o: JSONValue) -> String {
+        var reason = o[path: ["status", "reason"]]?.stringValue ?? o[path: ["status", "phase"]]?.stringValue ?? "Pending"
+        let inits = o[path: ["status", "initContainerStatuses"]]?.arrayValue ?? []
+        let initCount = o[path: ["spec", "initContainers"]]?.arrayValue?.count ?? 0
+        var initializing = false
+        for (i, c) in inits.enumerated() {
+            if let t = c[path: ["state", "terminated"]] {
+                if t["exitCode"]?.intValue == 0 { continue }
+                reason = "Init:" + (t["reason"]?.stringValue ?? "ExitCode:\(t["exitCode"]?.intValue ?? 0)")
+            } else if let w = c[path: ["state", "waiting", "reason"]]?.stringValue, !w.isEmpty, w != "PodInitializing" {
+                reason = "Init:" + w
+            } else {
+                reason = "Init:\(i)/\(initCount)"
+            }
+            initializing = true
+            break
+        }
+        let initialized = (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Initialized" && $0["status"] == "True" }
+        if !initializing || initialized {
+            var running = false
+            for c in (o[path: ["status", "containerStatuses"]]?.arrayValue ?? []).reversed() {
+                if let w = c[path: ["state", "waiting", "reason"]]?.stringValue, !w.isEmpty {
+                    reason = w
+                } else if let t = c[path: ["state", "terminated"]] {
+                    reason = t["reason"]?.stringValue ?? "ExitCode:\(t["exitCode"]?.intValue ?? 0)"
+                } else if c["ready"]?.boolValue == true, c[path: ["state", "running"]] != nil {
+                    running = true
+                }
+            }
+            if reason == "Completed" && running {
+                let ready = (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
+                reason = ready ? "Running" : "NotReady"
+            }
+        }
+        if o.deletionTimestamp != nil { reason = o[path: ["status", "reason"]]?.stringValue == "NodeLost" ? "Unknown" : "Terminating" }
+        return reason
+    }
+
     static func int(_ path: [String]) -> @Sendable (JSONValue, Int) -> JSONValue {
         { o, _ in .int(o[path: path]?.int64Value ?? 0) }
     }
@@ -55,10 +96,7 @@ public enum TableConverter {
                     let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
                     return .string("\(ready)/\(total)")
                 },
-                Column("Status") { o, _ in
-                    if o.deletionTimestamp != nil { return "Terminating" }
-                    return .string(o[path: ["status", "reason"]]?.stringValue ?? o[path: ["status", "phase"]]?.stringValue ?? "Pending")
-                },
+                Column("Status") { o, _ in .string(podStatus(o)) },
                 Column("Restarts", "integer") { o, _ in
                     .int((o[path: ["status", "containerStatuses"]]?.arrayValue ?? []).reduce(0) { $0 + ($1["restartCount"]?.int64Value ?? 0) })
                 },
@@ -92,14 +130,32 @@ public enum TableConverter {
                 },
             ]
         case ("", "nodes"):
-            middle = [
+            // kubectl's node columns: roles from node-role.kubernetes.io/ labels, the agent's
+            // version, and (-o wide) addresses and what the node runs.
+            func address(_ type: String) -> @Sendable (JSONValue, Int) -> JSONValue {
+                { o, _ in
+                    .string((o[path: ["status", "addresses"]]?.arrayValue ?? []).first { $0["type"]?.stringValue == type }?["address"]?.stringValue ?? "<none>")
+                }
+            }
+            return [nameColumn,
                 Column("Status") { o, _ in
                     let ready = (o[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"] == "Ready" }
-                    var s = ready?["status"] == "True" ? "Ready" : "NotReady"
+                    var s = ready?["status"] == "True" ? "Ready" : ready == nil || ready?["status"] == "False" ? "NotReady" : "Unknown"
                     if o[path: ["spec", "unschedulable"]]?.boolValue == true { s += ",SchedulingDisabled" }
                     return .string(s)
                 },
-            ]
+                Column("Roles") { o, _ in
+                    let roles = o.labels.keys.filter { $0.hasPrefix("node-role.kubernetes.io/") }
+                        .map { String($0.dropFirst("node-role.kubernetes.io/".count)) }.sorted()
+                    return .string(roles.isEmpty ? "<none>" : roles.joined(separator: ","))
+                },
+                ageColumn,
+                Column("Version", cell: text(["status", "nodeInfo", "kubeletVersion"])),
+                Column("Internal-IP", priority: 1, cell: address("InternalIP")),
+                Column("External-IP", priority: 1, cell: address("ExternalIP")),
+                Column("OS-Image", priority: 1, cell: text(["status", "nodeInfo", "osImage"], "<unknown>")),
+                Column("Kernel-Version", priority: 1, cell: text(["status", "nodeInfo", "kernelVersion"], "<unknown>")),
+                Column("Container-Runtime", priority: 1, cell: text(["status", "nodeInfo", "containerRuntimeVersion"], "<unknown>"))]
         case ("", "namespaces"):
             middle = [Column("Status", cell: text(["status", "phase"], "Active"))]
         case ("", "configmaps"):

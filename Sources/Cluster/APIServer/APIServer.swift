@@ -35,6 +35,8 @@ public final class APIServer: Sendable {
 
     public let registry = ResourceRegistry.builtin
     public let options: Options
+    /// What this server presents to node agents (their API takes no other token).
+    let kubeletClientToken = (0..<4).map { _ in String(UInt64.random(in: 0..<UInt64.max), radix: 36) }.joined()
     let store: any Store
     let objects: ObjectStore
     let allocator: ServiceAllocator
@@ -152,6 +154,9 @@ public final class APIServer: Sendable {
         }
         if let sub = r.subresource, !view.subresources.contains(sub) {
             throw .notFound(path: request.path)
+        }
+        if r.subresource == "log", resource.kind == "Pod", request.method == "GET", let name = r.name {
+            return try await podLog(request, namespace: r.namespace ?? "default", name: name)
         }
         let verb = Self.verb(request, r)
         guard view.verbs.contains(verb) else {
