@@ -286,12 +286,16 @@ public final class NodeAgentDaemon: Sendable {
     }
 
     /// The node's heartbeats: its Lease renewed every 10 s, its status every minute and
-    /// whenever readiness changes.
+    /// within a second of readiness changing (a CNI configuration appearing or going).
     func heartbeats(nodeUID: String) async {
+        var lastLease = ContinuousClock.now - .seconds(60)
         var lastStatus = ContinuousClock.now
         var wasReady = networkReady
         while !Task.isCancelled {
-            await renewLease(nodeUID: nodeUID)
+            if ContinuousClock.now - lastLease >= .seconds(10) {
+                await renewLease(nodeUID: nodeUID)
+                lastLease = .now
+            }
             let ready = networkReady
             if ready != wasReady || ContinuousClock.now - lastStatus > .seconds(60) {
                 if let node = try? await context.client.get(Node.resource, namespace: nil, name: settings.nodeName),
@@ -300,7 +304,7 @@ public final class NodeAgentDaemon: Sendable {
                     wasReady = ready
                 }
             }
-            try? await Task.sleep(for: .seconds(ready == wasReady ? 10 : 1))
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 
