@@ -35,12 +35,14 @@ struct ChildFailed: Error, CustomStringConvertible {
 
 /// Runs a command to completion and measures it (wall, and the child's user/system CPU).
 /// `environment` replaces this process's environment when given.
-func measureCommand(_ args: [String], stdinFile: String? = nil, environment: [String]? = nil) throws -> Cost {
+/// `quiet`: stderr to /dev/null too (a detached child that inherits it would keep it open).
+func measureCommand(_ args: [String], stdinFile: String? = nil, environment: [String]? = nil, quiet: Bool = false) throws -> Cost {
     var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     if let stdinFile { posix_spawn_file_actions_addopen(&actions, 0, stdinFile, O_RDONLY, 0) }
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    if quiet { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
     var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var envp: [UnsafeMutablePointer<CChar>?] = (environment ?? []).map { strdup($0) } + [nil]
