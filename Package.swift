@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        // WebSocket upgrades (server) and a WebSocket client, for `kubectl exec`.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
@@ -109,7 +111,10 @@ let package = Package(
         .target(name: "APIServer", dependencies: [
             "APIMachinery", "Cron", "JSON", "Storage", "NetAddress",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
@@ -179,8 +184,9 @@ let package = Package(
 
         // NodeAgent: `netplane kubelet`. Core: a pod's containers as OCI runtime specs, their
         // environment, volume files and the pod's status (pure). Daemon: runc, CNI, the image
-        // store, a worker per pod, the agent's API for logs. CNodeAgent: the process and mount
-        // calls Swift's Glibc cannot make; netplane-pause: the sandbox's namespace holder.
+        // store, a worker per pod, the agent's API for logs and exec. CNodeAgent: the process,
+        // mount and terminal calls Swift's Glibc cannot make; netplane-pause: the sandbox's
+        // namespace holder.
         .target(name: "NodeAgentCore", dependencies: ["APIMachinery", "JSON"], path: "Sources/Roles/NodeAgent/Core",
                 swiftSettings: strict),
         .target(name: "CNodeAgent", path: "Sources/Roles/NodeAgent/CNodeAgent"),
@@ -188,6 +194,7 @@ let package = Package(
         .target(name: "NodeAgent", dependencies: [
             "NodeAgentCore", "CNodeAgent", "DaemonRuntime", "Client", "APIMachinery", "JSON", "NetNamespace",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Roles/NodeAgent/Daemon", swiftSettings: strict),

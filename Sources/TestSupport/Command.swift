@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The outcome of running an external command (an independent witness such as `ip -j`).
 public struct CommandResult: Sendable {
@@ -84,4 +84,19 @@ public enum Command {
 
 private final class DataBox: @unchecked Sendable {
     var data = Data()
+}
+
+/// Starts a long-running process (a daemon under test) with its stdout and stderr appended to
+/// `log` (created if missing), so a restarted daemon's log follows its predecessor's.
+public func startLogged(_ executable: String, _ args: [String], log: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = args
+    if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+    let handle = FileHandle(forWritingAtPath: log)
+    handle?.seekToEndOfFile()
+    process.standardError = handle
+    process.standardOutput = handle
+    try process.run()
+    return process
 }

@@ -101,17 +101,7 @@ public final class NodeCluster {
     }
 
     func start(_ name: String, _ executable: String, _ args: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
-        let path = "\(dir)/\(name).log"
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let handle = FileHandle(forWritingAtPath: path)
-        handle?.seekToEndOfFile()
-        process.standardError = handle
-        process.standardOutput = handle
-        try process.run()
-        daemons[name] = process
+        daemons[name] = try startLogged(executable, args, log: "\(dir)/\(name).log")
     }
 
     func startInFabric(_ name: String, _ args: [String]) throws {

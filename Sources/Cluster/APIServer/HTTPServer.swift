@@ -12,7 +12,8 @@ import Glibc
 #endif
 
 /// Carries the API over HTTPS (HTTP/1.1; Hummingbird on SwiftNIO): bearer-token
-/// authentication, the body size limit, and streaming for watches.
+/// authentication, the body size limit, and streaming for watches. (pods/exec upgrades to a
+/// WebSocket before it gets here: ExecProxy, APIServer+Exec.swift.)
 public struct APIHTTPResponder: HTTPResponder {
     public typealias Context = BasicRequestContext
     let api: APIServer
@@ -29,13 +30,13 @@ public struct APIHTTPResponder: HTTPResponder {
         // Health endpoints answer without a token, as kube-apiserver's do for probes.
         var user: TokenAuthenticator.User?
         if !["/healthz", "/readyz", "/livez"].contains(path) {
-            let header = request.headers[.authorization] ?? ""
-            if header.hasPrefix("Bearer ") {
-                let token = String(header.dropFirst(7))
-                user = tokens.user(for: token)
-                if user == nil { user = await api.authenticateServiceAccountToken(token) }
-            }
+            user = await Self.authenticate(request.headers[.authorization], api: api, tokens: tokens)
             guard user != nil else { return Self.response(.error(.unauthorized())) }
+        }
+        // pods/NAME/exec that was not upgraded to a WebSocket: kubectl's SPDY retry.
+        if let exec = ExecRoute(path: path) {
+            let query = Self.queryItems(request.uri.query ?? "")
+            return Self.response(await api.execWithoutWebSocket(exec, query: query))
         }
         var body: [UInt8] = []
         if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method.rawValue) {
@@ -53,10 +54,27 @@ public struct APIHTTPResponder: HTTPResponder {
         return Self.response(await api.handle(apiRequest))
     }
 
-    /// The query string as Go's url.ParseQuery reads it (what kubectl and client-go write):
-    /// `+` is a space, `%XX` a byte. Hummingbird's own parsing leaves `+` alone, which turned
-    /// `-l 'app in (a,b)'` (sent as `app+in+%28a%2Cb%29`) into a label key with plus signs.
+    /// Who `authorization` (the Authorization header) names: a bearer token of the token file,
+    /// else a service account's token; nil when nobody.
+    static func authenticate(_ authorization: String?, api: APIServer, tokens: TokenAuthenticator) async -> TokenAuthenticator.User? {
+        guard let header = authorization, header.hasPrefix("Bearer ") else { return nil }
+        let token = String(header.dropFirst(7))
+        if let user = tokens.user(for: token) { return user }
+        return await api.authenticateServiceAccountToken(token)
+    }
+
+    /// The query string as a dictionary (the last value of a repeated key).
     static func queryParameters(_ raw: String) -> [String: String] {
+        var query: [String: String] = [:]
+        for (key, value) in queryItems(raw) { query[key] = value }
+        return query
+    }
+
+    /// The query string's pairs in order, as Go's url.ParseQuery reads them (what kubectl and
+    /// client-go write): `+` is a space, `%XX` a byte. Hummingbird's own parsing leaves `+`
+    /// alone, which turned `-l 'app in (a,b)'` (sent as `app+in+%28a%2Cb%29`) into a label key
+    /// with plus signs. A key may repeat (exec's `command`, one per argument).
+    static func queryItems(_ raw: String) -> [(String, String)] {
         func decode(_ part: Substring) -> String {
             var bytes: [UInt8] = []
             var input = Array(part.utf8)[...]
@@ -73,12 +91,10 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             return String(decoding: bytes, as: UTF8.self)
         }
-        var query: [String: String] = [:]
-        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+        return raw.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            query[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
+            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
         }
-        return query
     }
 
     static func response(_ response: APIResponse) -> Response {
@@ -101,9 +117,11 @@ public enum APIHTTPServer {
     public static func run(api: APIServer, tokens: TokenAuthenticator, host: String, port: Int,
                            tls: TLSConfiguration, logger: Logger,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // HTTP/1 with WebSocket upgrades, for pods/exec: ExecProxy takes an upgrade or refuses
+        // it; every other request goes to the responder as before.
         let app = Application(
             responder: APIHTTPResponder(api: api, tokens: tokens),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: try .tls(ExecProxy.server(api: api, tokens: tokens), tlsConfiguration: tls),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -2,13 +2,16 @@ import APIMachinery
 import Client
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import JSON
 import NIOCore
 import ServiceLifecycle
 
-/// The agent's own API, what the API server proxies `kubectl logs` and `kubectl top` to:
+/// The agent's own API, what the API server proxies `kubectl logs`, `kubectl exec` and
+/// `kubectl top` to:
 ///
 ///     GET /containerLogs/NAMESPACE/POD/CONTAINER?follow=&previous=&tailLines=&limitBytes=
+///     GET /exec/NAMESPACE/POD/CONTAINER?command=…&stdin=&stdout=&stderr=&tty=  (WebSocket: NodeAgentExec.swift)
 ///     GET /stats/summary
 ///     GET /healthz
 ///
@@ -80,7 +83,10 @@ extension NodeAgentDaemon {
         }
         var quiet = daemon.logger
         quiet.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname(settings.address, port: settings.port)), logger: quiet)
+        // HTTP/1 with WebSocket upgrades for exec (execRouter); every other request goes to `router`.
+        let app = Application(router: router,
+                              server: .http1WebSocketUpgrade(webSocketRouter: execRouter(), configuration: Self.execChannelConfiguration),
+                              configuration: .init(address: .hostname(settings.address, port: settings.port)), logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
         try await group.run()
     }

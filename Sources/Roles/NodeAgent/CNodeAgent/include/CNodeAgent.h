@@ -38,4 +38,16 @@ int netplane_exec_in_netns(const char *netns_path, const char *exe, char *const 
 /* Whether `path` is a namespace file (nsfs), not a leftover plain file. 1 or 0. */
 int netplane_is_namespace_file(const char *path);
 
+/* Add to Sources/Roles/NodeAgent/CNodeAgent/include/CNodeAgent.h, before the final #endif
+   (implemented in Sources/Roles/NodeAgent/CNodeAgent/pty.c). */
+
+/* Opens a pseudo-terminal pair for `kubectl exec -t`: *master stays with the agent, *slave
+   becomes the standard streams of a `runc exec` of a terminal process. The slave starts in raw input mode
+   (output processing kept, as runc's own raw mode keeps it) with the given window size.
+   Both close-on-exec. Returns 0, or -errno. */
+int netplane_open_pty(int *master, int *slave, unsigned short cols, unsigned short rows);
+
+/* Sets the window size of the terminal behind `fd` (TIOCSWINSZ on the master). 0 or -errno. */
+int netplane_set_window_size(int fd, unsigned short cols, unsigned short rows);
+
 #endif
