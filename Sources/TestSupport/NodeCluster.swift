@@ -77,6 +77,9 @@ public final class NodeCluster {
     public func cniConfDir(_ i: Int) -> String { "\(nodeDir(i))/cni" }
     public func kubeletRoot(_ i: Int) -> String { "\(nodeDir(i))/kubelet" }
     public func ipamDir(_ i: Int) -> String { "\(nodeDir(i))/ipam" }
+    /// Node i's cgroup parent: one per cluster, so clusters of tests running side by side
+    /// never share a node's cgroup (its usage is what `kubectl top node` shows).
+    public func cgroupParent(_ i: Int) -> String { "/netplane/\(URL(fileURLWithPath: dir).lastPathComponent)/node\(i)" }
     public func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }
 
     /// The node's conflist: what its kubelet runs (with portmap for hostPorts).
@@ -115,7 +118,7 @@ public final class NodeCluster {
     public func kubeletArguments(_ i: Int, extra: [String] = []) -> [String] {
         ["kubelet", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--netns", node(i).path,
          "--node-ip", "198.18.0.\(10 + i)", "--cni-bin-dir", cniBinDirs, "--cni-conf-dir", cniConfDir(i),
-         "--root", kubeletRoot(i), "--image-dir", dir + "/images", "--cpu", "4", "--memory", "8Gi", "--metrics-bind", "",
+         "--root", kubeletRoot(i), "--image-dir", dir + "/images", "--cgroup-parent", cgroupParent(i), "--cpu", "4", "--memory", "8Gi", "--metrics-bind", "",
          "--resync-period", "10"] + extra
     }
 
@@ -198,6 +201,13 @@ public final class NodeCluster {
                 if let pid = record["sandboxPID"] as? Int, pid > 0 { kill(Int32(pid), SIGKILL) }
                 if let netns = record["netns"] as? String { _ = try? Command.run(["ip", "netns", "delete", netns]) }
             }
+        }
+        // The cluster's cgroup directories (the agents removed their pods' own).
+        let hierarchies = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") ? ["/sys/fs/cgroup"]
+            : ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
+        for hierarchy in hierarchies {
+            for i in nodes.indices.map({ $0 + 1 }) { rmdir(hierarchy + cgroupParent(i)) }
+            rmdir(hierarchy + "/netplane/\(URL(fileURLWithPath: dir).lastPathComponent)")
         }
         for node in nodes { node.remove() }
         fabric.remove()

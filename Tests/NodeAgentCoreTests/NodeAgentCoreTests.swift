@@ -134,7 +134,7 @@ let placement = ContainerPlacement(networkNamespace: "/proc/9/ns/net", ipcNamesp
         #expect(downward == .files([VolumeFile(path: "labels", contents: Array("a=\"1\"\nb=\"2\"".utf8), mode: 0o644)]))
         let projected = try VolumeFiles.kind(json(#"{"name":"v","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}"#),
                                              pod: pod, podIPs: [], hostIP: nil, inputs: inputs, token: { _, _ in "T" })
-        #expect(projected == .files([VolumeFile(path: "token", contents: Array("T".utf8), mode: 0o600)]))
+        #expect(projected == .files([VolumeFile(path: "token", contents: Array("T".utf8), mode: 0o644)]))
     }
 
     @Test func escapesAndUnsupportedVolumesAreRefused() {

@@ -6,8 +6,8 @@ import Testing
 /// network namespaces (NodeCluster). Needs root.
 @Suite(.serialized) struct KubeletRootTests {
     /// The cgroup file of a container instance, v1 or v2 (read directly: an independent witness).
-    static func cgroupValue(node: Int, podUID: String, container: String, v1: (String, String), v2: String) -> String? {
-        let path = "/netplane/node\(node)/pod\(podUID)/\(container)-0"
+    static func cgroupValue(_ cluster: NodeCluster, node: Int, podUID: String, container: String, v1: (String, String), v2: String) -> String? {
+        let path = "\(cluster.cgroupParent(node))/pod\(podUID)/\(container)-0"
         let file = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
             ? "/sys/fs/cgroup\(path)/\(v2)" : "/sys/fs/cgroup/\(v1.0)\(path)/\(v1.1)"
         return (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -26,12 +26,14 @@ import Testing
         try NodeCluster.with(nodes: 1) { cluster in
             try cluster.kubectlOK(["create", "configmap", "settings", "--from-literal=color=blue", "--from-literal=size=L"])
             try cluster.kubectlOK(["create", "secret", "generic", "creds", "--from-literal=password=s3cret"])
+            try cluster.kubectlOK(["create", "serviceaccount", "robot"])
             try cluster.kubectlOK(["apply", "-f", "-"], stdin: """
                 apiVersion: v1
                 kind: Pod
                 metadata: {name: app, labels: {tier: web}}
                 spec:
                   terminationGracePeriodSeconds: 5
+                  serviceAccountName: robot
                   initContainers:
                   - {name: first, image: busybox, command: ["sh", "-c", "echo first > /work/order"], volumeMounts: [{name: work, mountPath: /work}]}
                   - {name: second, image: busybox, command: ["sh", "-c", "echo second >> /work/order"], volumeMounts: [{name: work, mountPath: /work}]}
@@ -43,7 +45,9 @@ import Testing
                     - |
                       trap 'echo stopping; exit 0' TERM
                       cat /work/order; echo COLOR=$COLOR; echo CFG_size=$CFG_size; echo PASSWORD=$(cat /secret/password)
-                      echo NODE=$NODE POD_IP=$POD_IP MEM=$MEM LABELS=$(cat /info/labels); echo GREETING=$GREETING; echo HOST=$(hostname)
+                      echo NODE=$NODE POD_IP=$POD_IP MEM=$MEM LABELS=$(cat /info/labels); echo GREETING=$GREETING
+                      echo TOKEN_PARTS=$(tr . ' ' < /var/run/token/token | wc -w)
+                      echo ID=$(id -u):$(id -g) ROOTFS=$(touch /tmp/probe 2>/dev/null && echo writable || echo read-only); echo HOST=$(hostname)
                       while true; do sleep 1; done
                     env:
                     - {name: COLOR, valueFrom: {configMapKeyRef: {name: settings, key: color}}}
@@ -54,14 +58,17 @@ import Testing
                     - {name: GREETING, value: "hello $(WHO)"}
                     envFrom: [{prefix: CFG_, configMapRef: {name: settings}}]
                     resources: {limits: {memory: 64Mi, cpu: 500m}, requests: {cpu: 250m}}
+                    securityContext: {runAsUser: 1000, runAsGroup: 3000, readOnlyRootFilesystem: true}
                     volumeMounts:
                     - {name: work, mountPath: /work}
                     - {name: creds, mountPath: /secret, readOnly: true}
                     - {name: info, mountPath: /info}
+                    - {name: token, mountPath: /var/run/token}
                   volumes:
                   - {name: work, emptyDir: {}}
                   - {name: creds, secret: {secretName: creds}}
                   - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
+                  - {name: token, projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 3600}}]}}
                 """)
             try waitFor(cluster, "app Ready") { cluster.podField("app", "{.status.conditions[?(@.type==\"Ready\")].status}") == "True" }
             let ip = cluster.podField("app", "{.status.podIP}")
@@ -72,7 +79,7 @@ import Testing
             try waitFor(cluster, "app's log") { (try cluster.kubectl(["logs", "app"]).stdout).contains("HOST=") }
             let log = try cluster.kubectlOK(["logs", "app"])
             for line in ["first\nsecond", "COLOR=blue", "CFG_size=L", "PASSWORD=s3cret", "NODE=node1 POD_IP=\(ip) MEM=64",
-                         "LABELS=tier=\"web\"", "GREETING=hello world", "HOST=app"] {
+                         "LABELS=tier=\"web\"", "GREETING=hello world", "TOKEN_PARTS=3", "ID=1000:3000 ROOTFS=read-only", "HOST=app"] {
                 #expect(log.contains(line), "\(line) not in the log:\n\(log)")
             }
             #expect(try cluster.kubectlOK(["logs", "app", "--tail=1"]) == "HOST=app\n")
@@ -80,10 +87,10 @@ import Testing
             #expect(try cluster.node(1).run(["ping", "-c", "1", "-W", "2", ip]).succeeded)
             // Limits are the container's cgroup's.
             let uid = cluster.podField("app", "{.metadata.uid}")
-            #expect(Self.cgroupValue(node: 1, podUID: uid, container: "app", v1: ("memory", "memory.limit_in_bytes"), v2: "memory.max") == "67108864")
-            let quota = Self.cgroupValue(node: 1, podUID: uid, container: "app", v1: ("cpu", "cpu.cfs_quota_us"), v2: "cpu.max")
+            #expect(Self.cgroupValue(cluster, node: 1, podUID: uid, container: "app", v1: ("memory", "memory.limit_in_bytes"), v2: "memory.max") == "67108864")
+            let quota = Self.cgroupValue(cluster, node: 1, podUID: uid, container: "app", v1: ("cpu", "cpu.cfs_quota_us"), v2: "cpu.max")
             #expect(quota == "50000" || quota == "50000 100000")
-            #expect(Self.cgroupValue(node: 1, podUID: uid, container: "app", v1: ("cpu", "cpu.shares"), v2: "cpu.weight") != nil)
+            #expect(Self.cgroupValue(cluster, node: 1, podUID: uid, container: "app", v1: ("cpu", "cpu.shares"), v2: "cpu.weight") != nil)
             // `kubectl logs -f` streams until the container ends; deletion is graceful (TERM, trap).
             let follow = Process()
             follow.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -114,6 +121,18 @@ import Testing
                     image: busybox
                     command: ["sh", "-c", "echo instance-$(cat /proc/sys/kernel/random/uuid); touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600"]
                     livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: slow}
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: c
+                    image: busybox
+                    command: ["sh", "-c", "sleep 3; touch /tmp/started; sleep 3600"]
+                    startupProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 20}
+                    livenessProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 1}
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -176,6 +195,10 @@ import Testing
             let previous = try cluster.kubectlOK(["logs", "live", "--previous"])
             let current = try cluster.kubectlOK(["logs", "live"])
             #expect(previous.hasPrefix("instance-") && current.hasPrefix("instance-") && previous != current)
+            // A startup probe holds the liveness probe back until the container has started.
+            try waitFor(cluster, "slow started") { cluster.podField("slow", "{.status.containerStatuses[0].started}") == "true" }
+            #expect(cluster.podField("slow", "{.status.containerStatuses[0].restartCount}") == "0")
+            try waitFor(cluster, "slow ready") { cluster.podField("slow", "{.status.conditions[?(@.type==\"Ready\")].status}") == "True" }
             // A crashing container: restarted at once, then after a back-off (CrashLoopBackOff).
             try waitFor(cluster, "crash in back-off") {
                 cluster.podField("crash", "{.status.containerStatuses[0].state.waiting.reason}") == "CrashLoopBackOff"
@@ -338,4 +361,43 @@ import Testing
 extension NodeCluster {
     /// kubectl's stdout, "" on failure.
     func kubectlField(_ args: [String]) -> String { (try? kubectl(args).stdout) ?? "" }
+}
+
+/// `kubectl top`: metrics.k8s.io served by the API server from the node agents' summaries.
+@Suite(.serialized) struct KubectlTopRootTests {
+    @Test func topShowsWhatAPodAndItsNodeUse() throws {
+        try NodeCluster.with(nodes: 1) { cluster in
+            try cluster.kubectlOK(["apply", "-f", "-"], stdin: """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: burner, labels: {app: burner}}
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: spin
+                    image: busybox
+                    command: ["sh", "-c", "while true; do :; done"]
+                    resources: {limits: {cpu: 300m, memory: 32Mi}}
+                """)
+            #expect(eventually(seconds: 30) { cluster.podField("burner", "{.status.phase}") == "Running" })
+            // Two readings 10 s apart make a rate; the cgroup's quota caps it at 300m.
+            var top = ""
+            #expect(eventually(seconds: 40) {
+                top = (try? cluster.kubectl(["top", "pod", "burner", "--no-headers"]).stdout) ?? ""
+                guard let cpu = top.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first,
+                      cpu.hasSuffix("m"), let milli = Int(cpu.dropLast()) else { return false }
+                return milli >= 150
+            }, "kubectl top pod burner: \(top)")
+            let fields = top.split(whereSeparator: \.isWhitespace)
+            #expect(fields.first == "burner" && (Int(fields[1].dropLast()) ?? 0) <= 330, "\(top)")
+            #expect(fields.count == 3 && fields[2].hasSuffix("Mi"), "\(top)")
+            let containers = try cluster.kubectlOK(["top", "pod", "-l", "app=burner", "--containers", "--no-headers"])
+            #expect(containers.hasPrefix("burner") && containers.contains("spin"), "\(containers)")
+            let node = try cluster.kubectlOK(["top", "node", "--no-headers"])
+            #expect(node.hasPrefix("node1") && node.contains("%"), "\(node)")
+            let missing = try cluster.kubectl(["top", "pod", "nope"])
+            #expect(!missing.succeeded && missing.stderr.contains("not found"), "\(missing.stderr)")
+            try cluster.kubectlOK(["delete", "pod", "burner"])
+        }
+    }
 }

@@ -143,6 +143,12 @@ public struct ResourceRegistry: Sendable {
         // authentication.k8s.io/v1: who the caller is (`kubectl auth whoami`); created, never stored.
         ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
                      kind: "SelfSubjectReview", namespaced: false, verbs: ["create"]),
+        // metrics.k8s.io/v1beta1: what `kubectl top` reads, computed on request from the node
+        // agents' summaries (metrics-server's API, served by the API server itself); never stored.
+        ResourceType(group: "metrics.k8s.io", version: "v1beta1", plural: "nodes", singular: "", kind: "NodeMetrics",
+                     namespaced: false, verbs: ["get", "list"]),
+        ResourceType(group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics",
+                     namespaced: true, verbs: ["get", "list"]),
         // discovery.k8s.io/v1
         ResourceType(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
                      kind: "EndpointSlice", namespaced: true),

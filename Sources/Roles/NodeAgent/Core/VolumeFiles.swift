@@ -63,7 +63,8 @@ public enum VolumeFiles {
                     guard let value = token(sa["audience"]?.stringValue, seconds) else {
                         throw ContainerConfigError("volume \(name): the API server issued no service account token")
                     }
-                    files.append(VolumeFile(path: try checked(path, name), contents: Array(value.utf8), mode: 0o600))
+                    // The volume's mode (0644 unless set): the container's user, whoever it is, reads it.
+                    files.append(VolumeFile(path: try checked(path, name), contents: Array(value.utf8), mode: mode))
                 } else {
                     throw ContainerConfigError("volume \(name): projected source \(source.objectValue?.keys.sorted().first ?? "?") is not supported")
                 }

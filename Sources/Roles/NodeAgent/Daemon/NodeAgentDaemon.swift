@@ -52,6 +52,14 @@ public final class NodeAgentDaemon: Sendable {
     let workers = Mutex<[String: Running]>([:])
     /// The token the API server presents when it asks for logs (from the Secret it writes).
     let serverToken = Mutex<String?>(nil)
+    /// The last CPU reading of each cgroup the summary reports, for a rate (nanocores).
+    let cpuSamples = Mutex<[String: CPUSample]>([:])
+
+    struct CPUSample: Sendable {
+        var time: Double
+        var nanos: UInt64
+        var rate: UInt64
+    }
 
     public init(daemon: Daemon, settings: Settings, context: AgentContext) {
         self.daemon = daemon
@@ -290,11 +298,17 @@ public final class NodeAgentDaemon: Sendable {
     func heartbeats(nodeUID: String) async {
         var lastLease = ContinuousClock.now - .seconds(60)
         var lastStatus = ContinuousClock.now
+        var lastSample = ContinuousClock.now - .seconds(60)
         var wasReady = networkReady
         while !Task.isCancelled {
             if ContinuousClock.now - lastLease >= .seconds(10) {
                 await renewLease(nodeUID: nodeUID)
                 lastLease = .now
+            }
+            if ContinuousClock.now - lastSample >= .seconds(10) {
+                // CPU is a rate between two readings: take one every 10 s (kubectl top's window).
+                _ = await summary()
+                lastSample = .now
             }
             let ready = networkReady
             if ready != wasReady || ContinuousClock.now - lastStatus > .seconds(60) {

@@ -151,32 +151,53 @@ extension NodeAgentDaemon {
         }
     }
 
-    /// The summary the metrics API reads: each pod's and the node's CPU and memory.
+    /// The summary the metrics API reads: the node's, each pod's and each container's CPU
+    /// (cumulative, and a rate since the previous reading at least a second old) and working set.
     func summary() async -> JSONValue {
         let now = APITime.format(APITime.now())
+        // Readings of cgroups that are gone (their pods ended) are not kept: the agent takes
+        // one of every live cgroup every 10 s.
+        let cutoff = Date().timeIntervalSince1970 - 120
+        cpuSamples.withLock { $0 = $0.filter { $0.value.time >= cutoff } }
+        func stats(_ path: String) -> (cpu: JSONValue, memory: JSONValue)? {
+            guard let usage = AgentContext.usage(path) else { return nil }
+            return (["time": .string(now), "usageCoreNanoSeconds": .int(Int64(usage.cpuNanos)),
+                     "usageNanoCores": .int(Int64(cpuRate(path, usage.cpuNanos)))],
+                    ["time": .string(now), "workingSetBytes": .int(Int64(usage.memoryBytes))])
+        }
         var podStats: [JSONValue] = []
         for running in workers.withLock({ Array($0.values) }) {
             let worker = running.worker
             let uid = worker.uid
-            guard let usage = context.podUsage(uid) else { continue }
+            guard let pod = stats(context.cgroupPath(uid)) else { continue }
             let parts = running.key.split(separator: "/", maxSplits: 1).map(String.init)
             var containerStats: [JSONValue] = []
-            for (name, path) in await worker.containerCgroups() {
-                guard let u = AgentContext.usage(path) else { continue }
-                containerStats.append(["name": .string(name), "cpu": ["time": .string(now), "usageCoreNanoSeconds": .int(Int64(u.cpuNanos))],
-                                       "memory": ["time": .string(now), "workingSetBytes": .int(Int64(u.memoryBytes))]])
+            for (name, path) in await worker.containerCgroups().sorted(by: { $0.0 < $1.0 }) {
+                guard let c = stats(path) else { continue }
+                containerStats.append(["name": .string(name), "cpu": c.cpu, "memory": c.memory])
             }
             podStats.append(["podRef": ["name": .string(parts.last ?? ""), "namespace": .string(parts.first ?? ""), "uid": .string(uid)],
-                             "cpu": ["time": .string(now), "usageCoreNanoSeconds": .int(Int64(usage.cpuNanos))],
-                             "memory": ["time": .string(now), "workingSetBytes": .int(Int64(usage.memoryBytes))],
-                             "containers": .array(containerStats)])
+                             "cpu": pod.cpu, "memory": pod.memory, "containers": .array(containerStats)])
         }
         // The node's figure is what its pods use (the agent's cgroup parent): several test
         // nodes share one machine, whose own totals would say nothing about any of them.
-        let node = AgentContext.usage(context.settings.cgroupParent) ?? (0, 0)
-        return ["node": ["nodeName": .string(settings.nodeName),
-                         "cpu": ["time": .string(now), "usageCoreNanoSeconds": .int(Int64(node.cpuNanos))],
-                         "memory": ["time": .string(now), "workingSetBytes": .int(Int64(node.memoryBytes))]],
-                "pods": .array(podStats)]
+        let node = stats(context.settings.cgroupParent) ?? (["time": .string(now)], ["time": .string(now)])
+        return ["node": ["nodeName": .string(settings.nodeName), "cpu": node.cpu, "memory": node.memory], "pods": .array(podStats)]
+    }
+
+    /// Nanocores used by the cgroup at `path` since its previous reading (kept when the
+    /// previous one is less than a second old, so frequent callers do not see noise).
+    func cpuRate(_ path: String, _ nanos: UInt64) -> UInt64 {
+        let now = Date().timeIntervalSince1970
+        return cpuSamples.withLock { samples in
+            guard let previous = samples[path] else {
+                samples[path] = CPUSample(time: now, nanos: nanos, rate: 0)
+                return 0
+            }
+            guard now - previous.time >= 1 else { return previous.rate }
+            let rate = nanos >= previous.nanos ? UInt64(Double(nanos - previous.nanos) / (now - previous.time)) : 0
+            samples[path] = CPUSample(time: now, nanos: nanos, rate: rate)
+            return rate
+        }
     }
 }
