@@ -9,7 +9,7 @@ import NIOCore
 /// cgroup samples, memory as the working set), asked of every node at the time of the request.
 /// Nothing is stored: a node whose agent does not answer is left out, as metrics-server does.
 extension APIServer {
-    func metricsRequest(_ request: APIRequest, _ r: Route.ResourceRoute) async throws(APIError) -> APIResponse {
+    func metricsRequest(_ request: APIRequest, _ r: Route.ResourceRoute, _ present: Presenter) async throws(APIError) -> APIResponse {
         guard request.method == "GET" else { throw .methodNotAllowed("metrics.k8s.io is read-only") }
         for key in request.query.keys where !["labelSelector", "fieldSelector", "pretty", "limit"].contains(key) {
             throw .badRequest("unknown query parameter \"\(key)\" for metrics.k8s.io")
@@ -63,9 +63,10 @@ extension APIServer {
             }
             item["kind"] = .string(isNodes ? "NodeMetrics" : "PodMetrics")
             item["apiVersion"] = "metrics.k8s.io/v1beta1"
-            return .json(status: 200, item)
+            return present.encoded(200, item)
         }
-        return .json(status: 200, ["kind": .string(isNodes ? "NodeMetricsList" : "PodMetricsList"), "apiVersion": "metrics.k8s.io/v1beta1",
+        // JSON or protobuf, as the client asks (kubectl top asks for protobuf first).
+        return present.encoded(200, ["kind": .string(isNodes ? "NodeMetricsList" : "PodMetricsList"), "apiVersion": "metrics.k8s.io/v1beta1",
                                    "metadata": .emptyObject, "items": .array(items)])
     }
 

@@ -155,7 +155,7 @@ public final class APIServer: Sendable {
         if let sub = r.subresource, !view.subresources.contains(sub) {
             throw .notFound(path: request.path)
         }
-        if view.group == "metrics.k8s.io" { return try await metricsRequest(request, r) }
+        if view.group == "metrics.k8s.io" { return try await metricsRequest(request, r, present) }
         if r.subresource == "log", resource.kind == "Pod", request.method == "GET", let name = r.name {
             return try await podLog(request, namespace: r.namespace ?? "default", name: name)
         }

@@ -403,6 +403,31 @@ extension ProtobufSchemas {
             FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta")),
             FieldSchema(2, "items", .message("k8s.io.api.certificates.v1.CertificateSigningRequest"), repeated: true),
         ]),
+            // metrics.k8s.io/v1beta1 (`kubectl top`; k8s.io/metrics' generated.proto)
+        MessageSchema("k8s.io.api.metrics.v1beta1.NodeMetrics", [
+            FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")),
+            FieldSchema(2, "timestamp", .time),
+            FieldSchema(3, "window", .duration),
+            FieldSchema(4, "usage", .map(.quantity)),
+        ]),
+        MessageSchema("k8s.io.api.metrics.v1beta1.NodeMetricsList", [
+            FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta")),
+            FieldSchema(2, "items", .message("k8s.io.api.metrics.v1beta1.NodeMetrics"), repeated: true),
+        ]),
+        MessageSchema("k8s.io.api.metrics.v1beta1.PodMetrics", [
+            FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")),
+            FieldSchema(2, "timestamp", .time),
+            FieldSchema(3, "window", .duration),
+            FieldSchema(4, "containers", .message("k8s.io.api.metrics.v1beta1.ContainerMetrics"), repeated: true),
+        ]),
+        MessageSchema("k8s.io.api.metrics.v1beta1.ContainerMetrics", [
+            FieldSchema(1, "name", .string),
+            FieldSchema(2, "usage", .map(.quantity)),
+        ]),
+        MessageSchema("k8s.io.api.metrics.v1beta1.PodMetricsList", [
+            FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta")),
+            FieldSchema(2, "items", .message("k8s.io.api.metrics.v1beta1.PodMetrics"), repeated: true),
+        ]),
             // authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`)
         MessageSchema("k8s.io.api.authentication.v1.SelfSubjectReview", [
             FieldSchema(1, "metadata", .message("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")),
