@@ -70,44 +70,16 @@ extension APIServer {
         guard route.subresource == "exec" else {
             throw .badRequest("pods/attach is not supported by netplane (containers run without a console to attach to); use kubectl exec")
         }
-        guard let pods = registry.resource(group: "", version: "v1", plural: "pods"),
-              let nodes = registry.resource(group: "", version: "v1", plural: "nodes") else {
+        guard let pods = registry.resource(group: "", version: "v1", plural: "pods") else {
             throw .notFound(path: "/api/v1/namespaces/\(route.namespace)/pods/\(route.pod)/exec")
         }
         let (pod, _) = try await objects.get(pods, namespace: route.namespace, name: route.pod)
         var options = RemoteCommand.Options(query: query)
-        options.container = try Self.execContainer(of: pod, named: route.pod, asked: options.container)
+        options.container = try Self.podContainer(of: pod, named: route.pod, asked: options.container)
         if let problem = options.problem { throw .badRequest(problem) }
-        guard let nodeName = pod[path: ["spec", "nodeName"]]?.stringValue, !nodeName.isEmpty else {
-            throw .badRequest("pod \(route.pod) does not have a host assigned")
-        }
-        let (node, _) = try await objects.get(nodes, namespace: nil, name: nodeName)
-        let (host, port) = try Self.nodeAgentAddress(node)
-        let agent = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let (nodeName, agent) = try await nodeAgent(of: pod, named: route.pod)
         let path = ["exec", route.namespace, route.pod, options.container].map(RemoteCommand.percentEncoded).joined(separator: "/")
         return ExecTarget(node: nodeName, agent: agent, url: "ws://\(agent)/\(path)?\(options.agentQuery)", options: options)
-    }
-
-    /// The container an exec runs in: the one asked for (any container of the pod, init and
-    /// ephemeral ones included), else the pod's only container (kube-apiserver's
-    /// streamLocation, its messages).
-    static func execContainer(of pod: JSONValue, named name: String, asked: String) throws(APIError) -> String {
-        func names(_ key: String) -> [String] {
-            (pod[path: ["spec", key]]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        }
-        let regular = names("containers")
-        let initContainers = names("initContainers")
-        if asked.isEmpty {
-            if regular.count == 1 { return regular[0] }
-            guard !regular.isEmpty else { throw .badRequest("a container name must be specified for pod \(name)") }
-            var message = "a container name must be specified for pod \(name), choose one of: [\(regular.joined(separator: " "))]"
-            if !initContainers.isEmpty { message += " or one of the init containers: [\(initContainers.joined(separator: " "))]" }
-            throw .badRequest(message)
-        }
-        guard (regular + initContainers + names("ephemeralContainers")).contains(asked) else {
-            throw .badRequest("container \(asked) is not valid for pod \(name)")
-        }
-        return asked
     }
 
     /// pods/NAME/exec (or attach) without a WebSocket upgrade: kubectl's SPDY retry after the

@@ -80,22 +80,22 @@ extension APIServer {
     /// Every node agent's summary, asked concurrently (two seconds each at most).
     func nodeSummaries() async -> [(String, JSONValue)] {
         guard let nodes = registry.resource(group: "", version: "v1", plural: "nodes") else { return [] }
-        var targets: [(String, String, Int)] = []
+        var targets: [(String, String)] = []
         var after: String?
         repeat {
             guard let page = try? await store.list(prefix: nodes.keyPrefix(namespace: nil), after: after, limit: 500) else { break }
             for item in page.items {
                 guard let node = try? ObjectStore.decode(item), let name = node.name,
-                      let (host, port) = try? Self.nodeAgentAddress(node) else { continue }
-                targets.append((name, host, port))
+                      let agent = try? Self.nodeAgentAddress(node) else { continue }
+                targets.append((name, agent))
             }
             after = page.continueAfter
         } while after != nil
         let token = kubeletClientToken
         return await withTaskGroup(of: (String, JSONValue)?.self) { group in
-            for (name, host, port) in targets {
+            for (name, agent) in targets {
                 group.addTask {
-                    var request = HTTPClientRequest(url: "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/stats/summary")
+                    var request = HTTPClientRequest(url: "http://\(agent)/stats/summary")
                     request.headers.add(name: "Authorization", value: "Bearer \(token)")
                     guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
                           let body = try? await response.body.collect(upTo: 16 << 20),

@@ -32,36 +32,17 @@ extension APIServer {
         for key in request.query.keys.sorted() where !Self.logParameters.contains(key) {
             throw .badRequest("unknown query parameter \"\(key)\" for pods/log")
         }
-        guard let pods = registry.resource(group: "", version: "v1", plural: "pods"),
-              let nodes = registry.resource(group: "", version: "v1", plural: "nodes") else { throw .notFound(path: request.path) }
+        guard let pods = registry.resource(group: "", version: "v1", plural: "pods") else { throw .notFound(path: request.path) }
         let (pod, _) = try await objects.get(pods, namespace: namespace, name: name)
-        let containers = ((pod[path: ["spec", "containers"]]?.arrayValue ?? []) + (pod[path: ["spec", "initContainers"]]?.arrayValue ?? []))
-            .compactMap { $0["name"]?.stringValue }
-        let container: String
-        if let asked = request.query["container"], !asked.isEmpty {
-            guard containers.contains(asked) else {
-                throw .badRequest("container \(asked) is not valid for pod \(name)")
-            }
-            container = asked
-        } else {
-            let regular = (pod[path: ["spec", "containers"]]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-            guard regular.count == 1 else {
-                throw .badRequest("a container name must be specified for pod \(name), choose one of: [\(regular.joined(separator: " "))]")
-            }
-            container = regular[0]
-        }
-        guard let nodeName = pod[path: ["spec", "nodeName"]]?.stringValue, !nodeName.isEmpty else {
-            throw .badRequest("pod \(name) does not have a host assigned")
-        }
-        let (node, _) = try await objects.get(nodes, namespace: nil, name: nodeName)
-        let (host, port) = try Self.nodeAgentAddress(node)
+        let container = try Self.podContainer(of: pod, named: name, asked: request.query["container"] ?? "")
+        let (nodeName, agent) = try await nodeAgent(of: pod, named: name)
         var query: [String] = []
         for key in ["follow", "previous", "tailLines", "limitBytes", "timestamps", "sinceSeconds", "sinceTime"] {
             if let value = request.query[key] {
                 query.append("\(key)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)")
             }
         }
-        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/containerLogs/\(namespace)/\(name)/\(container)"
+        let url = "http://\(agent)/containerLogs/\(namespace)/\(name)/\(container)"
             + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         var outbound = HTTPClientRequest(url: url)
         outbound.headers.add(name: "Authorization", value: "Bearer \(kubeletClientToken)")
@@ -69,7 +50,7 @@ extension APIServer {
         do {
             response = try await HTTPClient.shared.execute(outbound, timeout: .seconds(3600 * 24))
         } catch {
-            throw .serviceUnavailable("cannot reach the node agent of \(nodeName) at \(host):\(port): \(error)")
+            throw .serviceUnavailable("cannot reach the node agent of \(nodeName) at \(agent): \(error)")
         }
         guard response.status == .ok else {
             var body = ""
@@ -88,9 +69,42 @@ extension APIServer {
         return .stream(contentType: "text/plain", stream)
     }
 
-    /// A node agent's address: the Node's InternalIP (else any address) and the port in
-    /// status.daemonEndpoints.kubeletEndpoint.
-    static func nodeAgentAddress(_ node: JSONValue) throws(APIError) -> (String, Int) {
+    /// The node a pod is bound to and its agent's address (kube-apiserver's message for a pod
+    /// that has none).
+    func nodeAgent(of pod: JSONValue, named name: String) async throws(APIError) -> (node: String, agent: String) {
+        guard let nodeName = pod[path: ["spec", "nodeName"]]?.stringValue, !nodeName.isEmpty else {
+            throw .badRequest("pod \(name) does not have a host assigned")
+        }
+        guard let nodes = registry.resource(group: "", version: "v1", plural: "nodes") else { throw .notFound(path: "/api/v1/nodes") }
+        let (node, _) = try await objects.get(nodes, namespace: nil, name: nodeName)
+        return (nodeName, try Self.nodeAgentAddress(node))
+    }
+
+    /// The container a log or exec request is for: the one asked for (any container of the pod, init and
+    /// ephemeral ones included), else the pod's only container (kube-apiserver's
+    /// streamLocation, its messages).
+    static func podContainer(of pod: JSONValue, named name: String, asked: String) throws(APIError) -> String {
+        func names(_ key: String) -> [String] {
+            (pod[path: ["spec", key]]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        }
+        let regular = names("containers")
+        let initContainers = names("initContainers")
+        if asked.isEmpty {
+            if regular.count == 1 { return regular[0] }
+            guard !regular.isEmpty else { throw .badRequest("a container name must be specified for pod \(name)") }
+            var message = "a container name must be specified for pod \(name), choose one of: [\(regular.joined(separator: " "))]"
+            if !initContainers.isEmpty { message += " or one of the init containers: [\(initContainers.joined(separator: " "))]" }
+            throw .badRequest(message)
+        }
+        guard (regular + initContainers + names("ephemeralContainers")).contains(asked) else {
+            throw .badRequest("container \(asked) is not valid for pod \(name)")
+        }
+        return asked
+    }
+
+    /// A node agent's address, HOST:PORT (an IPv6 host in brackets): the Node's InternalIP
+    /// (else its ExternalIP) and the port in status.daemonEndpoints.kubeletEndpoint.
+    static func nodeAgentAddress(_ node: JSONValue) throws(APIError) -> String {
         let addresses = node[path: ["status", "addresses"]]?.arrayValue ?? []
         let preferred = addresses.first { $0["type"]?.stringValue == "InternalIP" } ?? addresses.first { $0["type"]?.stringValue == "ExternalIP" }
         guard let host = preferred?["address"]?.stringValue else {
@@ -99,6 +113,6 @@ extension APIServer {
         guard let port = node[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]]?.intValue, port > 0 else {
             throw .badRequest("node \(node.name ?? "") has no node agent (status.daemonEndpoints.kubeletEndpoint.Port is unset)")
         }
-        return (host, port)
+        return "\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 }
