@@ -157,6 +157,13 @@ let package = Package(
                 path: "Sources/Roles/Proxy/Core", swiftSettings: strict),
         .target(name: "Proxy", dependencies: ["ProxyCore", "DaemonRuntime", "Client", "JSON", "NetAddress", "NFTables", "Netlink", "IPVS"],
                 path: "Sources/Roles/Proxy/Daemon", swiftSettings: strict),
+        // Policy: NetworkPolicy enforcer. Core: the parsed policies, the semantics (trace) and the
+        // incremental compiler to nftables sets and chains. Daemon: informers, the applier, the
+        // kernel view for `trace --kernel`.
+        .target(name: "PolicyCore", dependencies: ["APITypes", "APIMachinery", "JSON", "NetAddress", "NFTablesModel"],
+                path: "Sources/Roles/Policy/Core", swiftSettings: strict),
+        .target(name: "Policy", dependencies: ["PolicyCore", "DaemonRuntime", "Client", "APITypes", "JSON", "NetAddress", "NFTables", "Netlink"],
+                path: "Sources/Roles/Policy/Daemon", swiftSettings: strict),
         // Overlay: flannel-like subnet overlay. Core: a Node's annotations, the compiler (Nodes ->
         // routes, neighbours, FDB), the masquerade rules. Daemon: its applier, the VXLAN/TUN
         // devices and flanneld's loop.
@@ -218,7 +225,7 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Controllers", "Overlay", "Scheduler",
+            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Policy", "PolicyCore", "Controllers", "Overlay", "Scheduler",
             "SchedulerCore", "NodeAgent", "NodeAgentCore", "CNodeAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
@@ -227,7 +234,7 @@ let package = Package(
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], path: "Sources/TestSupport", swiftSettings: strict),
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS", "PolicyCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),
@@ -258,6 +265,9 @@ let package = Package(
                     exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "ProxyTestCases", "IPVS", "JSON", "NFTables", "NetAddress", "NetplaneTestSupport"],
                     swiftSettings: strict),
+        .testTarget(name: "PolicyCoreTests", dependencies: ["PolicyCore", "APITypes", "APIMachinery", "JSON", "NFTablesModel", "NetAddress"],
+                    swiftSettings: strict),
+        .testTarget(name: "PolicyTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "OverlayCoreTests", dependencies: ["OverlayCore", "ControllersCore", "APITypes", "JSON", "NetlinkModel", "NetAddress"],
                     swiftSettings: strict),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay", "Controllers", "Client", "JSON", "Netlink", "NetAddress",

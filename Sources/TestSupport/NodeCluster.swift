@@ -146,6 +146,12 @@ public final class NodeCluster {
                                         "--netns", node(i).path, "--metrics-bind", ""])
     }
 
+    /// Starts the NetworkPolicy enforcer on node i (log "policy<i>").
+    public func startPolicy(_ i: Int, extra: [String] = []) throws {
+        try startInFabric("policy\(i)", ["policy", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)",
+                                         "--netns", node(i).path, "--metrics-bind", ""] + extra)
+    }
+
     @discardableResult
     public func kubectl(_ args: [String], stdin: String? = nil) throws -> CommandResult {
         try api.kubectl(args, stdin: stdin)

@@ -11,7 +11,7 @@ import NetAddress
 struct Netplane: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Netplane: the network plane of a Kubernetes-style cluster.",
-        subcommands: [APIServerCommand.self, ControllersCommand.self, SchedulerCommand.self, ProxyCommand.self, FlanneldCommand.self,
+        subcommands: [APIServerCommand.self, ControllersCommand.self, SchedulerCommand.self, ProxyCommand.self, PolicyCommand.self, FlanneldCommand.self,
                       KubeletCommand.self, ImageCommand.self])
 }
 

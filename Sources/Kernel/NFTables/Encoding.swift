@@ -224,6 +224,8 @@ extension Expression {
             u32(NFTNL_EXPR_META_KEY, key.rawValue); u32(NFTNL_EXPR_META_SREG, reg.raw)
         case .ct(let key, let reg):
             u32(NFTNL_EXPR_CT_KEY, key.rawValue); u32(NFTNL_EXPR_CT_DREG, reg.raw)
+        case .setCt(let key, let reg):
+            u32(NFTNL_EXPR_CT_KEY, key.rawValue); u32(NFTNL_EXPR_CT_SREG, reg.raw)
         case .cmp(let reg, let op, let bytes):
             u32(NFTNL_EXPR_CMP_SREG, reg.raw); u32(NFTNL_EXPR_CMP_OP, op.rawValue); data(NFTNL_EXPR_CMP_DATA, bytes)
         case .bitwise(let from, let into, let mask, let xor):

@@ -76,6 +76,8 @@ public indirect enum Expression: Hashable, Sendable {
     case setMeta(MetaKey, from: Register)
     /// Load conntrack metadata into a register.
     case ct(CtKey, into: Register)
+    /// Set conntrack metadata (the connection's mark) from a register.
+    case setCt(CtKey, from: Register)
     /// Compare a register with constant bytes; the rule stops (no match) when false.
     case cmp(Register, CmpOp, [UInt8])
     /// `dst = (src & mask) ^ xor` over `mask.count` bytes.
@@ -106,7 +108,7 @@ public indirect enum Expression: Hashable, Sendable {
         switch self {
         case .payload: "payload"
         case .meta, .setMeta: "meta"
-        case .ct: "ct"
+        case .ct, .setCt: "ct"
         case .cmp: "cmp"
         case .bitwise: "bitwise"
         case .immediate, .verdict: "immediate"

@@ -54,8 +54,13 @@ public struct FakeNFTables: Sendable {
         case .delete(let object): try delete(object)
         case .flush(let object): try flush(object)
         case .addElements(let set, let elements):
-            try withSet(set, "add elements to") { state in
+            try withSet(set, "add elements to") { (state: inout SetState) throws(Refusal) in
                 for element in elements where !state.elements.contains(where: { $0.key == element.key && $0.keyEnd == element.keyEnd }) {
+                    // Interval sets refuse an element overlapping another (the pipapo and
+                    // rbtree backends answer "File exists").
+                    if set.flags.contains(.interval), let other = state.elements.first(where: { Self.overlap($0, element) }) {
+                        throw Refusal(description: "add element to \(Transaction.Object.set(set).label): \(Self.describe(element)) overlaps \(Self.describe(other)): File exists")
+                    }
                     state.elements.append(element)
                 }
             }
@@ -157,6 +162,32 @@ public struct FakeNFTables: Sendable {
         case .rule:
             throw Refusal(description: "flush \(object.label): Operation not supported")
         }
+    }
+
+    /// The elements of a set or map as committed (nil when there is no such set).
+    public func elements(of set: String, in table: Table) -> [SetElement]? {
+        tables[Self.key(table)]?.sets[set]?.elements
+    }
+
+    /// The rules of a chain as committed (nil when there is no such chain).
+    public func rules(of chain: String, in table: Table) -> [Rule]? {
+        tables[Self.key(table)]?.chains[chain]?.rules
+    }
+
+    /// Whether two interval elements cover a common key: every field's ranges meet (fields
+    /// compare as big-endian bytes, as the kernel compares keys).
+    static func overlap(_ a: SetElement, _ b: SetElement) -> Bool {
+        let aEnd = a.keyEnd ?? a.key, bEnd = b.keyEnd ?? b.key
+        guard a.key.count == b.key.count else { return false }
+        for i in a.key.indices {
+            let (a0, a1, b0, b1) = (a.key[i].bytes, aEnd[i].bytes, b.key[i].bytes, bEnd[i].bytes)
+            if a1.lexicographicallyPrecedes(b0) || b1.lexicographicallyPrecedes(a0) { return false }
+        }
+        return true
+    }
+
+    static func describe(_ element: SetElement) -> String {
+        element.key.map { "\($0)" }.joined(separator: " . ") + (element.keyEnd.map { " - " + $0.map { "\($0)" }.joined(separator: " . ") } ?? "")
     }
 
     mutating func withTable(_ table: Table, _ object: Transaction.Object,

@@ -307,6 +307,9 @@ struct ExpressionReader {
         case .setMeta(let key, let from):
             guard case .field(let name, _) = Self.metaField(key) else { return }
             emit("\(name) set \(describe(registers[from.raw] ?? .constant([])))")
+        case .setCt(let key, let from):
+            guard case .field(let name, _) = Self.ctField(key) else { return }
+            emit("\(name) set \(describe(registers[from.raw] ?? .constant([])))")
         case .lookup(let set, let key, let into, let inverted):
             let (text, _) = self.key(from: key)
             if into == .verdict {
