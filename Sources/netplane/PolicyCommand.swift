@@ -86,7 +86,17 @@ struct PolicyTraceCommand: AsyncParsableCommand {
             }
             return Endpoint(pod: pod)
         }
-        let source = try endpoint(from, "--from"), destination = try endpoint(to, "--to")
+        var source = try endpoint(from, "--from"), destination = try endpoint(to, "--to")
+        // One end given as an address picks the family: the pod end answers at its address
+        // of the same family.
+        if IPAddress(from) != nil, let pod = destination.pod, let same = pod.ips.first(where: { $0.isIPv4 == source.address.isIPv4 }) {
+            destination.address = same
+        } else if IPAddress(to) != nil, let pod = source.pod, let same = pod.ips.first(where: { $0.isIPv4 == destination.address.isIPv4 }) {
+            source.address = same
+        }
+        guard source.address.isIPv4 == destination.address.isIPv4 else {
+            throw ValidationError("--from and --to have no address of the same family (\(source.address), \(destination.address))")
+        }
         var parsed: [ParsedPolicy] = []
         for policy in policyObjects {
             do { parsed.append(try ParsedPolicy(policy)) } catch {

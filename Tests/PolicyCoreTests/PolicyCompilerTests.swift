@@ -193,11 +193,12 @@ struct SeededGenerator: RandomNumberGenerator {
             }
         }
         func randomPeer() -> String {
-            switch Int.random(in: 0..<4, using: &rng) {
+            switch Int.random(in: 0..<5, using: &rng) {
             case 0: return #"{"podSelector":\#(randomSelector())}"#
             case 1: return #"{"namespaceSelector":{"matchLabels":{"env":"\#(["prod", "dev"].randomElement(using: &rng)!)"}}}"#
             case 2: return #"{"namespaceSelector":\#(randomSelector()),"podSelector":\#(randomSelector())}"#
-            default: return #"{"ipBlock":{"cidr":"10.0.0.0/28","except":["10.0.0.\#([0, 4, 8].randomElement(using: &rng)!)/30"]}}"#
+            case 3: return #"{"ipBlock":{"cidr":"10.0.0.0/28","except":["10.0.0.\#([0, 4, 8].randomElement(using: &rng)!)/30"]}}"#
+            default: return #"{"ipBlock":{"cidr":"fd00::/124","except":["fd00::\#([0, 4, 8].randomElement(using: &rng)!)/126"]}}"#
             }
         }
         func randomPort() -> String {
@@ -223,8 +224,11 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         func randomPod(_ i: Int) -> PolicyPod {
             let http: [ContainerPort] = Bool.random(using: &rng) ? [ContainerPort(.tcp, [80, 8080].randomElement(using: &rng)!)] : []
-            return pod(namespaceNames.randomElement(using: &rng)!, "p\(i)", "10.0.0.\(i + 1)", node: Bool.random(using: &rng) ? "n1" : "n2",
-                       labels: randomLabels(), ports: http.isEmpty ? [:] : ["http": http])
+            var p = pod(namespaceNames.randomElement(using: &rng)!, "p\(i)", "10.0.0.\(i + 1)", node: Bool.random(using: &rng) ? "n1" : "n2",
+                        labels: randomLabels(), ports: http.isEmpty ? [:] : ["http": http])
+            // Dual-stack pods: the ip6 table must decide IPv6 as the ip table decides IPv4.
+            p.ips.append(IPAddress("fd00::\(String(i + 1, radix: 16))")!)
+            return p
         }
 
         for name in namespaceNames {
@@ -243,13 +247,16 @@ struct SeededGenerator: RandomNumberGenerator {
             for src in pods.values {
                 for dst in pods.values {
                     for (proto, port) in probes {
-                        let v = evaluator.verdict(from: Endpoint(pod: src), to: Endpoint(pod: dst), proto: proto, port: port)
-                        // This node decides the egress of its pods and the ingress to them.
-                        let expected = (src.nodeName != "n1" || v.egress.allows) && (dst.nodeName != "n1" || v.ingress.allows)
-                        let actual = kernelAllows(fake, from: src.ips[0], to: dst.ips[0], proto: proto.rawValue, port: port)
-                        if expected != actual {
-                            Issue.record("seed \(seed) \(step): \(src.key)->\(dst.key) \(port)/\(proto): expected \(expected), tables say \(actual)\n\(v.egress.explanation + v.ingress.explanation)")
-                            return
+                        for family in 0..<2 {
+                            let from = Endpoint(address: src.ips[family], pod: src), to = Endpoint(address: dst.ips[family], pod: dst)
+                            let v = evaluator.verdict(from: from, to: to, proto: proto, port: port)
+                            // This node decides the egress of its pods and the ingress to them.
+                            let expected = (src.nodeName != "n1" || v.egress.allows) && (dst.nodeName != "n1" || v.ingress.allows)
+                            let actual = kernelAllows(fake, from: from.address, to: to.address, proto: proto.rawValue, port: port)
+                            if expected != actual {
+                                Issue.record("seed \(seed) \(step): \(from)->\(to) \(port)/\(proto): expected \(expected), tables say \(actual)\n\(v.egress.explanation + v.ingress.explanation)")
+                                return
+                            }
                         }
                     }
                 }
