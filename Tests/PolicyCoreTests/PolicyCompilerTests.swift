@@ -17,32 +17,40 @@ func pod(_ namespace: String, _ name: String, _ ip: String, node: String = "n1",
 }
 
 /// Runs a packet through the compiled tables the way the kernel would, for our rule shapes:
-/// the egress map for the source, the ingress map for the destination, each chain's lines in
-/// order (a lookup of peer . rule id [. protocol . port] in the named set), reject at the end.
+/// the egress map for the source, the ingress map for the destination (a jump to the pod's
+/// chain), each chain's lines in order (every lookup of a line must find its key: peer .
+/// rule id, rule id . protocol . port, or peer . rule id . protocol . port), reject at the end.
 func kernelAllows(_ fake: FakeNFTables, from src: IPAddress, to dst: IPAddress, proto: UInt8, port: UInt16,
                   table name: String = "netplane-policy") -> Bool {
     let table = Table(src.isIPv4 ? .ip : .ip6, name)
+    func contains(_ set: String, _ key: [Value]) -> Bool {
+        (fake.elements(of: set, in: table) ?? []).contains { element in
+            let end = element.keyEnd ?? element.key
+            return element.key.count == key.count && element.key.indices.allSatisfy { i in
+                !key[i].bytes.lexicographicallyPrecedes(element.key[i].bytes) && !end[i].bytes.lexicographicallyPrecedes(key[i].bytes)
+            }
+        }
+    }
     for (direction, selected, peer) in [("egress", src, dst), ("ingress", dst, src)] {
         guard let entry = fake.elements(of: direction, in: table)?.first(where: { $0.key == [Value(selected)] }) else { continue }
         guard case .verdict(.jump(let chain))? = entry.data, let rules = fake.rules(of: chain, in: table) else { return false }
         var allowed = false
         for rule in rules {
             if rule.expressions.contains(where: { if case .reject = $0 { true } else { false } }) { break }
-            var id: [UInt8]?
-            var set: String?
+            var id: [UInt8] = []
+            var matches = true
             for e in rule.expressions {
                 if case .immediate(let bytes, _) = e { id = bytes }
-                if case .lookup(let name, _, _, _) = e { set = name }
-            }
-            guard let set, let id else { allowed = true; break }
-            let key: [Value] = [Value(peer), .raw(id)] + (set.hasSuffix("ports") ? [.proto(proto), .port(port)] : [])
-            let elements = fake.elements(of: set, in: table) ?? []
-            if elements.contains(where: { element in
-                let end = element.keyEnd ?? element.key
-                return element.key.indices.allSatisfy { i in
-                    !key[i].bytes.lexicographicallyPrecedes(element.key[i].bytes) && !end[i].bytes.lexicographicallyPrecedes(key[i].bytes)
+                guard case .lookup(let set, _, _, _) = e else { continue }
+                let key: [Value]
+                switch set {
+                case "pod-peers", "block-peers": key = [Value(peer), .raw(id)]
+                case "pod-ports": key = [Value(peer), .raw(id), .proto(proto), .port(port)]
+                default: key = [.raw(id), .proto(proto), .port(port)]
                 }
-            }) { allowed = true; break }
+                if !contains(set, key) { matches = false }
+            }
+            if matches { allowed = true; break }
         }
         if !allowed { return false }
     }
@@ -339,9 +347,11 @@ struct SeededGenerator: RandomNumberGenerator {
             sent = t
         }
         let t = try #require(sent)
-        // p1 joins every policy's client peers (40 elements), and its
-        // own chain stays; the generation rules are rewritten (2 chains × 2 families).
+        // p1 joins every policy's client peers (40 elements), its own chain stays, the
+        // generation moves on: data elements only, no rule and no jump (no table validation).
         #expect(t.count < 40, "\(t.count) operations")
+        let labels = t.operations.map(\.label)
+        #expect(!labels.contains { $0.contains("rule") || $0.contains("chain") }, "\(labels)")
         #expect(kernelAllows(fake, from: IPAddress("10.0.0.2")!, to: IPAddress("10.0.0.11")!, proto: 6, port: 80))
         #expect(!kernelAllows(fake, from: IPAddress("10.0.0.3")!, to: IPAddress("10.0.0.11")!, proto: 6, port: 80))
     }

@@ -139,7 +139,7 @@ import Testing
                                        "--to", "default/web", "--port", "8080", "--kernel", "--netns", bed.node.path])
         #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
         #expect(allowed.stdout.contains("allowed by default/web-from-client ingress[0]"), "\(allowed.stdout)")
-        #expect(allowed.stdout.contains("element pod-ports { fd00:88:1::12 . #"), "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("element pod-peers { fd00:88:1::12 . #"), "\(allowed.stdout)")
         let bad = try Command.run([binary, "policy", "trace", "--kubeconfig", bed.api.kubeconfig, "--from", "default/nope",
                                    "--to", "default/web", "--port", "80/ICMP"])
         #expect(bad.status != 0 && bad.stderr.contains("--port: protocol must be TCP, UDP or SCTP, got ICMP"), "\(bad.stderr)")

@@ -45,9 +45,14 @@ public struct PolicyCompiler: Sendable {
         var resolved: [PortSpan]?
     }
 
-    /// One element of one of the four sets, in one family's table.
+    /// One element of one of the sets, in one family's table or (rule ports) in both.
     struct Entry: Hashable, Sendable {
-        var v4: Bool
+        enum Scope: Hashable, Sendable {
+            case v4, v6, both
+            init(_ address: IPAddress) { self = address.isIPv4 ? .v4 : .v6 }
+            func includes(v4: Bool) -> Bool { self == .both || (self == .v4) == v4 }
+        }
+        var scope: Scope
         var set: PolicyTables.SetKind
         var element: SetElement
     }
@@ -102,8 +107,8 @@ public struct PolicyCompiler: Sendable {
     var fresh: Set<InstanceKey> = []
     var freeIDs: [UInt32] = []
     var nextID: UInt32 = 1
-    var chains: [ChainContent: (name: String, users: Int)] = [:]
-    var nextChain = 1
+    var chains: [ChainContent: (id: UInt32, users: Int)] = [:]
+    var nextChain: UInt32 = 1
     var podChains: [ObjectKey: PodChains] = [:]
     public private(set) var generation: UInt32
 
@@ -223,8 +228,9 @@ public struct PolicyCompiler: Sendable {
         var delta = Delta()
         resolve(&delta)
         guard !delta.isEmpty else { return }
+        let previous = generation
         generation = generation == .max ? 1 : generation + 1
-        try commit(delta.transaction(tables: tables, generation: generation))
+        try commit(delta.transaction(tables: tables, generation: (previous, generation)))
     }
 
     /// Everything from scratch: the tables deleted and rebuilt in one transaction (no packet
@@ -241,14 +247,16 @@ public struct PolicyCompiler: Sendable {
             t.add(table)
             for set in skeleton.sets { t.add(set) }
             for chain in skeleton.chains { t.add(chain) }
-            for (content, chain) in chains.sorted(by: { $0.value.name < $1.value.name }) {
-                t.add(Chain(table, chain.name))
-                for rule in PolicyTables.chainRules(table, content, name: chain.name) { t.add(rule) }
+            for (content, chain) in chains.sorted(by: { $0.value.id < $1.value.id }) {
+                let name = Self.chainName(content.direction, chain.id)
+                t.add(Chain(table, name))
+                for rule in PolicyTables.chainRules(table, content, name: name) { t.add(rule) }
             }
+            for (set, elements) in skeleton.elements { t.add(elements, to: set) }
             let v4 = table.family == .ip
             var elements: [PolicyTables.SetKind: [SetElement]] = [:]
             for instance in instances.values {
-                for entry in instance.blockEntries + instance.entriesAt.values.joined() where entry.v4 == v4 {
+                for entry in instance.blockEntries + instance.entriesAt.values.joined() where entry.scope.includes(v4: v4) {
                     elements[entry.set, default: []].append(entry.element)
                 }
             }
@@ -258,8 +266,8 @@ public struct PolicyCompiler: Sendable {
             for direction in Direction.allCases {
                 var entries: [SetElement] = []
                 for pod in podChains.values {
-                    guard let content = pod.contents[direction], let name = chains[content]?.name else { continue }
-                    for ip in pod.ips where ip.isIPv4 == v4 { entries.append(SetElement(Value(ip), to: .verdict(.jump(name)))) }
+                    guard let content = pod.contents[direction], let id = chains[content]?.id else { continue }
+                    for ip in pod.ips where ip.isIPv4 == v4 { entries.append(Self.podElement(ip, direction, id)) }
                 }
                 t.add(entries, to: PolicyTables.map(direction, in: table))
             }
@@ -270,63 +278,72 @@ public struct PolicyCompiler: Sendable {
 
     /// What one commit changes, collected before it is written as a transaction.
     struct Delta {
-        struct Verdict: Hashable { var direction: Direction; var ip: IPAddress; var chain: String }
-        var newChains: [(String, ChainContent)] = []
-        var deletedChains: [String] = []
+        struct Verdict: Hashable { var direction: Direction; var ip: IPAddress; var chain: UInt32 }
+        var newChains: [(UInt32, ChainContent)] = []
+        var deletedChains: [(UInt32, Direction)] = []
         /// +1 added, -1 deleted; what was added and deleted again within one commit nets out.
         var entries: [Entry: Int] = [:]
         var verdicts: [Verdict: Int] = [:]
 
         mutating func add(_ e: [Entry]) { for entry in e { entries[entry, default: 0] += 1 } }
         mutating func delete(_ e: [Entry]) { for entry in e { entries[entry, default: 0] -= 1 } }
-        mutating func add(_ direction: Direction, _ ip: IPAddress, _ chain: String) { verdicts[Verdict(direction: direction, ip: ip, chain: chain), default: 0] += 1 }
-        mutating func delete(_ direction: Direction, _ ip: IPAddress, _ chain: String) { verdicts[Verdict(direction: direction, ip: ip, chain: chain), default: 0] -= 1 }
+        mutating func add(_ direction: Direction, _ ip: IPAddress, _ chain: UInt32) { verdicts[Verdict(direction: direction, ip: ip, chain: chain), default: 0] += 1 }
+        mutating func delete(_ direction: Direction, _ ip: IPAddress, _ chain: UInt32) { verdicts[Verdict(direction: direction, ip: ip, chain: chain), default: 0] -= 1 }
 
         var addedEntries: [Entry] { entries.filter { $0.value > 0 }.map(\.key) }
         var deletedEntries: [Entry] { entries.filter { $0.value < 0 }.map(\.key) }
-        var addedVerdicts: [(Direction, IPAddress, String)] { verdicts.filter { $0.value > 0 }.map { ($0.key.direction, $0.key.ip, $0.key.chain) } }
-        var deletedVerdicts: [(Direction, IPAddress, String)] { verdicts.filter { $0.value < 0 }.map { ($0.key.direction, $0.key.ip, $0.key.chain) } }
+        var addedVerdicts: [(Direction, IPAddress, UInt32)] { verdicts.filter { $0.value > 0 }.map { ($0.key.direction, $0.key.ip, $0.key.chain) } }
+        var deletedVerdicts: [(Direction, IPAddress, UInt32)] { verdicts.filter { $0.value < 0 }.map { ($0.key.direction, $0.key.ip, $0.key.chain) } }
 
         var isEmpty: Bool {
             newChains.isEmpty && deletedChains.isEmpty && !entries.values.contains { $0 != 0 } && !verdicts.values.contains { $0 != 0 }
         }
 
-        func transaction(tables: [Table], generation: UInt32) -> Transaction {
+        /// The changes as one transaction for both tables, in an order the kernel takes: new
+        /// chains and their ids first, element deletions before additions (a replaced
+        /// interval may overlap its successor), chains deleted once nothing names them, and
+        /// the generation moved on.
+        func transaction(tables: [Table], generation: (old: UInt32, new: UInt32)) -> Transaction {
             let addedEntries = self.addedEntries, deletedEntries = self.deletedEntries
             let addedVerdicts = self.addedVerdicts, deletedVerdicts = self.deletedVerdicts
             var t = Transaction()
             for table in tables {
                 let v4 = table.family == .ip
-                for (name, content) in newChains {
+                for (id, content) in newChains {
+                    let name = PolicyCompiler.chainName(content.direction, id)
                     t.add(Chain(table, name))
                     for rule in PolicyTables.chainRules(table, content, name: name) { t.add(rule) }
                 }
-                // Deletions first: a replaced element may overlap its successor.
                 for kind in PolicyTables.SetKind.allCases {
-                    t.delete(deletedEntries.filter { $0.v4 == v4 && $0.set == kind }.map(\.element), from: PolicyTables.set(kind, in: table))
+                    t.delete(deletedEntries.filter { $0.scope.includes(v4: v4) && $0.set == kind }.map(\.element), from: PolicyTables.set(kind, in: table))
                 }
                 for kind in PolicyTables.SetKind.allCases {
-                    t.add(addedEntries.filter { $0.v4 == v4 && $0.set == kind }.map(\.element), to: PolicyTables.set(kind, in: table))
+                    t.add(addedEntries.filter { $0.scope.includes(v4: v4) && $0.set == kind }.map(\.element), to: PolicyTables.set(kind, in: table))
                 }
                 for direction in Direction.allCases {
                     let map = PolicyTables.map(direction, in: table)
-                    t.delete(deletedVerdicts.filter { $0.0 == direction && $0.1.isIPv4 == v4 }.map {
-                        SetElement(Value($0.1), to: .verdict(.jump($0.2)))
-                    }, from: map)
-                    t.add(addedVerdicts.filter { $0.0 == direction && $0.1.isIPv4 == v4 }.map {
-                        SetElement(Value($0.1), to: .verdict(.jump($0.2)))
-                    }, to: map)
+                    t.delete(deletedVerdicts.filter { $0.0 == direction && $0.1.isIPv4 == v4 }.map { PolicyCompiler.podElement($0.1, direction, $0.2) }, from: map)
+                    t.add(addedVerdicts.filter { $0.0 == direction && $0.1.isIPv4 == v4 }.map { PolicyCompiler.podElement($0.1, direction, $0.2) }, to: map)
                 }
-                for name in deletedChains {
-                    t.flush(Chain(table, name))
-                    t.delete(Chain(table, name))
+                for (id, direction) in deletedChains {
+                    let chain = Chain(table, PolicyCompiler.chainName(direction, id))
+                    t.flush(chain)
+                    t.delete(chain)
                 }
-                for chain in ["established", "stamp"] { t.flush(Chain(table, chain)) }
-                for rule in PolicyTables.generationRules(table, generation) { t.add(rule) }
+                t.delete([PolicyTables.generationElement(generation.old)], from: PolicyTables.generation(in: table))
+                t.add([PolicyTables.generationElement(generation.new)], to: PolicyTables.generation(in: table))
+                t.delete([PolicyTables.stampElement(generation.old)], from: PolicyTables.stamp(in: table))
+                t.add([PolicyTables.stampElement(generation.new)], to: PolicyTables.stamp(in: table))
             }
             return t
         }
     }
+
+    static func podElement(_ ip: IPAddress, _ direction: Direction, _ chain: UInt32) -> SetElement {
+        SetElement(Value(ip), to: .verdict(.jump(chainName(direction, chain))))
+    }
+
+    static func chainName(_ direction: Direction, _ id: UInt32) -> String { "\(direction == .ingress ? "in" : "out")-\(id)" }
 
     /// Brings the kernel-side memory in line with the inputs, recording the changes.
     mutating func resolve(_ delta: inout Delta) {
@@ -343,7 +360,7 @@ public struct PolicyCompiler: Sendable {
         // Chains whose last pod went: removed with their instances.
         for (content, chain) in chains where chain.users == 0 {
             chains[content] = nil
-            delta.deletedChains.append(chain.name)
+            delta.deletedChains.append((chain.id, content.direction))
             for line in content.lines { release(line, &delta) }
         }
     }
@@ -376,20 +393,20 @@ public struct PolicyCompiler: Sendable {
         podChains[key] = next
         for direction in Direction.allCases {
             let old = previous?.contents[direction], new = next?.contents[direction]
-            let oldName = old.flatMap { chains[$0]?.name }
-            var newName: String?
+            let oldName = old.flatMap { chains[$0]?.id }
+            var newName: UInt32?
             if let new {
                 if let existing = chains[new] {
-                    newName = existing.name
+                    newName = existing.id
                     chains[new]!.users += 1
                     // The chain holds its lines' instances already.
                     for line in new.lines { release(line, &delta) }
                 } else {
-                    let name = "\(direction == .ingress ? "in" : "out")-\(nextChain)"
+                    let id = nextChain
                     nextChain += 1
-                    chains[new] = (name, 1)
-                    delta.newChains.append((name, new))
-                    newName = name
+                    chains[new] = (id, 1)
+                    delta.newChains.append((id, new))
+                    newName = id
                 }
             }
             if let old { chains[old]!.users -= 1 }
@@ -416,28 +433,43 @@ public struct PolicyCompiler: Sendable {
         // are resolved per destination pod (below), so only the numeric ones count here.
         let ports: [PortSpan]? = rule.ports.isEmpty ? nil
             : resolved ?? Self.spans(rule.ports.filter { if case .named = $0.port { false } else { true } }, on: nil)
-        let hasBlocks = rule.peers.isEmpty || rule.peers.contains { if case .ipBlock = $0 { true } else { false } }
-        let hasPodPeers = rule.hasSelectorPeers || (ref.direction == .egress && rule.hasNamedPorts)
-        var lookups: [Lookup] = []
+        let hasIPBlocks = rule.peers.contains { if case .ipBlock = $0 { true } else { false } }
+        let namedEgress = ref.direction == .egress && rule.hasNamedPorts
+        let hasPodPeers = rule.hasSelectorPeers || namedEgress
+        // The port part of a line: none (every port), or the rule's exact ports and/or ranges.
+        let exact = (ports ?? []).filter { $0.first == $0.last }, ranges = (ports ?? []).filter { $0.first != $0.last }
+        let portParts: [[PolicyTables.SetKind]] = rule.ports.isEmpty ? [[]]
+            : (exact.isEmpty ? [] : [[.rulePorts]]) + (ranges.isEmpty ? [] : [[.rulePortRanges]])
+        var lookups: [[PolicyTables.SetKind]] = []
         if rule.allowsAll {
-            lookups = [.allowAll]
+            lookups = [[]]
         } else {
-            if hasPodPeers { lookups.append(.set(rule.ports.isEmpty ? .podAny : .podPorts)) }
-            if hasBlocks { lookups.append(.set(rule.ports.isEmpty ? .blockAny : .blockPorts)) }
+            // Egress named ports resolve per destination pod: those pods' elements carry their ports.
+            if namedEgress { lookups.append([.podPorts]) } else if rule.hasSelectorPeers { lookups += portParts.map { [.podPeers] + $0 } }
+            if hasIPBlocks { lookups += portParts.map { [.blockPeers] + $0 } }
+            if rule.peers.isEmpty { lookups += portParts.filter { !$0.isEmpty } }
         }
         let comment = "\(ref.policy) \(ref.direction.rawValue)[\(ref.index)] #\(id)"
         var instance = Instance(id: id, rule: rule, namespace: ref.policy.namespace, direction: ref.direction, ports: ports,
                                 users: 1, line: ChainLine(id: id, lookups: lookups, comment: comment), hasPodPeers: hasPodPeers)
-        if hasBlocks && !rule.allowsAll {
-            var ranges: [AddressRange] = []
-            if rule.peers.isEmpty {
-                ranges = [.allIPv4, .allIPv6]
-            } else {
-                for case .ipBlock(let cidr, let except) in rule.peers { ranges += AddressRange.subtracting(except, from: cidr) }
-            }
-            instance.blockEntries = Self.entries(AddressRange.merged(ranges), id: id, ports: ports, block: true)
-            delta.add(instance.blockEntries)
+        // Elements that belong to the rule itself (not to pods): its ports and its ipBlocks.
+        let tag = ruleID(id)
+        for span in exact {
+            instance.blockEntries.append(Entry(scope: .both, set: .rulePorts, element: SetElement([tag, .proto(span.proto), .port(span.first)])))
         }
+        for span in ranges {
+            instance.blockEntries.append(Entry(scope: .both, set: .rulePortRanges, element: SetElement(
+                [tag, .proto(span.proto), .port(span.first)], keyEnd: [tag, .proto(span.proto), .port(span.last)])))
+        }
+        if hasIPBlocks && !(!rule.ports.isEmpty && portParts.isEmpty) {
+            var blocks: [AddressRange] = []
+            for case .ipBlock(let cidr, let except) in rule.peers { blocks += AddressRange.subtracting(except, from: cidr) }
+            for range in AddressRange.merged(blocks) {
+                instance.blockEntries.append(Entry(scope: Entry.Scope(range.first), set: .blockPeers, element: SetElement(
+                    [Value(range.first), tag], keyEnd: [Value(range.last), tag])))
+            }
+        }
+        delta.add(instance.blockEntries)
         instances[key] = instance
         instanceByID[id] = key
         fresh.insert(key)
@@ -484,8 +516,9 @@ public struct PolicyCompiler: Sendable {
         let namedEgress = instance.direction == .egress && rule.hasNamedPorts
         let named = namedEgress ? Self.spans(rule.ports.filter { if case .named = $0.port { true } else { false } }, on: pod) : []
         if isSelected {
-            guard let ports = instance.ports else { return Contribution(ips: pod.ips, ports: nil) }
-            let all = Self.merge(ports + named)
+            // Rule ports are the rule's own elements, except egress named ports: per pod.
+            guard namedEgress else { return Contribution(ips: pod.ips, ports: nil) }
+            let all = Self.merge((instance.ports ?? []) + named)
             return all.isEmpty ? nil : Contribution(ips: pod.ips, ports: all)
         }
         // Egress named ports also resolve on pods reached through an ipBlock or "everyone".
@@ -512,7 +545,7 @@ public struct PolicyCompiler: Sendable {
             if !holders.isEmpty {
                 let parts = holders.compactMap { instance.contributions[$0] }
                 let ports: [PortSpan]? = parts.contains { $0.ports == nil } ? nil : Self.merge(parts.flatMap { $0.ports ?? [] })
-                entries = Self.entries([AddressRange(ip)], id: instance.id, ports: ports, block: false)
+                entries = Self.podEntries(ip, id: instance.id, ports: ports)
             } else {
                 instance.podsAt[ip] = nil
             }
@@ -537,21 +570,14 @@ public struct PolicyCompiler: Sendable {
         }
     }
 
-    /// Set elements for address ranges × the rule id × ports (nil: the `-any` sets).
-    static func entries(_ ranges: [AddressRange], id: UInt32, ports: [PortSpan]?, block: Bool) -> [Entry] {
-        var out: [Entry] = []
-        for range in ranges {
-            let first = Value(range.first), last = Value(range.last), rule = ruleID(id)
-            if let ports {
-                for span in ports {
-                    out.append(Entry(v4: range.isIPv4, set: block ? .blockPorts : .podPorts, element: SetElement(
-                        [first, rule, .proto(span.proto), .port(span.first)], keyEnd: [last, rule, .proto(span.proto), .port(span.last)])))
-                }
-            } else {
-                out.append(Entry(v4: range.isIPv4, set: block ? .blockAny : .podAny,
-                                 element: SetElement([first, rule], keyEnd: [last, rule])))
-            }
+    /// A pod address's elements in an instance: pod . rule (pod-peers), or with ports per
+    /// pod (pod-ports: egress named ports).
+    static func podEntries(_ ip: IPAddress, id: UInt32, ports: [PortSpan]?) -> [Entry] {
+        let address = Value(ip), tag = ruleID(id)
+        guard let ports else { return [Entry(scope: Entry.Scope(ip), set: .podPeers, element: SetElement([address, tag]))] }
+        return ports.map { span in
+            Entry(scope: Entry.Scope(ip), set: .podPorts, element: SetElement(
+                [address, tag, .proto(span.proto), .port(span.first)], keyEnd: [address, tag, .proto(span.proto), .port(span.last)]))
         }
-        return out
     }
 }

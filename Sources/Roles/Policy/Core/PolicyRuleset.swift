@@ -5,100 +5,120 @@ public import NetAddress
 /// the rules that never change: everything the compiler emits goes through these names.
 ///
 ///     table ip netplane-policy {
-///       set pod-any     { type ipv4_addr . mark; flags interval }                 # pod peer . rule
-///       set pod-ports   { type ipv4_addr . mark . inet_proto . inet_service; flags interval }
-///       set block-any   { … }  set block-ports { … }                               # ipBlocks, "everyone"
-///       map ingress     { type ipv4_addr : verdict }   # isolated local pod -> jump its chain
-///       map egress      { type ipv4_addr : verdict }
+///       set pod-peers        { type ipv4_addr . mark }                                  # pod . rule (hash)
+///       set block-peers      { type ipv4_addr . mark; flags interval }                  # ipBlock range . rule
+///       set rule-ports       { type mark . inet_proto . inet_service }                  # rule . port (hash)
+///       set rule-port-ranges { type mark . inet_proto . inet_service; flags interval }  # endPort, whole protocols
+///       set pod-ports        { type ipv4_addr . mark . inet_proto . inet_service; flags interval }  # egress named ports
+///       map ingress { type ipv4_addr : verdict }   # isolated local pod -> jump its chain
+///       map egress  { type ipv4_addr : verdict }
+///       set generation { type mark }               # the current generation G
+///       map stamp { type mark : mark; flags interval }   # 0-0xffffffff : G
 ///       chain forward { type filter hook forward priority filter; policy accept;
-///         ct state established,related jump established; jump check; jump stamp }
-///       chain input   { … the same, for pods talking to their node }
-///       chain established { ct direction reply accept; ct state related accept; ct mark G accept }
-///       chain check { ip saddr vmap @egress; ip daddr vmap @ingress }
-///       chain stamp { ct mark set G }
-///       chain in-7 { ip saddr . 12 @pod-ports … return; …; reject with icmpx admin-prohibited }
+///         ct state established,related jump established
+///         ip saddr vmap @egress
+///         ip daddr vmap @ingress
+///         ct mark set ct mark map @stamp }
+///       chain input { … the same without the ingress lookup: pods talking to their node }
+///       chain established { ct direction reply accept; ct state related accept; ct mark @generation accept }
+///       chain in-7 { ip saddr . 12 @pod-peers 12 . meta l4proto . th dport @rule-ports return; …
+///                    reject with icmp admin-prohibited }
 ///     }
 ///
-/// A pod chain holds one line per rule that applies to the pods sharing it, each a lookup of
-/// the packet's peer address and the rule's id (and protocol and port) in one of four sets,
-/// so the cost of a packet grows with the rules selecting its pod, never with the number of
-/// policies in the cluster. Every change bumps the generation G: established connections
-/// whose mark is older go through `check` once more at their next packet in the direction
-/// they were opened, so a flow the new policies still allow carries on and one they no
-/// longer allow is cut (rejected) there.
+/// A pod chain holds, per rule that applies to the pods sharing it, a line or two: each the
+/// lookup of the packet's peer address and the rule's id, and of the rule's id with the
+/// protocol and port. Exact keys live in hash sets (one bucket to look at, whatever their
+/// size); only ranges (ipBlocks, endPort, whole protocols, and per-pod named ports of egress
+/// rules) live in interval sets, whose lookups and commits grow with their size and which
+/// therefore hold rules' ranges, not pods. So a packet costs one hash lookup per map and a
+/// couple per rule selecting its pod, whatever the number of policies in the cluster; and a
+/// pod joining or leaving a rule's peers changes one hash-set element.
+///
+/// Every change bumps the generation G (a set element and a map element, not a rule: a rule
+/// or jump added makes the kernel re-validate the whole table): established connections
+/// whose conntrack mark is older are judged again at their next packet in the direction
+/// they were opened, so a flow the new policies still allow carries on (re-stamped) and one
+/// they no longer allow is cut (rejected) there.
 public enum PolicyTables {
     public enum SetKind: String, CaseIterable, Sendable, Hashable {
-        case podAny = "pod-any", podPorts = "pod-ports", blockAny = "block-any", blockPorts = "block-ports"
-        var withPorts: Bool { self == .podPorts || self == .blockPorts }
-    }
+        case podPeers = "pod-peers", blockPeers = "block-peers", rulePorts = "rule-ports"
+        case rulePortRanges = "rule-port-ranges", podPorts = "pod-ports"
 
-    public static func table(_ family: Family, name: String) -> Table { Table(family, name) }
+        public var hasAddress: Bool { self != .rulePorts && self != .rulePortRanges }
+        public var hasPorts: Bool { self != .podPeers && self != .blockPeers }
+        var isInterval: Bool { self == .blockPeers || self == .rulePortRanges || self == .podPorts }
+
+        func key(_ family: Family) -> [DataType] {
+            (hasAddress ? [addressType(family)] : []) + [.mark] + (hasPorts ? [.inetProto, .inetService] : [])
+        }
+    }
 
     static func addressType(_ family: Family) -> DataType { family == .ip ? .ipv4Address : .ipv6Address }
 
     public static func set(_ kind: SetKind, in table: Table) -> NamedSet {
-        let address = addressType(table.family)
-        let key: [DataType] = kind.withPorts ? [address, .mark, .inetProto, .inetService] : [address, .mark]
-        return NamedSet(table, kind.rawValue, key: key, flags: [.interval])
+        NamedSet(table, kind.rawValue, key: kind.key(table.family), flags: kind.isInterval ? [.interval] : [])
     }
 
+    /// Isolated local pods of a direction: address -> jump to their chain.
     public static func map(_ direction: Direction, in table: Table) -> NamedSet {
         NamedSet(table, direction.rawValue, key: [addressType(table.family)], data: .verdict)
     }
 
-    static let baseChains = ["forward", "input"]
-    static let fixedChains = ["established", "check", "stamp"]
+    static func generation(in table: Table) -> NamedSet { NamedSet(table, "generation", key: [.mark]) }
+    static func stamp(in table: Table) -> NamedSet {
+        NamedSet(table, "stamp", key: [.mark], data: .value([.mark]), flags: [.interval])
+    }
+    static func generationElement(_ generation: UInt32) -> SetElement { SetElement(.mark(generation)) }
+    /// Every mark (new connections have 0, stale ones an older generation) maps to G.
+    static func stampElement(_ generation: UInt32) -> SetElement {
+        SetElement([.raw([0, 0, 0, 0])], to: .value([.mark(generation)]), keyEnd: [.raw([0xff, 0xff, 0xff, 0xff])])
+    }
 
-    /// Every fixed object of one family's table, with the generation's rules.
-    static func skeleton(_ table: Table, generation: UInt32) -> (sets: [NamedSet], chains: [Chain], rules: [Rule]) {
+    /// Every fixed object of one family's table, with the generation's elements.
+    static func skeleton(_ table: Table, generation: UInt32)
+        -> (sets: [NamedSet], chains: [Chain], rules: [Rule], elements: [(NamedSet, [SetElement])]) {
         let sets = SetKind.allCases.map { set($0, in: table) } + Direction.allCases.map { map($0, in: table) }
-        var chains = [
+            + [self.generation(in: table), stamp(in: table)]
+        let chains = [
             Chain(table, "forward", base: BaseChain(type: .filter, hook: .forward, priority: Priority.filter)),
             Chain(table, "input", base: BaseChain(type: .filter, hook: .input, priority: Priority.filter)),
+            Chain(table, "established"),
         ]
-        chains += fixedChains.map { Chain(table, $0) }
+        let v4 = table.family == .ip
+        let (saddr, daddr): (Field, Field) = v4 ? (.ipSaddr, .ipDaddr) : (.ip6Saddr, .ip6Daddr)
+        let stampRule: [Expression] = [.ct(.mark, into: .r(0)), .lookup(set: "stamp", key: .r(0), into: .r(1)), .setCt(.mark, from: .r(1))]
         var rules: [Rule] = []
-        for base in baseChains {
+        for base in ["forward", "input"] {
             rules.append(Rule(table, base, Match.ctState([.established, .related]) + Action.jump("established")))
-            rules.append(Rule(table, base, Action.jump("check")))
-            rules.append(Rule(table, base, Action.jump("stamp")))
+            rules.append(Rule(table, base, Match.verdictMap(Direction.egress.rawValue, [saddr])))
+            if base == "forward" { rules.append(Rule(table, base, Match.verdictMap(Direction.ingress.rawValue, [daddr]))) }
+            rules.append(Rule(table, base, stampRule))
         }
-        let saddr: Field = table.family == .ip ? .ipSaddr : .ip6Saddr
-        let daddr: Field = table.family == .ip ? .ipDaddr : .ip6Daddr
-        rules.append(Rule(table, "check", Match.verdictMap(Direction.egress.rawValue, [saddr])))
-        rules.append(Rule(table, "check", Match.verdictMap(Direction.ingress.rawValue, [daddr])))
-        rules += generationRules(table, generation)
-        return (sets, chains, rules)
+        // IP_CT_DIR_REPLY: replies pass; the direction that opened the flow decides.
+        rules.append(Rule(table, "established", [.ct(.direction, into: .r(0)), .cmp(.r(0), .eq, [1])] + Action.accept))
+        rules.append(Rule(table, "established", Match.ctState(.related) + Action.accept))
+        rules.append(Rule(table, "established", [.ct(.mark, into: .r(0)), .lookup(set: "generation", key: .r(0))] + Action.accept))
+        let elements = [(self.generation(in: table), [generationElement(generation)]), (stamp(in: table), [stampElement(generation)])]
+        return (sets, chains, rules, elements)
     }
 
-    /// The rules of `established` and `stamp`, which name the generation.
-    static func generationRules(_ table: Table, _ generation: UInt32) -> [Rule] {
-        let mark = Value.mark(generation).bytes
-        return [
-            // IP_CT_DIR_REPLY: replies pass; the direction that opened the flow decides.
-            Rule(table, "established", [.ct(.direction, into: .r(0)), .cmp(.r(0), .eq, [1])] + Action.accept),
-            Rule(table, "established", Match.ctState(.related) + Action.accept),
-            Rule(table, "established", [.ct(.mark, into: .r(0)), .cmp(.r(0), .eq, mark)] + Action.accept),
-            Rule(table, "stamp", [.immediate(mark, into: .r(0)), .setCt(.mark, from: .r(0))]),
-        ]
-    }
-
-    /// The rules of a pod chain: a line per rule, then the rejection.
+    /// The rules of a pod chain: each line's lookups (all must match) then return; at the
+    /// end the rejection.
     static func chainRules(_ table: Table, _ content: ChainContent, name: String) -> [Rule] {
         let v4 = table.family == .ip
         let peer: Field = content.direction == .ingress ? (v4 ? .ipSaddr : .ip6Saddr) : (v4 ? .ipDaddr : .ip6Daddr)
         let words = UInt32((peer.type.length + 3) / 4)
         var rules: [Rule] = []
         for line in content.lines {
-            for lookup in line.lookups {
-                var e: [Expression]
-                switch lookup {
-                case .allowAll:
-                    e = []
-                case .set(let kind):
-                    e = Match.load([peer]) + [.immediate(ruleID(line.id).bytes, into: .r(words))]
-                    if kind.withPorts {
-                        e += [Field.l4proto.load(into: .r(words + 1)), Field.thDport.load(into: .r(words + 2))]
+            let id = ruleID(line.id).bytes
+            for lookups in line.lookups {
+                var e: [Expression] = []
+                for kind in lookups {
+                    if kind.hasAddress {
+                        e += Match.load([peer]) + [.immediate(id, into: .r(words))]
+                        if kind.hasPorts { e += [Field.l4proto.load(into: .r(words + 1)), Field.thDport.load(into: .r(words + 2))] }
+                    } else {
+                        e += [.immediate(id, into: .r(0)), Field.l4proto.load(into: .r(1)), Field.thDport.load(into: .r(2))]
                     }
                     e.append(.lookup(set: kind.rawValue, key: .r(0)))
                 }
@@ -107,7 +127,7 @@ public enum PolicyTables {
         }
         // ICMP "administratively prohibited" (v4 code 13, v6 code 1): the client fails at
         // once and can tell a policy from a closed port.
-        rules.append(Rule(table, name, [.reject(.icmp, code: table.family == .ip ? 13 : 1)], comment: "no rule allows it"))
+        rules.append(Rule(table, name, [.reject(.icmp, code: v4 ? 13 : 1)], comment: "no rule allows it"))
         return rules
     }
 }
@@ -118,18 +138,11 @@ func ruleID(_ id: UInt32) -> Value {
     .raw([UInt8(id >> 24), UInt8(id >> 16 & 0xff), UInt8(id >> 8 & 0xff), UInt8(id & 0xff)])
 }
 
-/// How a chain line tests a packet.
-enum Lookup: Hashable, Sendable {
-    /// The rule allows everything: the line returns unconditionally.
-    case allowAll
-    /// The packet's peer address and the rule's id (and protocol and port) are in the set.
-    case set(PolicyTables.SetKind)
-}
-
-/// One rule applied to the pods of a chain: its id in the sets and the lookups it needs.
+/// One rule applied to the pods of a chain: its id in the sets and its lookups: each inner
+/// list is one rule line whose lookups must all match; an empty one allows everything.
 struct ChainLine: Hashable, Sendable {
     var id: UInt32
-    var lookups: [Lookup]
+    var lookups: [[PolicyTables.SetKind]]
     /// "namespace/policy ingress[0] #id": what `trace --kernel` and `nft list` show.
     var comment: String
 }

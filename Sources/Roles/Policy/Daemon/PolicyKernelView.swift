@@ -30,7 +30,7 @@ public enum PolicyKernelView {
             }
             for kind in PolicyTables.SetKind.allCases {
                 for element in try socket.elements(of: kind.rawValue, in: table) {
-                    guard let decoded = decode(element, v4: source.isIPv4, withPorts: kind.rawValue.hasSuffix("ports")),
+                    guard let decoded = decode(element, addressWidth: kind.hasAddress ? (source.isIPv4 ? 4 : 16) : 0, withPorts: kind.hasPorts),
                           let rule = ids[decoded.id], decoded.covers(peer, proto: proto, port: port) else { continue }
                     lines.append("  element \(kind.rawValue) { \(decoded) } matches: \(rule)")
                 }
@@ -40,35 +40,38 @@ public enum PolicyKernelView {
     }
 
     struct Decoded: CustomStringConvertible {
-        var first: IPAddress, last: IPAddress, id: UInt32
-        var proto: UInt8?, firstPort: UInt16?, lastPort: UInt16?
+        var first: IPAddress?
+        var last: IPAddress?
+        var id: UInt32
+        var proto: UInt8?
+        var firstPort: UInt16?
+        var lastPort: UInt16?
         func covers(_ address: IPAddress, proto p: UInt8, port: UInt16) -> Bool {
-            guard AddressRange(first, last).contains(address) else { return false }
+            if let first, let last, !AddressRange(first, last).contains(address) { return false }
             guard let proto, let firstPort, let lastPort else { return true }
             return proto == p && firstPort <= port && port <= lastPort
         }
         var description: String {
-            var text = first == last ? "\(first)" : "\(first)-\(last)"
-            text += " . #\(id)"
+            var fields: [String] = []
+            if let first, let last { fields.append(first == last ? "\(first)" : "\(first)-\(last)") }
+            fields.append("#\(id)")
             if let proto, let firstPort, let lastPort {
-                let name = proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 132 ? "sctp" : "\(proto)"
-                text += " . \(name) . " + (firstPort == lastPort ? "\(firstPort)" : "\(firstPort)-\(lastPort)")
+                fields.append(proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 132 ? "sctp" : "\(proto)")
+                fields.append(firstPort == lastPort ? "\(firstPort)" : "\(firstPort)-\(lastPort)")
             }
-            return text
+            return fields.joined(separator: " . ")
         }
     }
 
-    /// A concatenated element: address, rule id (big endian), then protocol and port, each
-    /// field padded to 32 bits.
-    static func decode(_ element: ElementInfo, v4: Bool, withPorts: Bool) -> Decoded? {
-        let width = v4 ? 4 : 16
-        func fields(_ bytes: [UInt8]) -> (IPAddress, UInt32, UInt8?, UInt16?)? {
-            guard bytes.count >= width + 4 + (withPorts ? 8 : 0), let address = IPAddress(bytes: Array(bytes[0..<width])) else { return nil }
+    /// A concatenated element: [address], rule id (big endian), [protocol, port], each field
+    /// padded to 32 bits.
+    static func decode(_ element: ElementInfo, addressWidth width: Int, withPorts: Bool) -> Decoded? {
+        func fields(_ bytes: [UInt8]) -> (IPAddress?, UInt32, UInt8?, UInt16?)? {
+            guard bytes.count >= width + 4 + (withPorts ? 8 : 0) else { return nil }
+            let address = width == 0 ? nil : IPAddress(bytes: Array(bytes[0..<width]))
             let id = bytes[width..<width + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
             guard withPorts else { return (address, id, nil, nil) }
-            let proto = bytes[width + 4]
-            let port = UInt16(bytes[width + 8]) << 8 | UInt16(bytes[width + 9])
-            return (address, id, proto, port)
+            return (address, id, bytes[width + 4], UInt16(bytes[width + 8]) << 8 | UInt16(bytes[width + 9]))
         }
         guard let start = fields(element.key) else { return nil }
         let end = element.keyEnd.flatMap(fields) ?? start
