@@ -15,12 +15,13 @@ public import NetAddress
 ///       set generation { type mark }               # the current generation G
 ///       map stamp { type mark : mark; flags interval }   # 0-0xffffffff : G
 ///       chain forward { type filter hook forward priority filter; policy accept;
+///         ct mark @generation accept
 ///         ct state established,related jump established
 ///         ip saddr vmap @egress
 ///         ip daddr vmap @ingress
 ///         ct mark set ct mark map @stamp }
 ///       chain input { … the same without the ingress lookup: pods talking to their node }
-///       chain established { ct direction reply accept; ct state related accept; ct mark @generation accept }
+///       chain established { ct direction reply accept; ct state related accept }   # older flows
 ///       chain in-7 { ip saddr . 12 @pod-peers 12 . meta l4proto . th dport @rule-ports return; …
 ///                    reject with icmp admin-prohibited }
 ///     }
@@ -88,7 +89,10 @@ public enum PolicyTables {
         let (saddr, daddr): (Field, Field) = v4 ? (.ipSaddr, .ipDaddr) : (.ip6Saddr, .ip6Daddr)
         let stampRule: [Expression] = [.ct(.mark, into: .r(0)), .lookup(set: "stamp", key: .r(0), into: .r(1)), .setCt(.mark, from: .r(1))]
         var rules: [Rule] = []
+        let current: [Expression] = [.ct(.mark, into: .r(0)), .lookup(set: "generation", key: .r(0))] + Action.accept
         for base in ["forward", "input"] {
+            // Most packets belong to a flow allowed under the current generation: one lookup.
+            rules.append(Rule(table, base, current))
             rules.append(Rule(table, base, Match.ctState([.established, .related]) + Action.jump("established")))
             rules.append(Rule(table, base, Match.verdictMap(Direction.egress.rawValue, [saddr])))
             if base == "forward" { rules.append(Rule(table, base, Match.verdictMap(Direction.ingress.rawValue, [daddr]))) }
@@ -97,7 +101,6 @@ public enum PolicyTables {
         // IP_CT_DIR_REPLY: replies pass; the direction that opened the flow decides.
         rules.append(Rule(table, "established", [.ct(.direction, into: .r(0)), .cmp(.r(0), .eq, [1])] + Action.accept))
         rules.append(Rule(table, "established", Match.ctState(.related) + Action.accept))
-        rules.append(Rule(table, "established", [.ct(.mark, into: .r(0)), .lookup(set: "generation", key: .r(0))] + Action.accept))
         let elements = [(self.generation(in: table), [generationElement(generation)]), (stamp(in: table), [stampElement(generation)])]
         return (sets, chains, rules, elements)
     }
@@ -127,7 +130,7 @@ public enum PolicyTables {
         }
         // ICMP "administratively prohibited" (v4 code 13, v6 code 1): the client fails at
         // once and can tell a policy from a closed port.
-        rules.append(Rule(table, name, [.reject(.icmp, code: v4 ? 13 : 1)], comment: "no rule allows it"))
+        rules.append(Rule(table, name, [.reject(.icmp, code: v4 ? 13 : 1)], comment: "otherwise: reject (administratively prohibited)"))
         return rules
     }
 }
