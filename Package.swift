@@ -119,6 +119,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -225,7 +226,7 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Policy", "PolicyCore", "Controllers", "Overlay", "Scheduler",
+            "APIServer", "APIMachinery", "JSON", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Policy", "PolicyCore", "Controllers", "Overlay", "Scheduler",
             "SchedulerCore", "NodeAgent", "NodeAgentCore", "CNodeAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),

@@ -242,9 +242,14 @@ import Testing
             try cluster.kubectlOK(["delete", "pod", "forced", "--force", "--grace-period=0"])
             try cluster.kubectlOK(["delete", "pod", "graceful", "--wait=false"])
             try cluster.startKubelet(1)
+            // The teardown is asynchronous (container, then object, then address and
+            // directory): wait for all of it, not only its first steps.
             try waitFor(cluster, "graceful and forced gone") {
-                try cluster.kubectl(["get", "pod", "graceful"]).stderr.contains("NotFound")
-                    && (try cluster.leftovers(1)).filter { $0.hasPrefix("runc") }.count == 1
+                let left = try cluster.leftovers(1)
+                return try cluster.kubectl(["get", "pod", "graceful"]).stderr.contains("NotFound")
+                    && left.filter { $0.hasPrefix("runc") }.count == 1
+                    && left.filter { $0.hasPrefix("reserved address") }.count == 1
+                    && left.filter { $0.hasPrefix("pod directory") }.count == 1
             }
             // The kept pod's container is the same process, never restarted.
             let pidAfter = try Command.check(runc + ["state", "\(keepUID)-keep-0"])

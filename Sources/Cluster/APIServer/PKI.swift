@@ -37,7 +37,7 @@ public struct PKI: Sendable {
                 },
                 issuerPrivateKey: .init(caKey))
             try write(caKey.pemRepresentation, to: caKeyPath, mode: 0o600)
-            try write(try caCert.serializeAsPEM().pemString, to: caCertPath, mode: 0o644)
+            try write(try caCert.serializeAsPEM().pemString, to: caCertPath, mode: 0o600)
         }
 
         let wanted = Array(Set(["localhost", "127.0.0.1"] + hosts)).sorted()
@@ -65,8 +65,8 @@ public struct PKI: Sendable {
                 },
                 issuerPrivateKey: .init(caKey))
             try write(key.pemRepresentation, to: keyPath, mode: 0o600)
-            try write(try cert.serializeAsPEM().pemString, to: certPath, mode: 0o644)
-            try write(wanted.joined(separator: "\n"), to: sanPath, mode: 0o644)
+            try write(try cert.serializeAsPEM().pemString, to: certPath, mode: 0o600)
+            try write(wanted.joined(separator: "\n"), to: sanPath, mode: 0o600)
         }
         return PKI(caPEM: try String(contentsOfFile: caCertPath, encoding: .utf8),
                    certificatePEM: try String(contentsOfFile: certPath, encoding: .utf8),
