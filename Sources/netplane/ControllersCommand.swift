@@ -9,11 +9,11 @@ import NetAddress
 struct ControllersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controllers",
-        abstract: "Run the control loops: deployments, replica sets, daemon sets, stateful sets, jobs, cron jobs, endpoint slices, disruption budgets, node lifecycle, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
+        abstract: "Run the control loops: service accounts (a default one per namespace), deployments, replica sets, daemon sets, stateful sets, jobs, cron jobs, endpoint slices, disruption budgets, node lifecycle, garbage collection, and node IPAM (a pod CIDR for every Node) when --cluster-cidr is given.")
 
     /// Every controller, by the name `--controllers` uses.
     static let all = ["cronjob", "daemonset", "deployment", "disruption", "endpointslice", "garbagecollector", "job", "nodeipam", "nodelifecycle",
-                      "replicaset", "statefulset"]
+                      "replicaset", "serviceaccount", "statefulset"]
 
     @OptionGroup var daemonFlags: DaemonFlags
     @Option(help: "Controllers to run: '*' for all, a name to add one, '-name' to leave one out (e.g. '*,-nodeipam'). Known: \(all.joined(separator: ", ")).")
@@ -82,6 +82,10 @@ struct ControllersCommand: AsyncParsableCommand {
             }
             daemon.logger.info("node IPAM", metadata: ["cluster_cidrs": "\(cidrs.map(\.description).joined(separator: ","))"])
             bodies.append { try await ipam.run() }
+        }
+        if enabled.contains("serviceaccount") {
+            let accounts = ServiceAccountController(daemon: daemon, resyncPeriod: resync)
+            bodies.append { try await accounts.run() }
         }
         if enabled.contains("endpointslice") {
             let slices = EndpointSliceController(daemon: daemon, resyncPeriod: resync)

@@ -34,7 +34,7 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "EncryptionConfiguration (apiserver.config.k8s.io/v1, YAML or JSON): the resources to encrypt at rest and their providers (identity, aescbc, aesgcm); values not written by the first provider are rewritten at start.")
     var encryptionProviderConfig: String?
 
-    @Option(help: "CIDR that Service ClusterIPs are allocated from.")
+    @Option(help: "CIDR that Service ClusterIPs are allocated from; two of different families (comma-separated, the first primary) for dual-stack Services.")
     var serviceClusterIPRange = "10.96.0.0/16"
 
     @Option(help: "Port range NodePorts are allocated from (FIRST-LAST).")
@@ -77,9 +77,14 @@ struct APIServerCommand: AsyncParsableCommand {
             throw ValidationError("--listen: expected HOST:PORT, got \(listen)")
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        let serviceRange: IPPrefix
-        do { serviceRange = try IPPrefix(serviceClusterIPRange) } catch {
+        // One range, or two of different families (dual-stack), as kube-apiserver takes them.
+        let serviceRanges: [IPPrefix]
+        do { serviceRanges = try serviceClusterIPRange.split(separator: ",").map { try IPPrefix(String($0).trimmingCharacters(in: .whitespaces)) } } catch {
             throw ValidationError("--service-cluster-ip-range: \(error)")
+        }
+        guard let serviceRange = serviceRanges.first, serviceRanges.count <= 2,
+              serviceRanges.count == 1 || serviceRanges[0].address.isIPv4 != serviceRanges[1].address.isIPv4 else {
+            throw ValidationError("--service-cluster-ip-range: one CIDR, or two of different IP families, got \(serviceClusterIPRange)")
         }
         let portBounds = serviceNodePortRange.split(separator: "-").compactMap { Int($0) }
         guard compactionInterval > 0 else {
@@ -104,12 +109,12 @@ struct APIServerCommand: AsyncParsableCommand {
         } else if let address = IPAddress(host), !address.isLoopback, !address.isUnspecified {
             advertise = address
         }
-        return Settings(host: host, port: port,
-                        options: .init(serviceClusterIPRange: serviceRange,
-                                       serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR,
-                                       defaultNotReadyTolerationSeconds: defaultNotReadyTolerationSeconds,
-                                       defaultUnreachableTolerationSeconds: defaultUnreachableTolerationSeconds),
-                        advertise: advertise)
+        var options = APIServer.Options(serviceClusterIPRange: serviceRange,
+                                        serviceNodePortRange: portBounds[0]...portBounds[1], clusterCIDR: podCIDR,
+                                        defaultNotReadyTolerationSeconds: defaultNotReadyTolerationSeconds,
+                                        defaultUnreachableTolerationSeconds: defaultUnreachableTolerationSeconds)
+        options.secondaryServiceClusterIPRange = serviceRanges.count == 2 ? serviceRanges[1] : nil
+        return Settings(host: host, port: port, options: options, advertise: advertise)
     }
 
     func run() async throws {

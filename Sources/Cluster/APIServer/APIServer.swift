@@ -8,6 +8,9 @@ public import NetAddress
 public final class APIServer: Sendable {
     public struct Options: Sendable {
         public var serviceClusterIPRange: IPPrefix
+        /// The second family's range (`--service-cluster-ip-range 10.96.0.0/16,fd00:10:96::/112`):
+        /// Services may then be dual-stack.
+        public var secondaryServiceClusterIPRange: IPPrefix?
         public var serviceNodePortRange: ClosedRange<Int>
         public var clusterCIDR: IPPrefix?
         /// The largest request body accepted (413 beyond), as kube-apiserver's 3 MiB.
@@ -52,7 +55,7 @@ public final class APIServer: Sendable {
         self.tokenIssuer = tokenIssuer
         self.objects = ObjectStore(store: store)
         self.allocator = ServiceAllocator(store: store, serviceRange: options.serviceClusterIPRange,
-                                          nodePorts: options.serviceNodePortRange)
+                                          secondaryRange: options.secondaryServiceClusterIPRange, nodePorts: options.serviceNodePortRange)
     }
 
     /// Forgets change history older than one `interval`, every `interval`, until cancelled:

@@ -12,44 +12,57 @@ import Storage
 struct ServiceAllocator: Sendable {
     let store: any Store
     let serviceRange: IPPrefix
+    /// The other family's range, when the cluster is dual-stack.
+    let secondaryRange: IPPrefix?
     let nodePorts: ClosedRange<Int>
 
     static let ipPrefix = "/registry/ranges/serviceips/"
     static let portPrefix = "/registry/ranges/servicenodeports/"
 
+    /// The range of a family (nil: the cluster has none of it).
+    func range(v4: Bool) -> IPPrefix? {
+        [serviceRange, secondaryRange].compactMap { $0 }.first { $0.address.isIPv4 == v4 }
+    }
+
     /// Usable addresses: the range without its network and broadcast addresses.
-    var ipCount: UInt64 {
-        let hostBits = serviceRange.address.bitWidth - serviceRange.length
+    static func ipCount(_ range: IPPrefix) -> UInt64 {
+        let hostBits = range.address.bitWidth - range.length
         return hostBits >= 63 ? UInt64(Int64.max) : max(0, (UInt64(1) << hostBits) - 2)
     }
 
-    func address(at offset: UInt64) -> IPAddress {
-        switch serviceRange.network.address {
+    static func address(at offset: UInt64, in range: IPPrefix) -> IPAddress {
+        switch range.network.address {
         case .v4(let v4): .v4(IPv4Address(v4.value &+ UInt32(truncatingIfNeeded: offset + 1)))
         case .v6(let v6): .v6(IPv6Address(high: v6.high, low: v6.low &+ offset + 1))
         }
     }
 
-    /// Allocates `requested` (422 if outside the range or taken) or a free address.
-    func allocateIP(_ requested: String?, for owner: String, resource: ResourceType, name: String) async throws(APIError) -> String {
+    /// Allocates `requested` (422 if outside its family's range or taken) or a free address of
+    /// the family; `field` names the entry of spec.clusterIPs in errors.
+    func allocateIP(_ requested: String?, v4: Bool, for owner: String, resource: ResourceType, name: String,
+                    field: String = "spec.clusterIPs") async throws(APIError) -> String {
+        guard let serviceRange = range(v4: v4) else {
+            throw .invalid(resource, name: name, [.invalid(field, requested ?? "", "\(v4 ? "IPv4" : "IPv6") is not configured on this cluster")])
+        }
         if let requested {
             guard let ip = IPAddress(requested), serviceRange.contains(ip), ip != serviceRange.network.address else {
-                throw .invalid(resource, name: name, [.invalid("spec.clusterIPs", requested,
+                throw .invalid(resource, name: name, [.invalid(field, requested,
                     "failed to allocate IP \(requested): the provided IP (\(requested)) is not in the valid range. The range of valid IPs is \(serviceRange.network)")])
             }
             guard try await claim(Self.ipPrefix + ip.description, owner) else {
-                throw .invalid(resource, name: name, [.invalid("spec.clusterIPs", requested,
+                throw .invalid(resource, name: name, [.invalid(field, requested,
                     "failed to allocate IP \(requested): provided IP is already allocated")])
             }
             return ip.description
         }
-        let taken = try await allocated(Self.ipPrefix)
-        guard UInt64(taken.count) < ipCount else {
-            throw .internalError("failed to allocate a serviceIP: range is full")
+        let taken = try await allocated(Self.ipPrefix).filter { IPAddress($0).map(serviceRange.contains) == true }
+        let count = Self.ipCount(serviceRange)
+        guard UInt64(taken.count) < count else {
+            throw .internalError("failed to allocate a serviceIP: range \(serviceRange.network) is full")
         }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<64 {
-            let candidate = address(at: UInt64.random(in: 0..<ipCount, using: &generator)).description
+            let candidate = Self.address(at: UInt64.random(in: 0..<count, using: &generator), in: serviceRange).description
             if taken.contains(candidate) { continue }
             if try await claim(Self.ipPrefix + candidate, owner) { return candidate }
         }

@@ -46,6 +46,12 @@ public struct Namespace: KubernetesObject {
     public var phase: String? { json[path: ["status", "phase"]]?.stringValue }
 }
 
+public struct ServiceAccount: KubernetesObject {
+    public static let resource: ResourceType = builtin("v1", "ServiceAccount")
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+}
+
 public struct ConfigMap: KubernetesObject {
     public static let resource: ResourceType = builtin("v1", "ConfigMap")
     public var json: JSONValue
