@@ -348,6 +348,16 @@ import Testing
             let nodes = Set(cluster.kubectlField(["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.nodeName}"]).split(separator: " "))
             #expect(nodes.count == 3, "the scheduler spreads the replicas over the three nodes: \(nodes)")
             let clusterIP = cluster.kubectlField(["get", "service", "hello", "-o", "jsonpath={.spec.clusterIP}"])
+            // Readiness is judged by each pod's own node; reaching it from the others needs
+            // every flanneld to have programmed the other nodes' subnets, which a busy machine
+            // may finish a little later: wait for each pod to answer from each node directly,
+            // then judge the Service strictly.
+            let podIPs = cluster.kubectlField(["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].status.podIP}"]).split(separator: " ")
+            try waitFor(cluster, "every pod reachable from every node over the overlay", seconds: 30) {
+                try (1...3).allSatisfy { i in
+                    try podIPs.allSatisfy { ip in try cluster.node(i).run(["curl", "-s", "-m", "1", "http://\(ip):8080/"]).succeeded }
+                }
+            }
             for i in 1...3 {
                 var answers = Set<String>()
                 for _ in 0..<12 {

@@ -72,7 +72,8 @@ public struct PolicyCompiler: Sendable {
         /// Ports of the rule for every peer (nil: all); egress named ports add per-pod ones.
         var ports: [PortSpan]?
         var users = 0
-        var blockEntries: [Entry] = []
+        /// The rule's own elements: its ports, its ipBlocks (pods' are in `entriesAt`).
+        var ruleEntries: [Entry] = []
         var contributions: [ObjectKey: Contribution] = [:]
         var podsAt: [IPAddress: Set<ObjectKey>] = [:]
         var entriesAt: [IPAddress: [Entry]] = [:]
@@ -256,7 +257,7 @@ public struct PolicyCompiler: Sendable {
             let v4 = table.family == .ip
             var elements: [PolicyTables.SetKind: [SetElement]] = [:]
             for instance in instances.values {
-                for entry in instance.blockEntries + instance.entriesAt.values.joined() where entry.scope.includes(v4: v4) {
+                for entry in instance.ruleEntries + instance.entriesAt.values.joined() where entry.scope.includes(v4: v4) {
                     elements[entry.set, default: []].append(entry.element)
                 }
             }
@@ -455,21 +456,21 @@ public struct PolicyCompiler: Sendable {
         // Elements that belong to the rule itself (not to pods): its ports and its ipBlocks.
         let tag = ruleID(id)
         for span in exact {
-            instance.blockEntries.append(Entry(scope: .both, set: .rulePorts, element: SetElement([tag, .proto(span.proto), .port(span.first)])))
+            instance.ruleEntries.append(Entry(scope: .both, set: .rulePorts, element: SetElement([tag, .proto(span.proto), .port(span.first)])))
         }
         for span in ranges {
-            instance.blockEntries.append(Entry(scope: .both, set: .rulePortRanges, element: SetElement(
+            instance.ruleEntries.append(Entry(scope: .both, set: .rulePortRanges, element: SetElement(
                 [tag, .proto(span.proto), .port(span.first)], keyEnd: [tag, .proto(span.proto), .port(span.last)])))
         }
         if hasIPBlocks && !(!rule.ports.isEmpty && portParts.isEmpty) {
             var blocks: [AddressRange] = []
             for case .ipBlock(let cidr, let except) in rule.peers { blocks += AddressRange.subtracting(except, from: cidr) }
             for range in AddressRange.merged(blocks) {
-                instance.blockEntries.append(Entry(scope: Entry.Scope(range.first), set: .blockPeers, element: SetElement(
+                instance.ruleEntries.append(Entry(scope: Entry.Scope(range.first), set: .blockPeers, element: SetElement(
                     [Value(range.first), tag], keyEnd: [Value(range.last), tag])))
             }
         }
-        delta.add(instance.blockEntries)
+        delta.add(instance.ruleEntries)
         instances[key] = instance
         instanceByID[id] = key
         fresh.insert(key)
@@ -484,7 +485,7 @@ public struct PolicyCompiler: Sendable {
         guard let key = instanceByID[line.id] else { return }
         instances[key]!.users -= 1
         guard instances[key]!.users == 0, let instance = instances.removeValue(forKey: key) else { return }
-        delta.delete(instance.blockEntries + Array(instance.entriesAt.values.joined()))
+        delta.delete(instance.ruleEntries + Array(instance.entriesAt.values.joined()))
         instanceByID[line.id] = nil
         freeIDs.append(instance.id)
     }
