@@ -108,8 +108,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Cluster/Storage", swiftSettings: strict),
         // APIServer: the Kubernetes REST API over a Store, carried by Hummingbird over TLS.
+        // Authorization: RBAC's rules, bindings, coverage and aggregation, the default roles and
+        // the Node authorizer's rules, pure: the API server feeds it objects and asks.
+        .target(name: "Authorization", dependencies: ["APIMachinery", "JSON"], path: "Sources/Cluster/Authorization",
+                swiftSettings: strict),
         .target(name: "APIServer", dependencies: [
-            "APIMachinery", "Cron", "JSON", "Storage", "NetAddress",
+            "APIMachinery", "Authorization", "Cron", "JSON", "Storage", "NetAddress",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -226,7 +230,7 @@ let package = Package(
 
         // The daemon binary: one subcommand per role.
         .executableTarget(name: "netplane", dependencies: [
-            "APIServer", "APIMachinery", "JSON", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Policy", "PolicyCore", "Controllers", "Overlay", "Scheduler",
+            "APIServer", "APIMachinery", "Authorization", "JSON", "Storage", "NetAddress", "Client", "DaemonRuntime", "Proxy", "Policy", "PolicyCore", "Controllers", "Overlay", "Scheduler",
             "SchedulerCore", "NodeAgent", "NodeAgentCore", "CNodeAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
@@ -283,6 +287,7 @@ let package = Package(
         .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
+        .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],
                     swiftSettings: strict),
     ],

@@ -26,6 +26,7 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "API server backends to run (comma-separated).") var backends = "sqlite,etcd"
     @Flag(help: "Skip the raw etcd anchor (for profiling one side).") var skipAnchor = false
     @Flag(help: "Skip the HTTPS ceiling (GET /healthz of the API server, and of nginx when installed).") var skipCeiling = false
+    @Flag(help: "Skip RBAC on vs AlwaysAllow.") var skipRBAC = false
     @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
 
     func run() async throws {
@@ -82,11 +83,62 @@ struct StoreBench: AsyncParsableCommand {
             await client.shutdown()
             sides.append((backend, one, many))
         }
+        if !skipRBAC { try await rbacOverhead(binary: binary, scratch: scratch, value: value) }
         print(String(format: "raw etcd puts: 1 client %.0f/s, 32 clients %.0f/s", raw1, raw32))
         for side in sides {
             printThroughput("store-create-1-\(side.name)", side.one, raw1)
             printThroughput("store-create-32-\(side.name)", side.many, raw32)
         }
+    }
+
+    /// What authorization costs a request: ConfigMap creates from 32 clients by a user whose
+    /// right comes from RBAC (a RoleBinding to `edit`, among 500 bindings of other users and
+    /// groups, and the default policy), against the same user on the same data with
+    /// `--authorization-mode AlwaysAllow`. The admin token would not do: system:masters skips
+    /// the authorizers. The two servers alternate, three rounds each, medians compared.
+    func rbacOverhead(binary: String, scratch: String, value: String) async throws {
+        let dataDir = "\(scratch)/apiserver-rbac"
+        var rbac: [Double] = [], allowAll: [Double] = []
+        var setUp = false
+        for round in 0..<6 {
+            let alwaysAllow = round % 2 == 1
+            let server = try APIServerProcess(binary: binary, dataDir: dataDir,
+                                              extraArgs: alwaysAllow ? ["--authorization-mode", "AlwaysAllow"] : [])
+            defer { server.stop() }
+            if !setUp {
+                var objects = ["apiVersion: v1\nkind: List\nitems:"]
+                for i in 0..<500 {
+                    objects.append("""
+                        - apiVersion: rbac.authorization.k8s.io/v1
+                          kind: RoleBinding
+                          metadata: {name: other-\(i), namespace: default}
+                          roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: \(i % 2 == 0 ? "view" : "edit")}
+                          subjects: [{apiGroup: rbac.authorization.k8s.io, kind: \(i % 3 == 0 ? "Group" : "User"), name: someone-\(i)}]
+                        """)
+                }
+                objects.append("""
+                    - apiVersion: rbac.authorization.k8s.io/v1
+                      kind: RoleBinding
+                      metadata: {name: bench-edit, namespace: default}
+                      roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+                      subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bench}]
+                    """)
+                _ = try Command.check(["kubectl", "--kubeconfig", server.kubeconfig, "apply", "-f", "-"], stdin: objects.joined(separator: "\n"))
+                setUp = true
+            }
+            let client = try APIClient(try ClientConfig.kubeconfig(try server.kubeconfig(user: "bench", binary: binary)), maxConnections: 64)
+            let rate = try await throughput(count: concurrentCount, clients: 32) { i in
+                try await create(client, namespace: "default", name: "rbac-\(round)-\(i)", value)
+            }
+            await client.shutdown()
+            if alwaysAllow { allowAll.append(rate) } else { rbac.append(rate) }
+        }
+        let on = percentile(rbac, 0.5), off = percentile(allowAll, 0.5)
+        print(String(format: "RBAC: 32 clients creating as a user bound through RBAC: %.0f/s (rounds %@); the same with AlwaysAllow: %.0f/s (rounds %@)",
+                     on, rbac.map { String(format: "%.0f", $0) }.joined(separator: ", "), off,
+                     allowAll.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
+        print(String(format: "RESULT store-rbac-32 rbac=%.0f alwaysallow=%.0f ratio=%.3f slower=%.1f%% target=5%% unit=ops/s",
+                     on, off, on / off, (1 - on / off) * 100))
     }
 
     /// What the fastest request costs here: GET /healthz (no token, no body, no store, a

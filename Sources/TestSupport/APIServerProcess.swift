@@ -62,6 +62,26 @@ public final class APIServerProcess: @unchecked Sendable {
         }
     }
 
+    /// The kubeconfig the server wrote for one of its daemons' identities ("controllers",
+    /// "scheduler", "flanneld", "proxy", "policy"), bound to that daemon's least-privilege role.
+    public func kubeconfig(daemon: String) -> String { dataDir + "/kubeconfigs/\(daemon).kubeconfig" }
+
+    /// A kubeconfig for a node agent's identity (system:node:NAME in system:nodes), made with
+    /// `netplane kubeconfig --node`, as an operator would for each node.
+    public func kubeconfig(node: String, binary: String = productsDirectory() + "/netplane") throws -> String {
+        // Made anew each time: a restarted server may listen on another port.
+        let path = dataDir + "/kubeconfigs/node-\(node).kubeconfig"
+        try Command.check([binary, "kubeconfig", "--data-dir", dataDir, "--node", node, "--output", path])
+        return path
+    }
+
+    /// A kubeconfig for any user and groups (`netplane kubeconfig --user --group`).
+    public func kubeconfig(user: String, groups: [String] = [], binary: String = productsDirectory() + "/netplane") throws -> String {
+        let path = dataDir + "/kubeconfigs/user-\(user.replacingOccurrences(of: ":", with: "_"))-\(groups.joined(separator: "+")).kubeconfig"
+        try Command.check([binary, "kubeconfig", "--data-dir", dataDir, "--user", user, "--output", path] + groups.flatMap { ["--group", $0] })
+        return path
+    }
+
     public func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
     /// kubectl against this server.

@@ -11,7 +11,8 @@ public final class ControllersProcess: @unchecked Sendable {
         log = dir + "/\(command).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [command, "--kubeconfig", api.kubeconfig, "--metrics-bind", "127.0.0.1:0"] + arguments
+        // Each daemon with its own identity and least-privilege role, as Tools/up runs them.
+        process.arguments = [command, "--kubeconfig", api.kubeconfig(daemon: command), "--metrics-bind", "127.0.0.1:0"] + arguments
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()

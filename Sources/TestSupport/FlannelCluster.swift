@@ -35,7 +35,7 @@ public final class FlannelCluster {
             for i in 1...count { try addNode(i) }
             statusPorts["controllers"] = try EtcdCluster.freePort()
             // No node agent heartbeats here: the node lifecycle controller would mark the nodes unreachable.
-            controllers = try start(["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.244.0.0/16",
+            controllers = try start(["controllers", "--kubeconfig", api.kubeconfig(daemon: "controllers"), "--cluster-cidr", "10.244.0.0/16",
                                      "--controllers", "*,-nodelifecycle",
                                      "--metrics-bind", "127.0.0.1:\(statusPorts["controllers"]!)"],
                                     log: "controllers")
@@ -69,7 +69,7 @@ public final class FlannelCluster {
     /// The flanneld arguments for node i.
     public func flanneldArguments(_ i: Int, backend: String, extra: [String] = []) -> [String] {
         if statusPorts["flanneld\(i)"] == nil { statusPorts["flanneld\(i)"] = try? EtcdCluster.freePort() }
-        return ["flanneld", "--metrics-bind", "127.0.0.1:\(statusPorts["flanneld\(i)"] ?? 0)", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--iface", "eth0", "--backend", backend,
+        return ["flanneld", "--metrics-bind", "127.0.0.1:\(statusPorts["flanneld\(i)"] ?? 0)", "--kubeconfig", api.kubeconfig(daemon: "flanneld"), "--node-name", "node\(i)", "--iface", "eth0", "--backend", backend,
          "--netns", node(i).path, "--subnet-file", subnetFile(i), "--resync-period", "5"] + extra
     }
 

@@ -36,9 +36,9 @@ public final class NodeCluster {
         }
         do {
             for i in 1...count { try addNodeNamespace(i) }
-            try startInFabric("controllers", ["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.244.0.0/16",
+            try startInFabric("controllers", ["controllers", "--kubeconfig", api.kubeconfig(daemon: "controllers"), "--cluster-cidr", "10.244.0.0/16",
                                               "--node-monitor-grace-period", "40s", "--metrics-bind", ""])
-            try startInFabric("scheduler", ["scheduler", "--kubeconfig", api.kubeconfig, "--metrics-bind", ""])
+            try startInFabric("scheduler", ["scheduler", "--kubeconfig", api.kubeconfig(daemon: "scheduler"), "--metrics-bind", ""])
             for i in 1...count {
                 if network == .flannel { try startFlanneld(i) }
                 try startKubelet(i, extra: kubeletArguments)
@@ -115,15 +115,17 @@ public final class NodeCluster {
     /// ones from Debian's containernetworking-plugins (portmap).
     public var cniBinDirs: String { productsDirectory() + ":/usr/lib/cni" }
 
-    public func kubeletArguments(_ i: Int, extra: [String] = []) -> [String] {
-        ["kubelet", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--netns", node(i).path,
+    /// Each node agent runs as its node (system:node:node<i>), kept to its own objects by the
+    /// Node authorizer, as an operator's would be.
+    public func kubeletArguments(_ i: Int, extra: [String] = []) throws -> [String] {
+        ["kubelet", "--kubeconfig", try api.kubeconfig(node: "node\(i)"), "--node-name", "node\(i)", "--netns", node(i).path,
          "--node-ip", "198.18.0.\(10 + i)", "--cni-bin-dir", cniBinDirs, "--cni-conf-dir", cniConfDir(i),
          "--root", kubeletRoot(i), "--image-dir", dir + "/images", "--cgroup-parent", cgroupParent(i), "--cpu", "4", "--memory", "8Gi", "--metrics-bind", "",
          "--resync-period", "10"] + extra
     }
 
     public func startKubelet(_ i: Int, extra: [String] = []) throws {
-        try start("kubelet\(i)", binary, kubeletArguments(i, extra: extra))
+        try start("kubelet\(i)", binary, try kubeletArguments(i, extra: extra))
     }
 
     /// Stops a daemon with `signal` (SIGTERM: the way an operator restarts it) and waits.
@@ -136,19 +138,19 @@ public final class NodeCluster {
     }
 
     public func startFlanneld(_ i: Int) throws {
-        try startInFabric("flanneld\(i)", ["flanneld", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)", "--iface", "eth0",
+        try startInFabric("flanneld\(i)", ["flanneld", "--kubeconfig", api.kubeconfig(daemon: "flanneld"), "--node-name", "node\(i)", "--iface", "eth0",
                                            "--backend", "vxlan", "--netns", node(i).path, "--subnet-file", "\(nodeDir(i))/subnet.env",
                                            "--metrics-bind", ""])
     }
 
     public func startProxy(_ i: Int) throws {
-        try startInFabric("proxy\(i)", ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)",
+        try startInFabric("proxy\(i)", ["proxy", "--kubeconfig", api.kubeconfig(daemon: "proxy"), "--node-name", "node\(i)",
                                         "--netns", node(i).path, "--metrics-bind", ""])
     }
 
     /// Starts the NetworkPolicy enforcer on node i (log "policy<i>").
     public func startPolicy(_ i: Int, extra: [String] = []) throws {
-        try startInFabric("policy\(i)", ["policy", "--kubeconfig", api.kubeconfig, "--node-name", "node\(i)",
+        try startInFabric("policy\(i)", ["policy", "--kubeconfig", api.kubeconfig(daemon: "policy"), "--node-name", "node\(i)",
                                          "--netns", node(i).path, "--metrics-bind", ""] + extra)
     }
 

@@ -7,13 +7,14 @@ import Yams
 import APIMachinery
 import Storage
 import NetAddress
+import Authorization
 
 /// The Netplane daemon: one subcommand per role.
 @main
 struct Netplane: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Netplane: the network plane of a Kubernetes-style cluster.",
-        subcommands: [APIServerCommand.self, ControllersCommand.self, SchedulerCommand.self, ProxyCommand.self, PolicyCommand.self, FlanneldCommand.self,
+        subcommands: [APIServerCommand.self, KubeconfigCommand.self, ControllersCommand.self, SchedulerCommand.self, ProxyCommand.self, PolicyCommand.self, FlanneldCommand.self,
                       KubeletCommand.self, ImageCommand.self])
 }
 
@@ -48,6 +49,9 @@ struct APIServerCommand: AsyncParsableCommand {
 
     @Option(help: "Extra bearer tokens, one 'token,user,uid[,\"groups\"]' per line.")
     var tokenFile: String?
+
+    @Option(help: "The authorizers, in order (comma-separated): Node, RBAC, AlwaysAllow. Members of system:masters are always allowed.")
+    var authorizationMode = "Node,RBAC"
 
     @Option(help: "Extra names or addresses for the serving certificate (comma-separated).")
     var tlsSAN: String?
@@ -114,6 +118,16 @@ struct APIServerCommand: AsyncParsableCommand {
                                         defaultNotReadyTolerationSeconds: defaultNotReadyTolerationSeconds,
                                         defaultUnreachableTolerationSeconds: defaultUnreachableTolerationSeconds)
         options.secondaryServiceClusterIPRange = serviceRanges.count == 2 ? serviceRanges[1] : nil
+        var modes: [AuthorizationMode] = []
+        for name in authorizationMode.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let mode = AuthorizationMode(rawValue: name) else {
+                throw ValidationError("--authorization-mode: \(name) is not one of \(AuthorizationMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard !modes.contains(mode) else { throw ValidationError("--authorization-mode: \(name) is named twice") }
+            modes.append(mode)
+        }
+        guard !modes.isEmpty else { throw ValidationError("--authorization-mode: name at least one authorizer") }
+        options.authorizationModes = modes
         return Settings(host: host, port: port, options: options, advertise: advertise)
     }
 
@@ -188,7 +202,18 @@ struct APIServerCommand: AsyncParsableCommand {
             try Data((adminToken + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath))
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
         }
-        var tokens = TokenAuthenticator(users: [adminToken: .init(name: "admin", uid: "admin", groups: ["system:masters"])])
+        // Each daemon's identity: a token in tokens.csv (made once), bound by the bootstrap
+        // policy to the daemon's own ClusterRole.
+        let issuedPath = dataDir + "/tokens.csv"
+        var daemonTokens: [(daemon: String, user: String, token: String)] = []
+        for identity in BootstrapPolicy.daemons {
+            let token = try IssuedTokens.existing(path: issuedPath, user: identity.user)
+                ?? IssuedTokens.issue(path: issuedPath, user: identity.user, groups: [])
+            daemonTokens.append((identity.daemon, identity.user, token))
+        }
+        let identities = daemonTokens
+        var tokens = TokenAuthenticator(users: [adminToken: .init(name: "admin", uid: "admin", groups: ["system:masters"])],
+                                        issued: IssuedTokens(path: issuedPath))
         if let tokenFile { try tokens.load(file: tokenFile) }
 
         let sans = (tlsSAN?.split(separator: ",").map(String.init) ?? []) + (host == "0.0.0.0" || host == "::" ? [] : [host])
@@ -210,12 +235,76 @@ struct APIServerCommand: AsyncParsableCommand {
             }
             let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
             let url = "https://\(shownHost):\(actualPort)"
-            if let kubeconfigOut {
-                let text = Kubeconfig.render(server: url, caPEM: pki.caPEM, token: token)
-                try? Data(text.utf8).write(to: URL(fileURLWithPath: kubeconfigOut), options: .atomic)
-                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: kubeconfigOut)
+            // One kubeconfig per identity in the data directory, and beside --kubeconfig-out
+            // (daemon ones first: once the admin one exists, everything is in place).
+            let kubeconfigs = dataDir + "/kubeconfigs"
+            try? FileManager.default.createDirectory(atPath: kubeconfigs, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let beside = kubeconfigOut.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+            for (daemon, user, daemonToken) in identities {
+                let text = Kubeconfig.render(server: url, caPEM: pki.caPEM, token: daemonToken, user: user)
+                Self.writePrivate(text, to: "\(kubeconfigs)/\(daemon).kubeconfig")
+                if let beside { Self.writePrivate(text, to: "\(beside)/\(daemon).kubeconfig") }
             }
-            log.info("serving the Kubernetes API on \(url)")
+            let adminText = Kubeconfig.render(server: url, caPEM: pki.caPEM, token: token)
+            Self.writePrivate(adminText, to: "\(kubeconfigs)/admin.kubeconfig")
+            if let kubeconfigOut { Self.writePrivate(adminText, to: kubeconfigOut) }
+            log.info("serving the Kubernetes API on \(url) (authorization: \(settings.options.authorizationModes.map(\.rawValue).joined(separator: ",")))")
+        }
+    }
+
+    static func writePrivate(_ text: String, to path: String) {
+        try? Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+    }
+}
+
+/// `netplane kubeconfig`: a new identity for a person or a daemon, written as a kubeconfig.
+struct KubeconfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kubeconfig",
+        abstract: "Issue a token for a user (and groups) and print a kubeconfig with it; RBAC bindings say what it may do.",
+        discussion: """
+            Run on the API server's machine: the token goes into <data-dir>/tokens.csv, which the
+            server reads again when it changes (remove the line to revoke it).
+            A node agent's identity: --node NAME (user system:node:NAME in group system:nodes).
+            """)
+
+    @Option(help: "The API server's data directory.") var dataDir = "/var/lib/netplane/apiserver"
+    @Option(help: "The user name.") var user: String?
+    @Option(help: "A group of the user (repeatable).") var group: [String] = []
+    @Option(help: "A node agent's identity: user system:node:NAME, group system:nodes.") var node: String?
+    @Option(help: "The API server's URL (default: the one in <data-dir>/kubeconfigs/admin.kubeconfig).") var server: String?
+    @Option(name: .shortAndLong, help: "Write the kubeconfig here (0600) instead of printing it.") var output: String?
+
+    func run() throws {
+        var name = user ?? ""
+        var groups = group
+        if let node {
+            guard user == nil else { throw ValidationError("--node and --user name the identity twice; give one") }
+            guard NameRules.dns1123SubdomainProblem(node) == nil else { throw ValidationError("--node: \(node) is not a valid node name") }
+            name = BootstrapPolicy.nodeUserPrefix + node
+            if !groups.contains(BootstrapPolicy.nodesGroup) { groups.append(BootstrapPolicy.nodesGroup) }
+        }
+        guard !name.isEmpty else { throw ValidationError("name the identity: --user NAME or --node NAME") }
+        for value in [name] + groups where value.contains(",") || value.contains("\"") || value.contains("\n") {
+            throw ValidationError("\(value): a user or group name may not contain a comma, a quote or a newline")
+        }
+        guard let caPEM = try? String(contentsOfFile: dataDir + "/pki/ca.crt", encoding: .utf8) else {
+            throw ValidationError("--data-dir \(dataDir): no pki/ca.crt; has `netplane apiserver --data-dir \(dataDir)` run?")
+        }
+        var url = server
+        if url == nil, let admin = try? String(contentsOfFile: dataDir + "/kubeconfigs/admin.kubeconfig", encoding: .utf8) {
+            url = admin.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("server:") }
+                .map { String($0.trimmingCharacters(in: .whitespaces).dropFirst("server:".count)).trimmingCharacters(in: .whitespaces) }
+        }
+        guard let url else { throw ValidationError("--server: the API server's URL is not known yet; give it") }
+        let token = try IssuedTokens.issue(path: dataDir + "/tokens.csv", user: name, groups: groups)
+        let text = Kubeconfig.render(server: url, caPEM: caPEM, token: token, user: name)
+        if let output {
+            APIServerCommand.writePrivate(text, to: output)
+            guard FileManager.default.fileExists(atPath: output) else { throw ValidationError("--output \(output): could not be written") }
+        } else {
+            print(text, terminator: "")
         }
     }
 }

@@ -48,8 +48,11 @@ import Testing
         api = try APIServerProcess(dataDir: dir)
         #expect(try api.kubectl(["get", "secret", "creds", "-o", "jsonpath={.data.password}"]).stdout == "czNjcmV0")
         found = try modes(dir)
-        #expect(found["."] == "700" && found["pki"] == "700", "\(found)")
-        #expect(found.filter { $0.key != "." && $0.key != "pki" && $0.value != "600" }.isEmpty, "\(found)")
+        #expect(found["."] == "700" && found["pki"] == "700" && found["kubeconfigs"] == "700", "\(found)")
+        #expect(found.filter { !["." , "pki", "kubeconfigs"].contains($0.key) && $0.value != "600" }.isEmpty, "\(found)")
+        // Every identity's kubeconfig (each a bearer token) is the owner's alone.
+        #expect(try readAsNobody(dir + "/kubeconfigs/controllers.kubeconfig") == nil)
+        #expect(try readAsNobody(dir + "/tokens.csv") == nil)
         #expect(try readAsNobody(dir + "/state.db") == nil)
         #expect(try readAsNobody(dir + "/pki/ca.key") == nil)
         _ = api.stop()

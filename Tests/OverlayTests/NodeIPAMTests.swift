@@ -25,7 +25,7 @@ import Testing
             let process = Process()
             process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
             // Four /24s in all.
-            process.arguments = ["controllers", "--kubeconfig", api.kubeconfig, "--cluster-cidr", "10.250.0.0/22"]
+            process.arguments = ["controllers", "--kubeconfig", api.kubeconfig(daemon: "controllers"), "--cluster-cidr", "10.250.0.0/22"]
             if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
             let handle = FileHandle(forWritingAtPath: log)
             handle?.seekToEndOfFile()

@@ -50,7 +50,7 @@ import Testing
         }
 
         func startDaemon() throws {
-            daemon = try startLogged(productsDirectory() + "/netplane", ["policy", "--kubeconfig", api.kubeconfig, "--node-name", "node1",
+            daemon = try startLogged(productsDirectory() + "/netplane", ["policy", "--kubeconfig", api.kubeconfig(daemon: "policy"), "--node-name", "node1",
                                                                      "--netns", node.path, "--metrics-bind", ""], log: dir + "/policy.log")
         }
 

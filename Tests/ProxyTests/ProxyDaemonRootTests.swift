@@ -48,7 +48,7 @@ import Testing
             let metricsPort = try EtcdCluster.freePort()
             let proxy = Process()
             proxy.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
-            proxy.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path,
+            proxy.arguments = ["proxy", "--kubeconfig", api.kubeconfig(daemon: "proxy"), "--node-name", "node-a", "--netns", node.path,
                                "--cluster-cidr", "10.244.0.0/16", "--nodeport-addresses", "198.18.0.11/32",
                                "--metrics-bind", "127.0.0.1:\(metricsPort)"]
             let log = dir + "/proxy.log"

@@ -160,7 +160,7 @@ final class ProxyDaemon {
     init(api: APIServerProcess, node: TestNamespace, dir: String, _ extra: [String]) throws {
         log = dir + "/proxy.log"
         process.executableURL = URL(fileURLWithPath: productsDirectory() + "/netplane")
-        process.arguments = ["proxy", "--kubeconfig", api.kubeconfig, "--node-name", "node-a", "--netns", node.path] + extra
+        process.arguments = ["proxy", "--kubeconfig", api.kubeconfig(daemon: "proxy"), "--node-name", "node-a", "--netns", node.path] + extra
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()

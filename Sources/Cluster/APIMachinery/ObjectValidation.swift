@@ -63,7 +63,10 @@ public enum ObjectValidation {
         } else {
             // Namespaces and Services become DNS labels (service.namespace.svc), the rest subdomains.
             let labelOnly = resource.group.isEmpty && ["namespaces", "services"].contains(resource.plural)
+            // RBAC names only have to fit in a URL path segment ("system:node" is one).
+            let pathSegmentOnly = resource.group == "rbac.authorization.k8s.io"
             let problem = resource.plural == "events" ? nil
+                : pathSegmentOnly ? NameRules.pathSegmentProblem(name)
                 : labelOnly ? NameRules.dns1123LabelProblem(name) : NameRules.dns1123SubdomainProblem(name)
             if let problem { errors.append(.invalid("metadata.name", name, problem)) }
         }

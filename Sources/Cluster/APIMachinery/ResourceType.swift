@@ -143,6 +143,24 @@ public struct ResourceRegistry: Sendable {
         // authentication.k8s.io/v1: who the caller is (`kubectl auth whoami`); created, never stored.
         ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
                      kind: "SelfSubjectReview", namespaced: false, verbs: ["create"]),
+        // rbac.authorization.k8s.io/v1
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role",
+                     namespaced: true),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole",
+                     kind: "ClusterRole", namespaced: false),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding",
+                     kind: "RoleBinding", namespaced: true),
+        ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
+                     kind: "ClusterRoleBinding", namespaced: false),
+        // authorization.k8s.io/v1: may someone do something (`kubectl auth can-i`); created, never stored.
+        ResourceType(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+                     kind: "SelfSubjectAccessReview", namespaced: false, verbs: ["create"]),
+        ResourceType(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview",
+                     kind: "SelfSubjectRulesReview", namespaced: false, verbs: ["create"]),
+        ResourceType(group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", singular: "subjectaccessreview",
+                     kind: "SubjectAccessReview", namespaced: false, verbs: ["create"]),
+        ResourceType(group: "authorization.k8s.io", version: "v1", plural: "localsubjectaccessreviews", singular: "localsubjectaccessreview",
+                     kind: "LocalSubjectAccessReview", namespaced: true, verbs: ["create"]),
         // metrics.k8s.io/v1beta1: what `kubectl top` reads, computed on request from the node
         // agents' summaries (metrics-server's API, served by the API server itself); never stored.
         ResourceType(group: "metrics.k8s.io", version: "v1beta1", plural: "nodes", singular: "", kind: "NodeMetrics",

@@ -11,6 +11,13 @@ public enum NameRules {
     }
 
     /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
+    /// Kubernetes' ValidatePathSegmentName: anything a URL path segment can carry.
+    public static func pathSegmentProblem(_ s: String) -> String? {
+        if s == "." || s == ".." { return "may not be '\(s)'" }
+        for bad in ["/", "%"] where s.contains(bad) { return "may not contain '\(bad)'" }
+        return nil
+    }
+
     public static func dns1123SubdomainProblem(_ s: String) -> String? {
         if s.isEmpty { return "must not be empty" }
         if s.utf8.count > 253 { return "must be no more than 253 characters" }

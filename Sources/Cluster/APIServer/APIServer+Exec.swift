@@ -125,7 +125,10 @@ enum ExecProxy {
         let path = String(target.prefix { $0 != "?" })
         let query = String(target.drop { $0 != "?" }.dropFirst())
         guard head.method == .get, let route = ExecRoute(path: path),
-              await APIHTTPResponder.authenticate(head.headerFields[.authorization], api: api, tokens: tokens) != nil,
+              case .success(let user) = await APIHTTPResponder.identify(head.headerFields, api: api, tokens: tokens),
+              // Refused here, the client retries over SPDY and gets the 403 with its reason.
+              await api.authorize(api.attributes(of: APIRequest(method: "GET", path: path), Route.parse(path, registry: api.registry),
+                                                 user: APIServer.userInfo(user))).allowed,
               let subprotocol = RemoteCommand.negotiate(head.headerFields[values: .secWebSocketProtocol]),
               let exec = try? await api.execTarget(route, query: APIHTTPResponder.queryItems(query)) else {
             return .dontUpgrade

@@ -2,6 +2,7 @@ public import JSON
 public import APIMachinery
 public import Storage
 public import NetAddress
+import Authorization
 
 /// The Kubernetes REST API over a `Store`: routing, CRUD with Kubernetes semantics, lists,
 /// watches, patches, discovery and tables. Knows nothing of HTTP (HTTPServer carries it).
@@ -21,6 +22,8 @@ public final class APIServer: Sendable {
         /// taints (kube-apiserver's DefaultTolerationSeconds admission).
         public var defaultNotReadyTolerationSeconds: Int
         public var defaultUnreachableTolerationSeconds: Int
+        /// The authorizers, in order (`--authorization-mode`; Node,RBAC by default).
+        public var authorizationModes: [AuthorizationMode] = [.node, .rbac]
 
         public init(serviceClusterIPRange: IPPrefix, serviceNodePortRange: ClosedRange<Int> = 30000...32767,
                     clusterCIDR: IPPrefix? = nil, maxRequestBytes: Int = 3 * 1024 * 1024,
@@ -46,6 +49,8 @@ public final class APIServer: Sendable {
     let watches = WatchRegistry()
     let watchEvents = WatchEventCache()
     let namespaceCache = NamespaceCache()
+    /// Roles and bindings, for the RBAC authorizer.
+    let rbac = RBACCache()
     /// Signs and checks service account tokens.
     let tokenIssuer: ServiceAccountTokenIssuer
 
@@ -86,6 +91,7 @@ public final class APIServer: Sendable {
             }
         }
         try await allocator.repair()
+        try await bootstrapRBAC()
     }
 
     /// Ends every open watch (at shutdown; clients reconnect elsewhere or later).
@@ -102,9 +108,29 @@ public final class APIServer: Sendable {
     }
 
     func route(_ request: APIRequest) async throws(APIError) -> APIResponse {
-        guard let route = Route.parse(request.path, registry: registry) else {
-            throw .notFound(path: request.path)
+        let parsed = Route.parse(request.path, registry: registry)
+        // Authorized before anything else is read, so a refusal tells nothing of what exists.
+        if let user = request.user {
+            try await requireAllowed(attributes(of: request, parsed, user: Self.userInfo(user)))
         }
+        guard let route = parsed else { throw .notFound(path: request.path) }
+        let response: APIResponse
+        do {
+            response = try await Self.$requester.withValue(request.user) { try await self.dispatch(request, route) }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw .internalError("\(error)")
+        }
+        // A client that changed RBAC objects is judged by the change on its next request.
+        if case .resource(let r) = route, r.resource.group == RBACObjects.group, request.method != "GET",
+           let revision = try? await store.currentRevision() {
+            await rbac.wait(forRevision: revision)
+        }
+        return response
+    }
+
+    func dispatch(_ request: APIRequest, _ route: Route) async throws(APIError) -> APIResponse {
         switch route {
         case .version: return .json(status: 200, Discovery.version)
         case .healthz, .readyz, .livez: return .bytes(status: 200, contentType: "text/plain", Array("ok".utf8))
@@ -184,12 +210,15 @@ public final class APIServer: Sendable {
             return present.single(200, object)
         case ("POST", nil) where view.kind == "SelfSubjectReview":
             return present.encoded(201, try selfSubjectReview(request))
+        case ("POST", nil) where view.group == "authorization.k8s.io":
+            return present.encoded(201, try await review(request, kind: view.kind, namespace: r.namespace))
         case ("POST", nil):
             var body = try request.jsonBody()
             try checkKind(body, view)
             try FieldValidation.check(body, view, request)
             body = present.stored(body)
             try setNamespace(&body, r.namespace, resource)
+            try NodeRestriction.check(create: body, resource, requester: request.user)
             let created = try await create(resource, namespace: r.namespace, body, dryRun: dryRun, user: request.user)
             return present.single(201, created)
         case ("POST", let name?) where r.subresource == "binding" && resource.kind == "Pod":
@@ -198,6 +227,8 @@ public final class APIServer: Sendable {
         case ("POST", let name?) where r.subresource == "eviction" && resource.kind == "Pod":
             return present.encoded(201, try await evict(try request.jsonBody(), pod: name, namespace: r.namespace ?? "", dryRun: dryRun))
         case ("POST", let name?) where r.subresource == "token" && resource.kind == "ServiceAccount":
+            try await NodeRestriction.check(tokenRequest: try request.jsonBody(), serviceAccount: name, namespace: r.namespace ?? "",
+                                            requester: request.user, server: self)
             return present.encoded(201, try await requestToken(try request.jsonBody(), serviceAccount: name,
                                                                namespace: r.namespace ?? "", dryRun: dryRun))
         case ("PUT", let name?):

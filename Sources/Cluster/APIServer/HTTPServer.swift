@@ -6,6 +6,7 @@ public import Logging
 import JSON
 import APIMachinery
 import ServiceLifecycle
+import Authorization
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -30,11 +31,19 @@ public struct APIHTTPResponder: HTTPResponder {
         // Health endpoints answer without a token, as kube-apiserver's do for probes.
         var user: TokenAuthenticator.User?
         if !["/healthz", "/readyz", "/livez"].contains(path) {
-            user = await Self.authenticate(request.headers[.authorization], api: api, tokens: tokens)
-            guard user != nil else { return Self.response(.error(.unauthorized())) }
+            switch await Self.identify(request.headers, api: api, tokens: tokens) {
+            case .success(let who): user = who
+            case .failure(let error): return Self.response(.error(error))
+            }
         }
         // pods/NAME/exec that was not upgraded to a WebSocket: kubectl's SPDY retry.
         if let exec = ExecRoute(path: path) {
+            if let user {
+                let attributes = api.attributes(of: APIRequest(method: request.method.rawValue, path: path),
+                                                Route.parse(path, registry: api.registry), user: APIServer.userInfo(user))
+                let decision = await api.authorize(attributes)
+                guard decision.allowed else { return Self.response(.error(APIServer.forbidden(attributes, reason: decision.reason))) }
+            }
             let query = Self.queryItems(request.uri.query ?? "")
             return Self.response(await api.execWithoutWebSocket(exec, query: query))
         }
@@ -52,6 +61,47 @@ public struct APIHTTPResponder: HTTPResponder {
                                     accept: request.headers[.accept] ?? "application/json",
                                     contentType: request.headers[.contentType] ?? "application/json", body: body, user: user)
         return Self.response(await api.handle(apiRequest))
+    }
+
+    /// Who sends a request: the token's user, or the user it impersonates (Impersonate-User,
+    /// Impersonate-Group, Impersonate-Uid: kubectl's --as, --as-group, --as-uid) when RBAC lets
+    /// the token's user `impersonate` each of them. 401 without a valid token, 403 when an
+    /// impersonation is not allowed, 400 for one that cannot be served.
+    static func identify(_ headers: HTTPFields, api: APIServer, tokens: TokenAuthenticator) async -> Result<TokenAuthenticator.User, APIError> {
+        guard let user = await authenticate(headers[.authorization], api: api, tokens: tokens) else { return .failure(.unauthorized()) }
+        // (Looked up by canonical name: HTTPField.Name is not re-exported by Hummingbird.)
+        func values(_ name: String) -> [String] { headers.filter { $0.name.canonicalName == name }.map(\.value) }
+        let asUser = values("impersonate-user").first
+        let asGroups = values("impersonate-group")
+        let asUID = values("impersonate-uid").first
+        if headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-extra-") }) {
+            return .failure(.badRequest("impersonating user extra fields (Impersonate-Extra-*) is not supported by this server"))
+        }
+        guard let asUser else {
+            if !asGroups.isEmpty || asUID != nil {
+                return .failure(.badRequest("requested \(asGroups.isEmpty ? "uid" : "groups") without impersonating a user"))
+            }
+            return .success(user)
+        }
+        let me = APIServer.userInfo(user)
+        func check(_ resource: String, _ name: String, namespace: String = "") async -> APIError? {
+            let attributes = RequestAttributes(user: me, verb: "impersonate",
+                                               target: .resource(group: "", resource: resource, subresource: "", namespace: namespace, name: name))
+            let decision = await api.authorize(attributes)
+            return decision.allowed ? nil : APIServer.forbidden(attributes, reason: decision.reason)
+        }
+        var groups = asGroups
+        let serviceAccount = asUser.hasPrefix("system:serviceaccount:") ? asUser.split(separator: ":", omittingEmptySubsequences: false) : []
+        if serviceAccount.count == 4 {
+            if let refused = await check("serviceaccounts", String(serviceAccount[3]), namespace: String(serviceAccount[2])) { return .failure(refused) }
+            if groups.isEmpty { groups = ["system:serviceaccounts", "system:serviceaccounts:\(serviceAccount[2])"] }
+        } else if let refused = await check("users", asUser) {
+            return .failure(refused)
+        }
+        for group in asGroups { if let refused = await check("groups", group) { return .failure(refused) } }
+        if let asUID, let refused = await check("uids", asUID) { return .failure(refused) }
+        if !groups.contains("system:authenticated") { groups.append("system:authenticated") }
+        return .success(TokenAuthenticator.User(name: asUser, uid: asUID ?? "", groups: groups))
     }
 
     /// Who `authorization` (the Authorization header) names: a bearer token of the token file,

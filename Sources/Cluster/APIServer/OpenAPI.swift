@@ -86,6 +86,10 @@ enum FieldValidation {
         case ("discovery.k8s.io", "EndpointSlice"): return common.union(["addressType", "endpoints", "ports"])
         case ("apps", "ControllerRevision"): return common.union(["data", "revision"])
         case ("scheduling.k8s.io", "PriorityClass"): return common.union(["value", "globalDefault", "description", "preemptionPolicy"])
+        case ("rbac.authorization.k8s.io", "Role"): return common.union(["rules"])
+        case ("rbac.authorization.k8s.io", "ClusterRole"): return common.union(["rules", "aggregationRule"])
+        case ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
+            return common.union(["subjects", "roleRef"])
         case ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "IngressClass"), ("coordination.k8s.io", "Lease"):
             return common.union(["spec"])
         default: return common.union(["spec", "status"])

@@ -4,7 +4,8 @@ import APIMachinery
 /// The schemas in the OpenAPI v3 documents, for `kubectl explain`: every kind with its
 /// top-level fields, and the types below them for the kinds Netplane's own daemons read
 /// (Service, EndpointSlice, NetworkPolicy, Ingress, Node, Pod, Deployment, ConfigMap,
-/// Secret, Namespace) with what each field means. Kinds Netplane only stores get their
+/// Secret, Namespace) and for RBAC (Role, ClusterRole, RoleBinding, ClusterRoleBinding) and
+/// the access reviews of authorization.k8s.io, with what each field means. Kinds Netplane only stores get their
 /// top-level fields, each an object kept as given.
 ///
 /// kubectl finds a kind's schema by its `x-kubernetes-group-version-kind` and walks
@@ -145,6 +146,39 @@ enum OpenAPISchemas {
             return ("A Namespace scopes the names of namespaced objects; deleting it deletes everything in it.",
                     [spec("NamespaceSpec", "The finalizers that must finish before the Namespace is deleted."),
                      status("NamespaceStatus", "Whether the Namespace is active or terminating.")])
+        case ("rbac.authorization.k8s.io", "Role"):
+            return ("A Role is a namespaced set of PolicyRules that a RoleBinding grants as a unit.",
+                    [Field(name: "rules", type: .list(.ref("PolicyRule")), doc: "The PolicyRules of this Role.")])
+        case ("rbac.authorization.k8s.io", "ClusterRole"):
+            return ("A ClusterRole is a cluster-wide set of PolicyRules that a RoleBinding or ClusterRoleBinding grants as a unit.",
+                    [Field(name: "rules", type: .list(.ref("PolicyRule")), doc: "The PolicyRules of this ClusterRole."),
+                     Field(name: "aggregationRule", type: .ref("AggregationRule"), doc: "How to build rules from other ClusterRoles; when set, rules is managed by the controller and direct changes are overwritten.")])
+        case ("rbac.authorization.k8s.io", "RoleBinding"):
+            return ("A RoleBinding grants a Role of its namespace, or a ClusterRole, to subjects within the RoleBinding's namespace only.",
+                    [Field(name: "subjects", type: .list(.ref("Subject")), doc: "The users, groups and service accounts the role is granted to."),
+                     Field(name: "roleRef", type: .ref("RoleRef"), doc: "The Role in this namespace or the ClusterRole granted. Immutable.", required: true)])
+        case ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
+            return ("A ClusterRoleBinding grants a ClusterRole to subjects across the whole cluster.",
+                    [Field(name: "subjects", type: .list(.ref("Subject")), doc: "The users, groups and service accounts the role is granted to."),
+                     Field(name: "roleRef", type: .ref("RoleRef"), doc: "The ClusterRole granted. Immutable.", required: true)])
+        case ("authorization.k8s.io", "SelfSubjectAccessReview"):
+            return ("A SelfSubjectAccessReview asks whether the current user can perform an action. An empty "
+                    + "spec.resourceAttributes.namespace means \"in all namespaces\".",
+                    [Field(name: "spec", type: .ref("SelfSubjectAccessReviewSpec"), doc: "The action being checked.", required: true),
+                     status("SubjectAccessReviewStatus", "Filled in by the server: whether the action is allowed.")])
+        case ("authorization.k8s.io", "SubjectAccessReview"):
+            return ("A SubjectAccessReview asks whether a user or group can perform an action.",
+                    [Field(name: "spec", type: .ref("SubjectAccessReviewSpec"), doc: "The action being checked and who performs it.", required: true),
+                     status("SubjectAccessReviewStatus", "Filled in by the server: whether the action is allowed.")])
+        case ("authorization.k8s.io", "LocalSubjectAccessReview"):
+            return ("A LocalSubjectAccessReview asks whether a user or group can perform an action in the namespace it is sent to.",
+                    [Field(name: "spec", type: .ref("SubjectAccessReviewSpec"), doc: "The action being checked and who performs it; resourceAttributes.namespace must be the request's namespace (defaulted when empty).", required: true),
+                     status("SubjectAccessReviewStatus", "Filled in by the server: whether the action is allowed.")])
+        case ("authorization.k8s.io", "SelfSubjectRulesReview"):
+            return ("A SelfSubjectRulesReview lists the actions the current user can perform in a namespace. The list may be "
+                    + "incomplete, depending on the authorizers; use it to show or hide actions, not to make authorization decisions.",
+                    [Field(name: "spec", type: .ref("SelfSubjectRulesReviewSpec"), doc: "The namespace to list the rules of.", required: true),
+                     status("SubjectRulesReviewStatus", "Filled in by the server: the actions the user can perform.")])
         default:
             let fields = FieldValidation.topLevel(r).subtracting(["apiVersion", "kind", "metadata"]).sorted().map {
                 Field(name: $0, type: .anything, doc: "Kept as given: Netplane stores \(r.kind) objects but does not publish the schema of this field.")
@@ -411,6 +445,92 @@ enum OpenAPISchemas {
             ]),
             "NamespaceStatus": Definition(doc: "The observed state of a Namespace.", fields: [
                 f("phase", .oneOf(["Active", "Terminating"]), "Terminating while its contents are being deleted."),
+            ]),
+            "PolicyRule": Definition(doc: "Actions on resources or non-resource URLs; who may perform them is said by a binding.", fields: [
+                f("verbs", .list(.string), "The verbs this rule allows, e.g. get, list, watch, create, update, patch, delete. \"*\" means all.", required: true),
+                f("apiGroups", .list(.string), "The API groups of the resources; \"\" is the core group and \"*\" means all."),
+                f("resources", .list(.string), "The resources this rule applies to, e.g. pods or pods/log. \"*\" means all."),
+                f("resourceNames", .list(.string), "Names the rule is limited to; empty means every name."),
+                f("nonResourceURLs", .list(.string), "Partial URLs such as /healthz (a trailing * is allowed); only for ClusterRoles bound by a ClusterRoleBinding. A rule names resources or non-resource URLs, not both."),
+            ]),
+            "AggregationRule": Definition(doc: "How a ClusterRole's rules are built from other ClusterRoles.", fields: [
+                f("clusterRoleSelectors", .list(.ref("LabelSelector")), "The ClusterRoles whose rules are added: those any of these selectors match."),
+            ]),
+            "Subject": Definition(doc: "A user, group or service account a binding grants its role to.", fields: [
+                f("kind", .string, "The kind of subject: User, Group or ServiceAccount.", required: true),
+                f("apiGroup", .string, "The subject's API group: \"\" for ServiceAccount (the default), rbac.authorization.k8s.io for User and Group."),
+                f("name", .string, "The subject's name.", required: true),
+                f("namespace", .string, "The namespace of a ServiceAccount; must be empty for User and Group."),
+            ]),
+            "RoleRef": Definition(doc: "The role a binding grants.", fields: [
+                f("apiGroup", .string, "The role's API group: rbac.authorization.k8s.io.", required: true),
+                f("kind", .string, "The role's kind: Role or ClusterRole.", required: true),
+                f("name", .string, "The role's name.", required: true),
+            ]),
+            "SelfSubjectAccessReviewSpec": Definition(doc: "The action being checked: exactly one of resourceAttributes and nonResourceAttributes.", fields: [
+                f("resourceAttributes", .ref("ResourceAttributes"), "A request on a resource."),
+                f("nonResourceAttributes", .ref("NonResourceAttributes"), "A request on a non-resource URL."),
+            ]),
+            "SubjectAccessReviewSpec": Definition(doc: "The action being checked (exactly one of resourceAttributes and nonResourceAttributes) and who performs it.", fields: [
+                f("resourceAttributes", .ref("ResourceAttributes"), "A request on a resource."),
+                f("nonResourceAttributes", .ref("NonResourceAttributes"), "A request on a non-resource URL."),
+                f("user", .string, "The user to check for. With a user but no groups, the user is taken to be in no group."),
+                f("groups", .list(.string), "The groups to check for."),
+                f("extra", .map(.list(.string)), "The user's extra attributes, as an authenticator gives them."),
+                f("uid", .string, "The user's uid."),
+            ]),
+            "ResourceAttributes": Definition(doc: "The attributes of a request on a resource.", fields: [
+                f("namespace", .string, "The namespace of the action; empty means all namespaces (for a namespaced resource) or none (for a cluster-scoped one)."),
+                f("verb", .string, "The API verb, e.g. get, list, watch, create, update, delete, proxy. \"*\" means all."),
+                f("group", .string, "The API group of the resource. \"*\" means all."),
+                f("version", .string, "The API version of the resource. \"*\" means all."),
+                f("resource", .string, "The resource, e.g. pods. \"*\" means all."),
+                f("subresource", .string, "The subresource, e.g. log; empty means none."),
+                f("name", .string, "The name of the object got or deleted; empty means all."),
+                f("fieldSelector", .ref("FieldSelectorAttributes"), "A field selector that limits the access asked for (it can only limit, never broaden it)."),
+                f("labelSelector", .ref("LabelSelectorAttributes"), "A label selector that limits the access asked for (it can only limit, never broaden it)."),
+            ]),
+            "FieldSelectorAttributes": Definition(doc: "A field selector limiting a request: rawSelector or requirements, not both.", fields: [
+                f("rawSelector", .string, "The selector as it would appear in a query parameter."),
+                f("requirements", .list(.ref("FieldSelectorRequirement")), "The parsed selector: every requirement must hold."),
+            ]),
+            "FieldSelectorRequirement": Definition(doc: "One condition on one field.", fields: [
+                f("key", .string, "The field.", required: true),
+                f("operator", .string, "How the field is compared with values: In, NotIn, Exists or DoesNotExist.", required: true),
+                f("values", .list(.string), "The values for In and NotIn; empty for Exists and DoesNotExist."),
+            ]),
+            "LabelSelectorAttributes": Definition(doc: "A label selector limiting a request: rawSelector or requirements, not both.", fields: [
+                f("rawSelector", .string, "The selector as it would appear in a query parameter."),
+                f("requirements", .list(.ref("LabelSelectorRequirement")), "The parsed selector: every requirement must hold."),
+            ]),
+            "NonResourceAttributes": Definition(doc: "The attributes of a request on a non-resource URL.", fields: [
+                f("path", .string, "The URL path, e.g. /healthz."),
+                f("verb", .string, "The HTTP verb, in lower case, e.g. get."),
+            ]),
+            "SubjectAccessReviewStatus": Definition(doc: "Whether the action is allowed.", fields: [
+                f("allowed", .boolean, "True if the action would be allowed.", required: true),
+                f("denied", .boolean, "True if the action would be denied. When both allowed and denied are false, the authorizer has no opinion."),
+                f("reason", .string, "Why the action is allowed or denied."),
+                f("evaluationError", .string, "An error met while checking; the answer may still be right."),
+            ]),
+            "SelfSubjectRulesReviewSpec": Definition(doc: "What a SelfSubjectRulesReview lists.", fields: [
+                f("namespace", .string, "The namespace to list the rules of."),
+            ]),
+            "SubjectRulesReviewStatus": Definition(doc: "The actions a user can perform. A rule listed is allowed even when the list is incomplete.", fields: [
+                f("resourceRules", .list(.ref("ResourceRule")), "The actions allowed on resources (unordered, may hold duplicates).", required: true),
+                f("nonResourceRules", .list(.ref("NonResourceRule")), "The actions allowed on non-resource URLs (unordered, may hold duplicates).", required: true),
+                f("incomplete", .boolean, "True when the lists are incomplete, e.g. because an authorizer cannot list rules.", required: true),
+                f("evaluationError", .string, "An error met while listing the rules."),
+            ]),
+            "ResourceRule": Definition(doc: "Actions allowed on resources.", fields: [
+                f("verbs", .list(.string), "The API verbs allowed. \"*\" means all.", required: true),
+                f("apiGroups", .list(.string), "The API groups of the resources. \"*\" means all."),
+                f("resources", .list(.string), "The resources; \"*\" means all, \"*/foo\" the subresource foo of all."),
+                f("resourceNames", .list(.string), "Names the rule is limited to; empty means every name."),
+            ]),
+            "NonResourceRule": Definition(doc: "Actions allowed on non-resource URLs.", fields: [
+                f("verbs", .list(.string), "The HTTP verbs allowed, e.g. get. \"*\" means all.", required: true),
+                f("nonResourceURLs", .list(.string), "Partial URLs (a trailing * is allowed). \"*\" means all."),
             ]),
         ]
     }()

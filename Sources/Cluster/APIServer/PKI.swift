@@ -95,7 +95,7 @@ public struct PKI: Sendable {
 
 /// A kubeconfig that kubectl uses as is: the server, the CA inline, and a bearer token.
 public enum Kubeconfig {
-    public static func render(server: String, caPEM: String, token: String, name: String = "netplane") -> String {
+    public static func render(server: String, caPEM: String, token: String, name: String = "netplane", user: String = "admin") -> String {
         let ca = Data(caPEM.utf8).base64EncodedString()
         return """
             apiVersion: v1
@@ -106,14 +106,14 @@ public enum Kubeconfig {
                 server: \(server)
                 certificate-authority-data: \(ca)
             users:
-            - name: \(name)-admin
+            - name: \(name)-\(user)
               user:
                 token: \(token)
             contexts:
             - name: \(name)
               context:
                 cluster: \(name)
-                user: \(name)-admin
+                user: \(name)-\(user)
                 namespace: default
             current-context: \(name)
 

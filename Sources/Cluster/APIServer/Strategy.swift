@@ -65,6 +65,10 @@ extension APIServer {
         "batch/Job": JobStrategy(),
         "batch/CronJob": CronJobStrategy(),
         "scheduling.k8s.io/PriorityClass": PriorityClassStrategy(),
+        "rbac.authorization.k8s.io/Role": RBACStrategy(kind: "Role"),
+        "rbac.authorization.k8s.io/ClusterRole": RBACStrategy(kind: "ClusterRole"),
+        "rbac.authorization.k8s.io/RoleBinding": RBACStrategy(kind: "RoleBinding"),
+        "rbac.authorization.k8s.io/ClusterRoleBinding": RBACStrategy(kind: "ClusterRoleBinding"),
     ]
 
     func strategy(for resource: ResourceType) -> any KindStrategy {

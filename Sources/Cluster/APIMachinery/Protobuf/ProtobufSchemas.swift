@@ -3,7 +3,7 @@ public enum ProtobufSchemas {
     /// Messages by full name.
     public static let byName: [String: MessageSchema] = {
         var all: [String: MessageSchema] = [:]
-        for message in metaMessages + coreMessages + workloadMessages + moreMessages + storageMessages + policyMessages { all[message.name] = message }
+        for message in metaMessages + coreMessages + workloadMessages + moreMessages + storageMessages + policyMessages + rbacMessages { all[message.name] = message }
         return all
     }()
 

@@ -1,0 +1,241 @@
+import Foundation
+import NetplaneTestSupport
+import Testing
+
+/// RBAC and the Node authorizer as people meet them: `kubectl create role/rolebinding`
+/// (protobuf bodies), `kubectl auth can-i [--list]`, `--as`, 403s in Kubernetes' words,
+/// privilege escalation refused, aggregation, the daemons' own identities, and a node agent
+/// kept to its own node's objects.
+@Suite struct RBACKubectlTests {
+    func tempDir(_ tag: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("np-\(tag)-\(UUID().uuidString)").path
+    }
+
+    /// kubectl with another identity's kubeconfig.
+    func kubectl(_ kubeconfig: String, _ args: [String], stdin: String? = nil) throws -> CommandResult {
+        try Command.run(["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
+    }
+
+    /// `kubectl auth can-i`'s answer: "yes" (exit 0) or "no" (exit 1), checked to agree.
+    func canI(_ kubeconfig: String, _ args: [String]) throws -> String {
+        let result = try kubectl(kubeconfig, ["auth", "can-i"] + args)
+        // "yes", "no", or "no - <the authorizer's reason>".
+        let answer = String(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).prefix { $0 != " " })
+        #expect((answer == "yes") == result.succeeded, "can-i \(args): \(answer) exit \(result.status) \(result.stderr)")
+        return answer
+    }
+
+    @Test func rolesBindingsAndCanIAsPeopleUseThem() throws {
+        let dir = tempDir("rbac")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var api = try APIServerProcess(dataDir: dir)
+        defer { api.stop() }
+        let admin = api.kubeconfig
+        let bob = try api.kubeconfig(user: "bob", groups: ["developers"])
+
+        // The admin token is in system:masters: everything. bob: nothing but asking.
+        #expect(try canI(admin, ["*", "*", "--all-namespaces"]) == "yes")
+        #expect(try kubectl(bob, ["auth", "whoami", "-o", "jsonpath={.status.userInfo.groups}"]).stdout
+                == #"["developers","system:authenticated"]"#)
+        #expect(try canI(bob, ["list", "pods", "-n", "team-a"]) == "no")
+        let refused = try kubectl(bob, ["get", "pods", "-n", "team-a"])
+        #expect(!refused.succeeded && refused.stderr.contains(
+            #"pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "team-a""#), "\(refused.stderr)")
+        let refusedNamed = try kubectl(bob, ["get", "deployment", "web", "-n", "team-a"])
+        #expect(refusedNamed.stderr.contains(
+            #"deployments.apps "web" is forbidden: User "bob" cannot get resource "deployments" in API group "apps" in the namespace "team-a""#),
+                "\(refusedNamed.stderr)")
+        #expect(try kubectl(bob, ["get", "nodes"]).stderr.contains(#"cannot list resource "nodes" in API group "" at the cluster scope"#))
+
+        // A Role and a RoleBinding, made the way people make them (kubectl sends protobuf).
+        #expect(try api.kubectl(["create", "namespace", "team-a"]).succeeded)
+        let role = try api.kubectl(["create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods,pods/log", "-n", "team-a"])
+        #expect(role.succeeded, "\(role.stderr)")
+        let binding = try api.kubectl(["create", "rolebinding", "bob-reads", "--role=pod-reader", "--user=bob", "-n", "team-a"])
+        #expect(binding.succeeded, "\(binding.stderr)")
+        #expect(try api.kubectl(["get", "rolebinding", "bob-reads", "-n", "team-a", "-o", "jsonpath={.roleRef.name} {.subjects[0].name}"]).stdout
+                == "pod-reader bob")
+        #expect(try canI(bob, ["list", "pods", "-n", "team-a"]) == "yes")
+        #expect(try canI(bob, ["get", "pods", "--subresource=log", "-n", "team-a"]) == "yes")
+        #expect(try canI(bob, ["list", "pods", "-n", "default"]) == "no")
+        #expect(try canI(bob, ["delete", "pods", "-n", "team-a"]) == "no")
+        #expect(try kubectl(bob, ["get", "pods", "-n", "team-a"]).succeeded)
+        // Reading pods is not running commands in them (WebSocket, then SPDY: both refused).
+        #expect(try api.kubectl(["run", "web-0", "--image=busybox", "-n", "team-a"]).succeeded)
+        let exec = try kubectl(bob, ["exec", "-n", "team-a", "web-0", "--", "true"])
+        #expect(!exec.succeeded && exec.stderr.contains(#"cannot create resource "pods/exec" in API group "" in the namespace "team-a""#),
+                "\(exec.stderr)")
+        let list = try kubectl(bob, ["auth", "can-i", "--list", "-n", "team-a"])
+        #expect(list.succeeded && list.stdout.contains("pods/log") && list.stdout.contains("[get list watch]")
+                && list.stdout.contains("selfsubjectaccessreviews.authorization.k8s.io"), "\(list.stdout)\(list.stderr)")
+
+        // --as: the admin may impersonate; bob may not.
+        #expect(try canI(admin, ["list", "pods", "-n", "team-a", "--as", "bob"]) == "yes")
+        #expect(try canI(admin, ["list", "pods", "-n", "team-a", "--as", "carol"]) == "no")
+        let impersonation = try kubectl(bob, ["get", "pods", "-n", "team-a", "--as", "carol"])
+        #expect(impersonation.stderr.contains(#"users "carol" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope"#),
+                "\(impersonation.stderr)")
+
+        // A group binding to the aggregated `edit` role.
+        #expect(try api.kubectl(["create", "rolebinding", "devs-edit", "--clusterrole=edit", "--group=developers", "-n", "team-a"]).succeeded)
+        #expect(try canI(bob, ["create", "deployments.apps", "-n", "team-a"]) == "yes")
+        #expect(try canI(bob, ["get", "secrets", "-n", "team-a"]) == "yes")
+        #expect(try canI(bob, ["create", "rolebindings", "-n", "team-a"]) == "no")
+        #expect(try kubectl(bob, ["create", "deployment", "web", "--image=registry.k8s.io/pause:3.10", "-n", "team-a"]).succeeded)
+
+        // Escalation: with `admin` in team-a bob may hand out what he holds, nothing more.
+        #expect(try api.kubectl(["create", "rolebinding", "bob-admin", "--clusterrole=admin", "--user=bob", "-n", "team-a"]).succeeded)
+        #expect(try kubectl(bob, ["create", "role", "secret-reader", "--verb=get", "--resource=secrets", "-n", "team-a"]).succeeded)
+        let tooMuch = try kubectl(bob, ["create", "role", "node-reader", "--verb=get", "--resource=nodes", "-n", "team-a"])
+        #expect(!tooMuch.succeeded && tooMuch.stderr.contains("is attempting to grant RBAC permissions not currently held")
+                && tooMuch.stderr.contains(#"Resources:["nodes"]"#), "\(tooMuch.stderr)")
+        let bindAdmin = try kubectl(bob, ["create", "rolebinding", "grab", "--clusterrole=cluster-admin", "--user=bob", "-n", "team-a"])
+        #expect(!bindAdmin.succeeded && bindAdmin.stderr.contains("is attempting to grant RBAC permissions not currently held"), "\(bindAdmin.stderr)")
+        #expect(try kubectl(bob, ["create", "rolebinding", "carol-reads", "--role=secret-reader", "--user=carol", "-n", "team-a"]).succeeded)
+        #expect(try kubectl(bob, ["create", "rolebinding", "x", "--role=secret-reader", "--user=carol", "-n", "default"]).stderr.contains("forbidden"))
+
+        // A binding's role is fixed once made; an invalid object is refused with field paths.
+        let changed = try api.kubectl(["patch", "rolebinding", "bob-reads", "-n", "team-a", "--type=merge", "-p", #"{"roleRef":{"name":"admin"}}"#])
+        #expect(!changed.succeeded && changed.stderr.contains("cannot change roleRef"), "\(changed.stderr)")
+        let invalid = try api.kubectl(["apply", "-f", "-"], stdin: """
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: Role
+            metadata: {name: broken, namespace: team-a}
+            rules: [{verbs: [], apiGroups: [""], resources: [pods]}]
+            """)
+        #expect(!invalid.succeeded && invalid.stderr.contains("rules[0].verbs: Required value"), "\(invalid.stderr)")
+
+        // Aggregation: a ClusterRole labelled for `view` reaches view, edit and admin (and so
+        // bob, admin in team-a, who could not read Leases before).
+        #expect(try canI(admin, ["list", "leases.coordination.k8s.io", "-n", "team-a", "--as", "bob"]) == "no")
+        let leases = try api.kubectl(["apply", "-f", "-"], stdin: """
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata:
+              name: lease-viewer
+              labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+            rules: [{verbs: [get, list], apiGroups: [coordination.k8s.io], resources: [leases]}]
+            """)
+        #expect(leases.succeeded, "\(leases.stderr)")
+        var aggregated = ""
+        for _ in 0..<50 {
+            aggregated = try ["view", "edit", "admin"].map {
+                try api.kubectl(["get", "clusterrole", $0, "-o", "jsonpath={.rules[*].resources}"]).stdout
+            }.joined(separator: " | ")
+            if aggregated.components(separatedBy: "leases").count == 4 { break }
+            usleep(100_000)
+        }
+        #expect(aggregated.components(separatedBy: "leases").count == 4 && aggregated.contains("deployments"), "\(aggregated)")
+        #expect(try canI(admin, ["list", "leases.coordination.k8s.io", "-n", "team-a", "--as", "bob"]) == "yes")
+
+        // Taking the bindings away takes the rights away at once.
+        #expect(try api.kubectl(["delete", "rolebinding", "bob-reads", "devs-edit", "bob-admin", "-n", "team-a"]).succeeded)
+        #expect(try canI(bob, ["list", "pods", "-n", "team-a"]) == "no")
+
+        // Each daemon's own kubeconfig: its work and no more.
+        let proxy = api.kubeconfig(daemon: "proxy")
+        #expect(try kubectl(proxy, ["get", "endpointslices", "-A"]).succeeded)
+        #expect(try kubectl(proxy, ["get", "secrets", "-A"]).stderr.contains(#"User "system:netplane:proxy" cannot list resource "secrets""#))
+        #expect(try canI(api.kubeconfig(daemon: "scheduler"), ["create", "pods", "--subresource=binding", "-n", "team-a"]) == "yes")
+        #expect(try canI(api.kubeconfig(daemon: "scheduler"), ["create", "pods", "-n", "team-a"]) == "no")
+        #expect(try canI(api.kubeconfig(daemon: "controllers"), ["update", "deployments.apps", "--subresource=status", "-n", "team-a"]) == "yes")
+        #expect(try canI(api.kubeconfig(daemon: "policy"), ["watch", "networkpolicies", "-A"]) == "yes")
+        #expect(try canI(api.kubeconfig(daemon: "flanneld"), ["list", "pods", "-A"]) == "no")
+
+        // A revoked token (its line removed from tokens.csv) stops working without a restart.
+        let tokens = try String(contentsOfFile: dir + "/tokens.csv", encoding: .utf8)
+        try tokens.split(separator: "\n").filter { !$0.contains(",bob,") }.map { $0 + "\n" }.joined()
+            .write(toFile: dir + "/tokens.csv", atomically: false, encoding: .utf8)
+        var revoked = try kubectl(bob, ["auth", "whoami"])
+        for _ in 0..<30 where revoked.succeeded {
+            usleep(100_000)
+            revoked = try kubectl(bob, ["auth", "whoami"])
+        }
+        #expect(!revoked.succeeded && revoked.stderr.contains("Unauthorized"), "\(revoked.stderr)")
+
+        // --authorization-mode AlwaysAllow lets every authenticated user do anything.
+        api.stop()
+        api = try APIServerProcess(dataDir: dir, extraArgs: ["--authorization-mode", "AlwaysAllow"])
+        let carol = try api.kubeconfig(user: "carol")
+        #expect(try canI(carol, ["delete", "nodes"]) == "yes")
+        #expect(try kubectl(carol, ["get", "secrets", "-A"]).succeeded)
+        api.stop()
+        let bad = try Command.run([productsDirectory() + "/netplane", "apiserver", "--data-dir", dir, "--authorization-mode", "ABAC"])
+        #expect(!bad.succeeded && bad.stderr.contains("--authorization-mode: ABAC is not one of Node, RBAC, AlwaysAllow"), "\(bad.stderr)")
+    }
+
+    @Test func aNodeAgentTouchesOnlyItsOwnNodeAndPods() throws {
+        let dir = tempDir("noderbac")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = try APIServerProcess(dataDir: dir)
+        defer { api.stop() }
+        let node1 = try api.kubeconfig(node: "n1")
+        let setup = try api.kubectl(["apply", "-f", "-"], stdin: """
+            apiVersion: v1
+            kind: List
+            items:
+            - {apiVersion: v1, kind: Node, metadata: {name: n1}}
+            - {apiVersion: v1, kind: Node, metadata: {name: n2}}
+            - {apiVersion: v1, kind: ServiceAccount, metadata: {name: default}}
+            - {apiVersion: v1, kind: Secret, metadata: {name: mine}, stringData: {k: v}}
+            - {apiVersion: v1, kind: Secret, metadata: {name: theirs}, stringData: {k: v}}
+            - apiVersion: v1
+              kind: Pod
+              metadata: {name: p1}
+              spec:
+                nodeName: n1
+                containers: [{name: c, image: busybox, envFrom: [{secretRef: {name: mine}}]}]
+            - apiVersion: v1
+              kind: Pod
+              metadata: {name: p2}
+              spec:
+                nodeName: n2
+                containers: [{name: c, image: busybox, envFrom: [{secretRef: {name: theirs}}]}]
+            """)
+        #expect(setup.succeeded, "\(setup.stderr)")
+        #expect(try kubectl(node1, ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]).stdout == "system:node:n1")
+
+        // Its own pod, yes; another node's, no, in Kubernetes' words.
+        #expect(try kubectl(node1, ["get", "pod", "p1"]).succeeded)
+        let other = try kubectl(node1, ["get", "pod", "p2"])
+        #expect(!other.succeeded && other.stderr.contains(
+            #"pods "p2" is forbidden: User "system:node:n1" cannot get resource "pods" in API group "" in the namespace "default": no relationship found between node 'n1' and this object"#),
+                "\(other.stderr)")
+        #expect(!(try kubectl(node1, ["delete", "pod", "p2", "--wait=false"])).succeeded)
+        #expect(!(try kubectl(node1, ["label", "pod", "p2", "x=y"])).succeeded)
+        #expect(try api.kubectl(["get", "pod", "p2"]).succeeded, "a refused delete removed the pod")
+        // Lists only of its own pods, by field selector, as the node agent asks.
+        #expect(try kubectl(node1, ["get", "pods", "-A"]).stderr.contains("can only list pods with fieldSelector spec.nodeName=n1"))
+        #expect(try kubectl(node1, ["get", "pods", "-A", "--field-selector", "spec.nodeName=n1", "-o", "name"]).stdout == "pod/p1\n")
+        #expect(!(try kubectl(node1, ["get", "pods", "-A", "--field-selector", "spec.nodeName=n2"])).succeeded)
+
+        // The Secrets its pods use, and no other.
+        #expect(try kubectl(node1, ["get", "secret", "mine"]).succeeded)
+        #expect(!(try kubectl(node1, ["get", "secret", "theirs"])).succeeded)
+        #expect(!(try kubectl(node1, ["get", "secrets"])).succeeded)
+
+        // Its own Node and Lease; not another's, and it cannot make one in another's name.
+        #expect(try kubectl(node1, ["label", "node", "n1", "disk=ssd"]).succeeded)
+        let otherNode = try kubectl(node1, ["label", "node", "n2", "disk=ssd"])
+        #expect(!otherNode.succeeded && otherNode.stderr.contains("forbidden"), "\(otherNode.stderr)")
+        let impostor = try kubectl(node1, ["create", "-f", "-"], stdin: "apiVersion: v1\nkind: Node\nmetadata:\n  name: n3\n")
+        #expect(!impostor.succeeded && impostor.stderr.contains(#"node "n1" is not allowed to modify node "n3""#), "\(impostor.stderr)")
+        let lease = """
+            apiVersion: coordination.k8s.io/v1
+            kind: Lease
+            metadata: {name: NAME, namespace: kube-node-lease}
+            spec: {holderIdentity: NAME, leaseDurationSeconds: 40}
+            """
+        #expect(try kubectl(node1, ["create", "-f", "-"], stdin: lease.replacingOccurrences(of: "NAME", with: "n1")).succeeded)
+        #expect(!(try kubectl(node1, ["create", "-f", "-"], stdin: lease.replacingOccurrences(of: "NAME", with: "n2"))).succeeded)
+        // A token only for a pod on this node.
+        let own = try kubectl(node1, ["create", "token", "default", "--bound-object-kind", "Pod", "--bound-object-name", "p1"])
+        #expect(own.succeeded, "\(own.stderr)")
+        let token = try kubectl(node1, ["create", "token", "default", "--bound-object-kind", "Pod", "--bound-object-name", "p2"])
+        #expect(!token.succeeded && token.stderr.contains("forbidden"), "\(token.stderr)")
+        // Nothing else: RBAC binds nodes to nothing.
+        #expect(try canI(node1, ["list", "deployments.apps", "-A"]) == "no")
+        #expect(try canI(node1, ["patch", "nodes/n1"]) == "yes")
+        #expect(try canI(node1, ["patch", "nodes/n2"]) == "no")
+    }
+}
