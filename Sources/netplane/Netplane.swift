@@ -286,9 +286,11 @@ struct KubeconfigCommand: ParsableCommand {
             if !groups.contains(BootstrapPolicy.nodesGroup) { groups.append(BootstrapPolicy.nodesGroup) }
         }
         guard !name.isEmpty else { throw ValidationError("name the identity: --user NAME or --node NAME") }
-        for value in [name] + groups where value.contains(",") || value.contains("\"") || value.contains("\n") {
-            throw ValidationError("\(value): a user or group name may not contain a comma, a quote or a newline")
+        for value in [name] + groups {
+            if let problem = IssuedTokens.fieldProblem(value) { throw ValidationError("\"\(value)\": a user or group name \(problem)") }
         }
+        // The kubeconfig carries a bearer token: only its owner may read it, from the start.
+        umask(0o077)
         guard let caPEM = try? String(contentsOfFile: dataDir + "/pki/ca.crt", encoding: .utf8) else {
             throw ValidationError("--data-dir \(dataDir): no pki/ca.crt; has `netplane apiserver --data-dir \(dataDir)` run?")
         }

@@ -81,6 +81,9 @@ import Testing
         #expect(try canI(bob, ["create", "deployments.apps", "-n", "team-a"]) == "yes")
         #expect(try canI(bob, ["get", "secrets", "-n", "team-a"]) == "yes")
         #expect(try canI(bob, ["create", "rolebindings", "-n", "team-a"]) == "no")
+        // A Namespace is judged in itself: a binding in team-a lets bob read team-a's object.
+        #expect(try kubectl(bob, ["get", "namespace", "team-a"]).succeeded)
+        #expect(!(try kubectl(bob, ["get", "namespace", "default"])).succeeded)
         #expect(try kubectl(bob, ["create", "deployment", "web", "--image=registry.k8s.io/pause:3.10", "-n", "team-a"]).succeeded)
 
         // Escalation: with `admin` in team-a bob may hand out what he holds, nothing more.
@@ -93,6 +96,29 @@ import Testing
         #expect(!bindAdmin.succeeded && bindAdmin.stderr.contains("is attempting to grant RBAC permissions not currently held"), "\(bindAdmin.stderr)")
         #expect(try kubectl(bob, ["create", "rolebinding", "carol-reads", "--role=secret-reader", "--user=carol", "-n", "team-a"]).succeeded)
         #expect(try kubectl(bob, ["create", "rolebinding", "x", "--role=secret-reader", "--user=carol", "-n", "default"]).stderr.contains("forbidden"))
+
+        // Rules written into an aggregated role are checked like any other: patching `view`
+        // to grant everything needs everything (or `escalate`).
+        #expect(try api.kubectl(["create", "clusterrole", "role-editor", "--verb=get,patch,update", "--resource=clusterroles"]).succeeded)
+        #expect(try api.kubectl(["create", "clusterrolebinding", "dave-edits-roles", "--clusterrole=role-editor", "--user=dave"]).succeeded)
+        let dave = try api.kubeconfig(user: "dave")
+        let widened = try kubectl(dave, ["patch", "clusterrole", "view", "--type=merge", "-p",
+                                         #"{"rules":[{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}]}"#])
+        #expect(!widened.succeeded && widened.stderr.contains("is attempting to grant RBAC permissions not currently held"), "\(widened.stderr)")
+        #expect(!(try api.kubectl(["get", "clusterrole", "view", "-o", "jsonpath={.rules[*].verbs}"])).stdout.contains("*"))
+
+        // A binding written without apiGroups gets rbac/v1's defaults.
+        let bare = try api.kubectl(["apply", "-f", "-"], stdin: """
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: RoleBinding
+            metadata: {name: bare, namespace: team-a}
+            roleRef: {kind: ClusterRole, name: view}
+            subjects: [{kind: User, name: erin}]
+            """)
+        #expect(bare.succeeded, "\(bare.stderr)")
+        #expect(try api.kubectl(["get", "rolebinding", "bare", "-n", "team-a", "-o", "jsonpath={.roleRef.apiGroup} {.subjects[0].apiGroup}"]).stdout
+                == "rbac.authorization.k8s.io rbac.authorization.k8s.io")
+        #expect(try canI(admin, ["get", "pods", "-n", "team-a", "--as", "erin"]) == "yes")
 
         // A binding's role is fixed once made; an invalid object is refused with field paths.
         let changed = try api.kubectl(["patch", "rolebinding", "bob-reads", "-n", "team-a", "--type=merge", "-p", #"{"roleRef":{"name":"admin"}}"#])
@@ -164,6 +190,35 @@ import Testing
         #expect(!bad.succeeded && bad.stderr.contains("--authorization-mode: ABAC is not one of Node, RBAC, AlwaysAllow"), "\(bad.stderr)")
     }
 
+    @Test func issuedTokensSurviveConcurrentIssuersAndRefuseControlCharacters() throws {
+        let dir = tempDir("issue")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = try APIServerProcess(dataDir: dir)
+        defer { api.stop() }
+        let netplane = productsDirectory() + "/netplane"
+        // Eight issuers at once: every line is kept and every token works at once.
+        let issuers = (0..<8).map { i -> Process in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: netplane)
+            p.arguments = ["kubeconfig", "--data-dir", dir, "--user", "user-\(i)", "--output", "\(dir)/user-\(i).kubeconfig"]
+            try? p.run()
+            return p
+        }
+        for p in issuers { p.waitUntilExit() }
+        for i in 0..<8 {
+            #expect(try kubectl("\(dir)/user-\(i).kubeconfig", ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]).stdout
+                    == "user-\(i)")
+            #expect(try Command.check(["stat", "-c", "%a", "\(dir)/user-\(i).kubeconfig"]).trimmingCharacters(in: .whitespacesAndNewlines) == "600")
+        }
+        // A name that would break the file's lines is refused, and nothing is written.
+        let before = try String(contentsOfFile: dir + "/tokens.csv", encoding: .utf8)
+        for bad in ["x\r", "a,b", "q\"", ""] {
+            let refused = try Command.run([netplane, "kubeconfig", "--data-dir", dir, "--user", bad])
+            #expect(!refused.succeeded && (refused.stderr.contains("a user or group name") || refused.stderr.contains("name the identity")), "\(bad.debugDescription): \(refused.stderr)")
+        }
+        #expect(try String(contentsOfFile: dir + "/tokens.csv", encoding: .utf8) == before)
+    }
+
     @Test func aNodeAgentTouchesOnlyItsOwnNodeAndPods() throws {
         let dir = tempDir("noderbac")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -177,6 +232,7 @@ import Testing
             - {apiVersion: v1, kind: Node, metadata: {name: n1}}
             - {apiVersion: v1, kind: Node, metadata: {name: n2}}
             - {apiVersion: v1, kind: ServiceAccount, metadata: {name: default}}
+            - {apiVersion: v1, kind: ServiceAccount, metadata: {name: deployer}}
             - {apiVersion: v1, kind: Secret, metadata: {name: mine}, stringData: {k: v}}
             - {apiVersion: v1, kind: Secret, metadata: {name: theirs}, stringData: {k: v}}
             - apiVersion: v1
@@ -203,6 +259,11 @@ import Testing
                 "\(other.stderr)")
         #expect(!(try kubectl(node1, ["delete", "pod", "p2", "--wait=false"])).succeeded)
         #expect(!(try kubectl(node1, ["label", "pod", "p2", "x=y"])).succeeded)
+        // Even its own pod's object is not its to change (only the status): a node that could
+        // rewrite a spec could point it at any Secret.
+        let respec = try kubectl(node1, ["patch", "pod", "p1", "--type=json", "-p",
+                                         #"[{"op":"add","path":"/spec/volumes","value":[{"name":"x","secret":{"secretName":"theirs"}}]}]"#])
+        #expect(!respec.succeeded && respec.stderr.contains("forbidden"), "\(respec.stderr)")
         #expect(try api.kubectl(["get", "pod", "p2"]).succeeded, "a refused delete removed the pod")
         // Lists only of its own pods, by field selector, as the node agent asks.
         #expect(try kubectl(node1, ["get", "pods", "-A"]).stderr.contains("can only list pods with fieldSelector spec.nodeName=n1"))
@@ -233,6 +294,9 @@ import Testing
         #expect(own.succeeded, "\(own.stderr)")
         let token = try kubectl(node1, ["create", "token", "default", "--bound-object-kind", "Pod", "--bound-object-name", "p2"])
         #expect(!token.succeeded && token.stderr.contains("forbidden"), "\(token.stderr)")
+        // Nor another account's token through its own pod.
+        let borrowed = try kubectl(node1, ["create", "token", "deployer", "--bound-object-kind", "Pod", "--bound-object-name", "p1"])
+        #expect(!borrowed.succeeded && borrowed.stderr.contains("forbidden"), "\(borrowed.stderr)")
         // Nothing else: RBAC binds nodes to nothing.
         #expect(try canI(node1, ["list", "deployments.apps", "-A"]) == "no")
         #expect(try canI(node1, ["patch", "nodes/n1"]) == "yes")

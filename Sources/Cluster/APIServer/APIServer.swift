@@ -122,10 +122,10 @@ public final class APIServer: Sendable {
         } catch {
             throw .internalError("\(error)")
         }
-        // A client that changed RBAC objects is judged by the change on its next request.
-        if case .resource(let r) = route, r.resource.group == RBACObjects.group, request.method != "GET",
-           let revision = try? await store.currentRevision() {
-            await rbac.wait(forRevision: revision)
+        // A client that changed RBAC objects is judged by the change on its next request
+        // (this server's; another server sees it when its watch does, as in Kubernetes).
+        if case .resource(let r) = route, r.resource.group == RBACObjects.group, request.method != "GET" {
+            _ = try? await rbac.refresh(store: store)
         }
         return response
     }

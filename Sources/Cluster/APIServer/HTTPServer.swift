@@ -71,7 +71,7 @@ public struct APIHTTPResponder: HTTPResponder {
         guard let user = await authenticate(headers[.authorization], api: api, tokens: tokens) else { return .failure(.unauthorized()) }
         // (Looked up by canonical name: HTTPField.Name is not re-exported by Hummingbird.)
         func values(_ name: String) -> [String] { headers.filter { $0.name.canonicalName == name }.map(\.value) }
-        let asUser = values("impersonate-user").first
+        let asUser = values("impersonate-user").first.flatMap { $0.isEmpty ? nil : $0 }
         let asGroups = values("impersonate-group")
         let asUID = values("impersonate-uid").first
         if headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-extra-") }) {
@@ -85,8 +85,10 @@ public struct APIHTTPResponder: HTTPResponder {
         }
         let me = APIServer.userInfo(user)
         func check(_ resource: String, _ name: String, namespace: String = "") async -> APIError? {
+            // uids (and userextras) are authentication.k8s.io's, the rest the core group's.
+            let group = resource == "uids" ? "authentication.k8s.io" : ""
             let attributes = RequestAttributes(user: me, verb: "impersonate",
-                                               target: .resource(group: "", resource: resource, subresource: "", namespace: namespace, name: name))
+                                               target: .resource(group: group, resource: resource, subresource: "", namespace: namespace, name: name))
             let decision = await api.authorize(attributes)
             return decision.allowed ? nil : APIServer.forbidden(attributes, reason: decision.reason)
         }

@@ -12,9 +12,11 @@ import Synchronization
 final class RBACCache: Sendable {
     private struct State {
         var policy = RBACPolicy()
-        /// Store key → the object as last seen, for aggregation and ordering.
+        /// Store key → the ClusterRole as last seen, for aggregation.
         var clusterRoles: [String: JSONValue] = [:]
-        var revision: Int64 = 0
+        /// Store key → the revision of what the policy holds for it (its last write or its
+        /// deletion), so an older event or listing never undoes a newer one.
+        var revisions: [String: Int64] = [:]
         var loaded = false
     }
     private let state = Mutex(State())
@@ -24,7 +26,9 @@ final class RBACCache: Sendable {
     deinit { task.withLock { $0?.cancel() } }
 
     var policy: RBACPolicy { state.withLock { $0.policy } }
-    var revision: Int64 { state.withLock { $0.revision } }
+
+    /// Whether the first list has been read (until then nobody but system:masters is allowed).
+    var isLoaded: Bool { state.withLock { $0.loaded } }
 
     /// Lists every RBAC object, then follows the changes; starts over after an error, keeping
     /// the last policy meanwhile (refusing everyone while the store hiccups would be worse).
@@ -33,30 +37,15 @@ final class RBACCache: Sendable {
         let running = Task { [weak self] in
             while !Task.isCancelled {
                 do {
-                    var items: [StoredObject] = []
-                    var after: String?
-                    var revision: Int64 = 0
-                    repeat {
-                        let page = try await store.list(prefix: Self.prefix, after: after, limit: 500)
-                        items += page.items
-                        revision = page.revision
-                        after = page.continueAfter
-                    } while after != nil
-                    guard let self else { return }
-                    self.state.withLock { state in
-                        state = State()
-                        for item in items { Self.apply(&state, key: item.key, value: item.value) }
-                        state.revision = revision
-                        state.loaded = true
-                    }
-                    await aggregate(self.state.withLock { Array($0.clusterRoles.values) })
+                    guard let revision = try await self?.refresh(store: store) else { return }
+                    await aggregate(self?.clusterRoles ?? [])
                     for try await event in try await store.watch(prefix: Self.prefix, after: revision) {
+                        guard let self else { return }
                         let clusterRolesChanged = self.state.withLock { state in
-                            Self.apply(&state, key: event.object.key, value: event.kind == .deleted ? nil : event.object.value)
-                            state.revision = max(state.revision, event.revision)
-                            return event.object.key.hasPrefix(Self.prefix + "clusterroles/")
-                        }
-                        if clusterRolesChanged { await aggregate(self.state.withLock { Array($0.clusterRoles.values) }) }
+                            Self.apply(&state, key: event.object.key, value: event.kind == .deleted ? nil : event.object.value,
+                                       revision: event.revision)
+                        } && event.object.key.hasPrefix(Self.prefix + "clusterroles/")
+                        if clusterRolesChanged { await aggregate(self.clusterRoles) }
                     }
                 } catch {}
                 try? await Task.sleep(for: .seconds(1))
@@ -65,23 +54,42 @@ final class RBACCache: Sendable {
         task.withLock { $0 = running }
     }
 
-    /// Waits (at most `limit`) until the cache has seen `revision`: a client that just wrote a
-    /// binding is judged by it on its next request, on this server.
-    func wait(forRevision revision: Int64, limit: Duration = .seconds(2)) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        while clock.now < deadline {
-            if state.withLock({ $0.loaded && $0.revision >= revision }) { return }
-            try? await Task.sleep(for: .milliseconds(1))
+    var clusterRoles: [JSONValue] { state.withLock { Array($0.clusterRoles.values) } }
+
+    /// Reads every RBAC object now and folds in what is newer than what the cache holds
+    /// (deleting what is gone): after a client changed RBAC objects through this server, its
+    /// next request is judged by the change without waiting for the watch. Returns the
+    /// listing's revision.
+    @discardableResult
+    func refresh(store: any Store) async throws -> Int64 {
+        var items: [StoredObject] = []
+        var after: String?
+        var revision: Int64 = 0
+        repeat {
+            let page = try await store.list(prefix: Self.prefix, after: after, limit: 500)
+            items += page.items
+            revision = page.revision
+            after = page.continueAfter
+        } while after != nil
+        state.withLock { state in
+            let listed = Set(items.map(\.key))
+            for key in state.revisions.keys where !listed.contains(key) {
+                Self.apply(&state, key: key, value: nil, revision: revision)
+            }
+            for item in items { Self.apply(&state, key: item.key, value: item.value, revision: item.modRevision) }
+            state.loaded = true
         }
+        return revision
     }
 
-    /// Whether the first list has been read (until then nobody but system:masters is allowed).
-    var isLoaded: Bool { state.withLock { $0.loaded } }
-
-    /// Folds one stored object (nil: deleted) into the policy, by its key:
-    /// `<prefix><plural>/[<namespace>/]<name>`.
-    private static func apply(_ state: inout State, key: String, value: [UInt8]?) {
+    /// Folds one stored object (nil: deleted) at `revision` into the policy, by its key:
+    /// `<prefix><plural>/[<namespace>/]<name>`. Returns whether anything changed.
+    @discardableResult
+    private static func apply(_ state: inout State, key: String, value: [UInt8]?, revision: Int64) -> Bool {
+        // A deletion stays as a tombstone (its revision), so the watch replaying an older
+        // write after a refresh saw the object gone cannot bring a revoked grant back.
+        if let known = state.revisions[key], known >= revision { return false }
+        state.revisions[key] = revision
         let parts = key.dropFirst(prefix.count).split(separator: "/").map(String.init)
         let object = value.flatMap { try? JSONValue.parse($0) }
         switch (parts.first, parts.count) {
@@ -95,7 +103,8 @@ final class RBACCache: Sendable {
         case ("rolebindings", 3):
             state.policy.setBinding(namespace: parts[1], name: parts[2], object.flatMap { RBACObjects.binding($0, namespace: parts[1]).binding })
         default:
-            break
+            return false
         }
+        return true
     }
 }

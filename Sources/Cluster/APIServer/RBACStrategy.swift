@@ -11,6 +11,22 @@ struct RBACStrategy: KindStrategy {
 
     var isBinding: Bool { kind.hasSuffix("Binding") }
 
+    /// rbac/v1's defaults: a roleRef's and a User's or Group's apiGroup is RBAC's when left out.
+    func applyDefaults(_ object: inout JSONValue) {
+        guard isBinding else { return }
+        if case .object = object["roleRef"] ?? .null, (object[path: ["roleRef", "apiGroup"]]?.stringValue ?? "").isEmpty {
+            object[path: ["roleRef", "apiGroup"]] = .string(RBACObjects.group)
+        }
+        guard var subjects = object["subjects"]?.arrayValue else { return }
+        for i in subjects.indices where ["User", "Group"].contains(subjects[i]["kind"]?.stringValue ?? "")
+            && (subjects[i]["apiGroup"]?.stringValue ?? "").isEmpty {
+            subjects[i]["apiGroup"] = .string(RBACObjects.group)
+        }
+        object["subjects"] = .array(subjects)
+    }
+
+    func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) { applyDefaults(&object) }
+
     func validate(_ object: JSONValue, old: JSONValue?) -> [FieldError] {
         if isBinding { return RBACObjects.binding(object, namespace: object.namespace ?? "").problems }
         var problems = RBACObjects.rules(of: object, clusterScoped: kind == "ClusterRole").problems
@@ -23,6 +39,7 @@ struct RBACStrategy: KindStrategy {
     }
 
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {
+        applyDefaults(&next)
         guard isBinding, next["roleRef"] != current["roleRef"] else { return }
         throw .invalid(resource, name: current.name ?? "", [.invalid("roleRef", next["roleRef"]?["name"]?.stringValue ?? "", "cannot change roleRef")])
     }
@@ -54,9 +71,8 @@ struct RBACStrategy: KindStrategy {
         if object["aggregationRule"].map({ !$0.isNull }) == true, previous?["aggregationRule"] != object["aggregationRule"] {
             throw .forbidden("\(resource.qualifiedName) \"\(name)\" is forbidden: must have cluster-admin privileges to use the aggregationRule")
         }
-        // An aggregated role's rules are the aggregation's; only its own (non-aggregated) rules
-        // are the writer's grant.
-        if object["aggregationRule"].map({ !$0.isNull }) == true { return }
+        // Rules written by a client are checked even on an aggregated role: the aggregation
+        // rewrites them, but until it does they would grant what they say.
         try refuseEscalation(RBACObjects.rules(of: object, clusterScoped: kind == "ClusterRole").rules, held: held,
                              user: user, resource: resource, name: name)
     }
@@ -94,9 +110,14 @@ enum NodeRestriction {
                       server: APIServer) async throws(APIError) {
         guard let requester, let node = NodeAuthorizer.nodeName(of: APIServer.userInfo(requester)) else { return }
         let ref = body[path: ["spec", "boundObjectRef"]]
-        guard ref?["kind"]?.stringValue == "Pod", let pod = ref?["name"]?.stringValue,
-              await NodeGraph(server: server).nodeOfPod(namespace: namespace, name: pod) == node else {
+        let pods = server.registry.resource(group: "", version: "v1", plural: "pods")!
+        guard ref?["kind"]?.stringValue == "Pod", let name = ref?["name"]?.stringValue,
+              let (pod, _) = try? await server.objects.get(pods, namespace: namespace, name: name),
+              pod[path: ["spec", "nodeName"]]?.stringValue == node else {
             throw .forbidden("serviceaccounts \"\(serviceAccount)\" is forbidden: node requested token not bound to a pod scheduled on it")
+        }
+        guard PodReferences.names(pod, .serviceAccount).contains(serviceAccount) else {
+            throw .forbidden("serviceaccounts \"\(serviceAccount)\" is forbidden: node requested token bound to a pod that runs as another service account")
         }
     }
 }

@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Bearer tokens, kube-apiserver's static token file format: one `token,user,uid[,"group1,group2"]`
 /// per line. Anything else is 401.
@@ -31,7 +34,8 @@ public struct TokenAuthenticator: Sendable {
     /// Reads a token file; a line that is not `token,user,uid[,groups]` is an error naming it.
     public mutating func load(file path: String) throws {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines split on any newline (a "\r\n" is one Character, never equal to "\n").
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = Self.csvFields(line)
@@ -68,13 +72,19 @@ public struct TokenFileError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// A token file that is read again when it changes: checked at most once a second, and only
-/// its modification time, so the lookup stays a dictionary read.
+/// A token file that is read again when it changes: checked at most once a second (and at
+/// once for a token not known), by its modification time, size and inode, so a lookup stays a
+/// dictionary read. A file that cannot be read whole keeps the last good set in force.
 public final class IssuedTokens: Sendable {
     public let path: String
+    private struct Version: Equatable {
+        var modified: Date?
+        var size: Int
+        var inode: Int
+    }
     private struct State {
         var users: [String: TokenAuthenticator.User] = [:]
-        var modified: Date?
+        var version: Version?
         var checked = ContinuousClock.Instant.now - .seconds(10)
     }
     private let state = Mutex(State())
@@ -97,36 +107,58 @@ public final class IssuedTokens: Sendable {
             return true
         }
         guard due else { return }
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-        guard modified != state.withLock({ $0.modified }) else { return }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let version = attributes.map {
+            Version(modified: $0[.modificationDate] as? Date, size: ($0[.size] as? Int) ?? -1,
+                    inode: ($0[.systemFileNumber] as? Int) ?? -1)
+        }
+        guard version != state.withLock({ $0.version }) else { return }
         var file = TokenAuthenticator()
-        if modified != nil { try? file.load(file: path) }
+        if version != nil {
+            do { try file.load(file: path) } catch { return }
+        }
         let users = file.users
         state.withLock {
             $0.users = users
-            $0.modified = modified
+            $0.version = version
         }
     }
 
-    /// Adds a line for a new identity and returns its token (the file is made 0600).
+    /// Whether a user or group name can be written as a field of the file.
+    public static func fieldProblem(_ value: String) -> String? {
+        if value.isEmpty { return "may not be empty" }
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "," || $0 == "\"" }) {
+            return "may not contain a comma, a quote or a control character"
+        }
+        return nil
+    }
+
+    /// Adds a line for a new identity and returns its token. The file is made 0600, the line
+    /// appended under an exclusive lock (two issuers at once each keep theirs).
     public static func issue(path: String, user: String, groups: [String]) throws -> String {
+        for value in [user] + groups {
+            if let problem = fieldProblem(value) { throw TokenFileError(message: "\"\(value)\": \(problem)") }
+        }
         let token = TokenAuthenticator.generateToken()
         let quotedGroups = groups.isEmpty ? "" : ",\"\(groups.joined(separator: ","))\""
-        let line = "\(token),\(user),\(user)\(quotedGroups)\n"
-        if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(line.utf8))
+        let line = Array("\(token),\(user),\(user)\(quotedGroups)\n".utf8)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TokenFileError(message: "\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw TokenFileError(message: "\(path): cannot lock: \(String(cString: strerror(errno)))") }
+        defer { flock(fd, LOCK_UN) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else { throw TokenFileError(message: "\(path): short write") }
         return token
     }
 
-    /// The token already issued to `user` (the first line naming it), if any.
+    /// The token already issued to `user`, if any (the first line naming it).
     public static func existing(path: String, user: String) -> String? {
-        var file = TokenAuthenticator()
-        guard (try? file.load(file: path)) != nil else { return nil }
-        return file.users.filter { $0.value.name == user }.keys.sorted().first
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(whereSeparator: \.isNewline) {
+            let fields = TokenAuthenticator.csvFields(String(line))
+            if fields.count >= 3, fields[1] == user { return fields[0] }
+        }
+        return nil
     }
 }

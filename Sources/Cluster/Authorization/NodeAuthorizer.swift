@@ -2,7 +2,8 @@ public import JSON
 
 /// Kubernetes' Node authorizer: a node agent (user `system:node:<name>` in `system:nodes`)
 /// may read and write its own Node and Lease, list and watch only the pods bound to it (the
-/// request must select `spec.nodeName=<name>`), read and update those pods, read the Secrets
+/// request must select `spec.nodeName=<name>`), read and delete those pods and write their
+/// status, read the Secrets
 /// and ConfigMaps they use and get tokens for their service accounts, and write Events.
 /// Everything else is left to the next authorizer (RBAC, where nodes are bound to nothing).
 /// What the body of a create names is checked by NodeRestriction admission in the server.
@@ -45,7 +46,10 @@ public enum NodeAuthorizer {
                 return selects(a.fieldSelector, node: node) ? allow
                     : .noOpinion(reason: "node '\(node)' can only \(a.verb) pods with fieldSelector spec.nodeName=\(node)")
             }
-            guard !name.isEmpty, ["", "status"].contains(subresource), ["get", "patch", "update", "delete", "watch"].contains(a.verb) else { return refuse }
+            // The pod itself is read or deleted, only its status written: a node that could
+            // patch a spec could point its pod at any Secret or service account, then read it.
+            let podVerbs = subresource.isEmpty ? ["get", "watch", "delete"] : subresource == "status" ? ["get", "patch", "update"] : []
+            guard !name.isEmpty, podVerbs.contains(a.verb) else { return refuse }
             return await graph.nodeOfPod(namespace: namespace, name: name) == node ? allow : refuse
         case ("", "events"), ("events.k8s.io", "events"):
             return ["create", "patch", "update"].contains(a.verb) ? allow : refuse
