@@ -239,7 +239,7 @@ let package = Package(
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], path: "Sources/TestSupport", swiftSettings: strict),
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS", "PolicyCore",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS", "PolicyCore", "Authorization",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),
