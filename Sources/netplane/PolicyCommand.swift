@@ -70,10 +70,12 @@ struct PolicyTraceCommand: AsyncParsableCommand {
         let policyObjects = try await client.listAll(NetworkPolicy.resource).items.map(NetworkPolicy.init(json:))
         let namespaces = try await client.listAll(Namespace.resource).items.map(Namespace.init(json:))
         await client.shutdown()
+        // Every pod that takes part in policies, read once for both ends.
+        let policyPods = pods.compactMap(PolicyPod.init)
 
         func endpoint(_ text: String, _ flag: String) throws -> Endpoint {
             if let address = IPAddress(text) {
-                let pod = pods.compactMap(PolicyPod.init).first { $0.ips.contains(address) }
+                let pod = policyPods.first { $0.ips.contains(address) }
                 return Endpoint(address: address, pod: pod)
             }
             let name = text.split(separator: "/", maxSplits: 1).map(String.init)

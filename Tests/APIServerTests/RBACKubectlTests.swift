@@ -264,6 +264,14 @@ import Testing
         let respec = try kubectl(node1, ["patch", "pod", "p1", "--type=json", "-p",
                                          #"[{"op":"add","path":"/spec/volumes","value":[{"name":"x","secret":{"secretName":"theirs"}}]}]"#])
         #expect(!respec.succeeded && respec.stderr.contains("forbidden"), "\(respec.stderr)")
+        // Nor anyone's: a pod's spec is fixed once made, but for its images (and the few
+        // fields Kubernetes lets change), even for the admin.
+        let adminRespec = try api.kubectl(["patch", "pod", "p1", "--type=json", "-p",
+                                           #"[{"op":"add","path":"/spec/volumes","value":[{"name":"x","secret":{"secretName":"theirs"}}]}]"#])
+        #expect(!adminRespec.succeeded && adminRespec.stderr.contains("pod updates may not change fields other than"), "\(adminRespec.stderr)")
+        #expect(try api.kubectl(["set", "image", "pod/p1", "c=busybox:1.36"]).succeeded)
+        #expect(try api.kubectl(["label", "pod", "p1", "tier=web"]).succeeded)
+        #expect(try api.kubectl(["get", "pod", "p1", "-o", "jsonpath={.spec.containers[0].image} {.spec.volumes}"]).stdout == "busybox:1.36 ")
         #expect(try api.kubectl(["get", "pod", "p2"]).succeeded, "a refused delete removed the pod")
         // Lists only of its own pods, by field selector, as the node agent asks.
         #expect(try kubectl(node1, ["get", "pods", "-A"]).stderr.contains("can only list pods with fieldSelector spec.nodeName=n1"))

@@ -94,10 +94,11 @@ public final class PolicyController: Sendable {
             var compiler = PolicyCompiler(options: state.compiler.options, generation: state.compiler.generation)
             for namespace in namespaces.list() { compiler.update(namespace: namespace.name, labels: namespace.labels) }
             for pod in pods.list() { if let parsed = PolicyPod(pod) { compiler.update(pod: parsed) } }
-            for policy in policies.list() { if let parsed = parse(policy) { compiler.update(policy: parsed) } }
+            let policyObjects = policies.list()
+            for policy in policyObjects { if let parsed = parse(policy) { compiler.update(policy: parsed) } }
             try state.socket.commit(compiler.fullTransaction())
             state.compiler = compiler
-            logger.info("full sync", metadata: ["policies": "\(policies.list().count)", "isolated_pods": "\(compiler.isolatedPodCount)",
+            logger.info("full sync", metadata: ["policies": "\(policyObjects.count)", "isolated_pods": "\(compiler.isolatedPodCount)",
                                                 "rules": "\(compiler.ruleCount)", "took": "\(ContinuousClock.now - start)"])
         } else {
             for key in pass.dirty.sorted() { apply(key, to: &state.compiler) }
