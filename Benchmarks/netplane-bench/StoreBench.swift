@@ -79,7 +79,7 @@ struct StoreBench: AsyncParsableCommand {
                 for (count, eventCount, pace, target) in [(watchers, events, 10, 5.0), (manyWatchers, manyEvents, 50, 20.0)] where count > 0 {
                     let watchClient = try APIClient(try ClientConfig.kubeconfig(server.kubeconfig), maxConnections: count + 4)
                     let latencies = try await watchLatency(writer: client, watcher: watchClient, watchers: count, events: eventCount,
-                                                           pace: .milliseconds(pace))
+                                                           pace: .milliseconds(pace), serverPID: server.process.processIdentifier)
                     await watchClient.shutdown()
                     let p50 = percentile(latencies, 0.50) * 1000, p99 = percentile(latencies, 0.99) * 1000
                     print(String(format: "RESULT store-watch-p99 netplane=%.2f target=%.2f unit=ms p50=%.2f watchers=%d events=%d",
@@ -250,7 +250,18 @@ struct StoreBench: AsyncParsableCommand {
     }
 
     /// Seconds from sending each create to each watcher reading its ADDED event.
-    func watchLatency(writer client: APIClient, watcher: APIClient, watchers: Int, events: Int, pace: Duration) async throws -> [Double] {
+    /// CPU seconds a process has used (user + system), from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based, whole line).
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func watchLatency(writer client: APIClient, watcher: APIClient, watchers: Int, events: Int, pace: Duration,
+                      serverPID: Int32) async throws -> [Double] {
         let watched = "watched-\(watchers)"
         let namespace: JSONValue = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(watched)]]
         let resource = ConfigMap.resource
@@ -278,6 +289,10 @@ struct StoreBench: AsyncParsableCommand {
             // Every watcher must be connected before the first timed write: a bookmark-less
             // watch says nothing when it starts, so give the connections time to open.
             try await Task.sleep(for: .seconds(watchers > 200 ? 8 : 2))
+            // The floor: the CPU every delivery costs the server and this process (the
+            // watchers' client side), measured over the timed writes. Both share the machine's
+            // cores, so N watchers cannot all be served faster than N × (server + client) / cores.
+            let serverBefore = Self.cpuSeconds(serverPID), selfBefore = Self.cpuSeconds(getpid())
             for i in 0..<events {
                 let name = "w-\(i)"
                 sent.withLock { $0[name] = now() }
@@ -287,6 +302,14 @@ struct StoreBench: AsyncParsableCommand {
                 try await Task.sleep(for: pace)
             }
             try await group.waitForAll()
+            let deliveries = Double(events * watchers)
+            let serverMicros = (Self.cpuSeconds(serverPID) - serverBefore) / deliveries * 1e6
+            let clientMicros = (Self.cpuSeconds(getpid()) - selfBefore) / deliveries * 1e6
+            let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+            let floor = (serverMicros + clientMicros) * Double(watchers) / cores / 1000
+            print(String(format: "watch (%d watchers): CPU per delivery: server %.1f µs, watchers' client %.1f µs; one event to all of them needs >= %.2f ms on %.0f cores",
+                         watchers, serverMicros, clientMicros, floor, cores))
+            print(String(format: "RESULT store-watch-floor-%d server=%.1f client=%.1f unit=us floor=%.2f ms", watchers, serverMicros, clientMicros, floor))
             let first = firsts.withLock { Array($0.values) }
             print(String(format: "watch (%d watchers): first watcher p50 %.2f ms p99 %.2f ms", watchers,
                          percentile(first, 0.5) * 1000, percentile(first, 0.99) * 1000))
