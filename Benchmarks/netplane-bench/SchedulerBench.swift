@@ -91,11 +91,11 @@ struct SchedulerBench: AsyncParsableCommand {
             default: throw ValidationError("--cases: unknown case \(name)")
             }
             try await namespace(client, name)
-            let (apiBefore, schedBefore) = (Self.cpuSeconds(server.process.processIdentifier), Self.cpuSeconds(scheduler.process.processIdentifier))
+            let (apiBefore, schedBefore) = (cpuSeconds(server.process.processIdentifier), cpuSeconds(scheduler.process.processIdentifier))
             let rate = try await measure(client, namespace: name, spec: spec, scheduler: scheduler)
             print(String(format: "%@: CPU seconds: apiserver %.2f, scheduler %.2f", name,
-                         Self.cpuSeconds(server.process.processIdentifier) - apiBefore,
-                         Self.cpuSeconds(scheduler.process.processIdentifier) - schedBefore))
+                         cpuSeconds(server.process.processIdentifier) - apiBefore,
+                         cpuSeconds(scheduler.process.processIdentifier) - schedBefore))
             print(String(format: "RESULT scheduler-%@ netplane=%.0f anchor=%.0f ratio=%.2f unit=pods/s nodes=%d pods=%d floor=%.0f",
                          name, rate, Self.anchor, rate / Self.anchor, nodes, pods, floor))
         }
@@ -145,15 +145,6 @@ struct SchedulerBench: AsyncParsableCommand {
         return Double(total) / elapsed
     }
 
-    /// User plus system CPU time of a process so far (from /proc).
-    static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the name: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
 
     func namespace(_ client: APIClient, _ name: String) async throws {
         _ = try await client.create(Namespace.resource, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])

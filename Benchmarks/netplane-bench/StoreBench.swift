@@ -250,16 +250,6 @@ struct StoreBench: AsyncParsableCommand {
     }
 
     /// Seconds from sending each create to each watcher reading its ADDED event.
-    /// CPU seconds a process has used (user + system), from /proc.
-    static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, utime 14 and stime 15 (1-based, whole line).
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
     func watchLatency(writer client: APIClient, watcher: APIClient, watchers: Int, events: Int, pace: Duration,
                       serverPID: Int32) async throws -> [Double] {
         let watched = "watched-\(watchers)"
@@ -292,7 +282,7 @@ struct StoreBench: AsyncParsableCommand {
             // The floor: the CPU every delivery costs the server and this process (the
             // watchers' client side), measured over the timed writes. Both share the machine's
             // cores, so N watchers cannot all be served faster than N × (server + client) / cores.
-            let serverBefore = Self.cpuSeconds(serverPID), selfBefore = Self.cpuSeconds(getpid())
+            let serverBefore = cpuSeconds(serverPID), selfBefore = cpuSeconds(getpid())
             for i in 0..<events {
                 let name = "w-\(i)"
                 sent.withLock { $0[name] = now() }
@@ -303,8 +293,8 @@ struct StoreBench: AsyncParsableCommand {
             }
             try await group.waitForAll()
             let deliveries = Double(events * watchers)
-            let serverMicros = (Self.cpuSeconds(serverPID) - serverBefore) / deliveries * 1e6
-            let clientMicros = (Self.cpuSeconds(getpid()) - selfBefore) / deliveries * 1e6
+            let serverMicros = (cpuSeconds(serverPID) - serverBefore) / deliveries * 1e6
+            let clientMicros = (cpuSeconds(getpid()) - selfBefore) / deliveries * 1e6
             let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
             let floor = (serverMicros + clientMicros) * Double(watchers) / cores / 1000
             print(String(format: "watch (%d watchers): CPU per delivery: server %.1f µs, watchers' client %.1f µs; one event to all of them needs >= %.2f ms on %.0f cores",
