@@ -167,6 +167,8 @@ import Testing
         #expect(try canI(api.kubeconfig(daemon: "controllers"), ["update", "deployments.apps", "--subresource=status", "-n", "team-a"]) == "yes")
         #expect(try canI(api.kubeconfig(daemon: "policy"), ["watch", "networkpolicies", "-A"]) == "yes")
         #expect(try canI(api.kubeconfig(daemon: "flanneld"), ["list", "pods", "-A"]) == "no")
+        #expect(try canI(api.kubeconfig(daemon: "flanneld"), ["patch", "nodes", "--subresource=status"]) == "yes")
+        #expect(try canI(api.kubeconfig(daemon: "flanneld"), ["patch", "nodes"]) == "no")
 
         // A revoked token (its line removed from tokens.csv) stops working without a restart.
         let tokens = try String(contentsOfFile: dir + "/tokens.csv", encoding: .utf8)
@@ -285,6 +287,11 @@ import Testing
 
         // Its own Node and Lease; not another's, and it cannot make one in another's name.
         #expect(try kubectl(node1, ["label", "node", "n1", "disk=ssd"]).succeeded)
+        // A Node's status writer may set its annotations (what flannel's role relies on).
+        #expect(try kubectl(node1, ["patch", "node", "n1", "--subresource=status", "--type=merge", "-p",
+                                    #"{"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-type":"vxlan"}}}"#]).succeeded)
+        #expect(try api.kubectl(["get", "node", "n1", "-o", #"jsonpath={.metadata.annotations.flannel\.alpha\.coreos\.com/backend-type}"#]).stdout
+                == "vxlan")
         let otherNode = try kubectl(node1, ["label", "node", "n2", "disk=ssd"])
         #expect(!otherNode.succeeded && otherNode.stderr.contains("forbidden"), "\(otherNode.stderr)")
         let impostor = try kubectl(node1, ["create", "-f", "-"], stdin: "apiVersion: v1\nkind: Node\nmetadata:\n  name: n3\n")

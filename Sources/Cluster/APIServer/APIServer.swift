@@ -373,6 +373,7 @@ public final class APIServer: Sendable {
                                 dryRun: dryRun) { object throws(APIError) in
             if subresource == "status" {
                 object["status"] = body["status"]
+                Self.keepStatusWritersMetadata(&object, from: body, resource)
             } else if subresource == "approval" {
                 // Approval changes the conditions only (a signer writes the certificate).
                 object[path: ["status", "conditions"]] = body[path: ["status", "conditions"]]
@@ -408,6 +409,7 @@ public final class APIServer: Sendable {
                 object[path: ["spec", "replicas"]] = target[path: ["spec", "replicas"]]
             case "status":
                 object["status"] = target["status"]
+                Self.keepStatusWritersMetadata(&object, from: target, resource)
             case "approval":
                 object[path: ["status", "conditions"]] = target[path: ["status", "conditions"]]
             default:
@@ -415,6 +417,14 @@ public final class APIServer: Sendable {
                 object = target
             }
         }
+    }
+
+    /// A Node's status writer may also change its labels and annotations, as kube-apiserver's
+    /// node status strategy resets only the spec: flannel writes its annotations through
+    /// nodes/status, so its role needs no write to any Node's spec (podCIDR, taints).
+    static func keepStatusWritersMetadata(_ object: inout JSONValue, from written: JSONValue, _ resource: ResourceType) {
+        guard resource.group.isEmpty, resource.plural == "nodes" else { return }
+        for field in ["labels", "annotations"] { object[path: ["metadata", field]] = written[path: ["metadata", field]] }
     }
 
     /// Read, change, write back if nobody wrote in between (retrying when the caller gave no

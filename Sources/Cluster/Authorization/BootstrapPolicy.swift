@@ -51,7 +51,9 @@ public enum BootstrapPolicy {
             .resource(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
         ], namespacedRules: [:]),
         DaemonIdentity(daemon: "flanneld", user: "system:netplane:flanneld", rules: [
-            .resource(read + ["patch"], [""], ["nodes"]),
+            // Its annotations go through nodes/status (upstream flannel's role): no Node's spec
+            // (podCIDR, taints) is within its reach.
+            .resource(read, [""], ["nodes"]),
             .resource(["patch"], [""], ["nodes/status"]),
         ], namespacedRules: [:]),
         DaemonIdentity(daemon: "proxy", user: "system:netplane:proxy", rules: [

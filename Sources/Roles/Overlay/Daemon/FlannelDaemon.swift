@@ -147,7 +147,8 @@ public final class FlannelDaemon: Sendable {
         ]
         if let node = nodes.get(name: settings.nodeName), wanted.allSatisfy({ node.annotations[$0.key] == $0.value }) { return }
         let patch: JSONValue = ["metadata": ["annotations": .object(wanted.mapValues { .string($0) })]]
-        _ = try await client.patch(Node.self, name: settings.nodeName, patch)
+        // Through nodes/status, as upstream flannel: its role then writes no Node's spec.
+        _ = try await client.patch(Node.resource, namespace: nil, name: settings.nodeName, patch, subresource: "status")
     }
 
     /// What a pass needs from the one before: the applier (what it last applied) and the
