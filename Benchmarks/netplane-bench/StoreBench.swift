@@ -151,18 +151,7 @@ struct StoreBench: AsyncParsableCommand {
         // The decision alone, in this process, on the same policy (defaults, aggregation, 500
         // bindings and bench's): what RBAC adds to each request, free of the run-to-run noise
         // of the HTTP figures above. A create at 32 clients costs the server 2 cores / rate.
-        var policy = RBACPolicy()
-        var roles = BootstrapPolicy.clusterRoles
-        let aggregated = RBACObjects.aggregatedRules(roles)
-        for role in roles {
-            let name = role[path: ["metadata", "name"]]?.stringValue ?? ""
-            policy.setClusterRole(name, rules: aggregated[name] ?? RBACObjects.rules(of: role, clusterScoped: true).rules)
-        }
-        roles.removeAll()
-        for binding in BootstrapPolicy.clusterRoleBindings {
-            let name = binding[path: ["metadata", "name"]]?.stringValue ?? ""
-            policy.setBinding(namespace: "", name: name, RBACObjects.binding(binding, namespace: "").binding)
-        }
+        var policy = BootstrapPolicy.policy
         for i in 0..<500 {
             policy.setBinding(namespace: "default", name: "other-\(i)", .init(name: "other-\(i)", namespace: "default",
                 roleRef: RoleRef(kind: .clusterRole, name: i % 2 == 0 ? "view" : "edit"),

@@ -3,27 +3,6 @@ import Authorization
 import JSON
 import Testing
 
-/// The default policy as the API server creates it, with aggregated roles settled.
-func defaultPolicy(extraClusterRoles: [JSONValue] = []) -> RBACPolicy {
-    var policy = RBACPolicy()
-    let roles = BootstrapPolicy.clusterRoles + extraClusterRoles
-    let aggregated = RBACObjects.aggregatedRules(roles)
-    for role in roles {
-        let name = role[path: ["metadata", "name"]]!.stringValue!
-        policy.setClusterRole(name, rules: aggregated[name] ?? RBACObjects.rules(of: role, clusterScoped: true).rules)
-    }
-    for binding in BootstrapPolicy.clusterRoleBindings {
-        let name = binding[path: ["metadata", "name"]]!.stringValue!
-        policy.setBinding(namespace: "", name: name, RBACObjects.binding(binding, namespace: "").binding)
-    }
-    for item in BootstrapPolicy.namespaced {
-        let name = item.role[path: ["metadata", "name"]]!.stringValue!
-        policy.setRole(namespace: item.namespace, name, rules: RBACObjects.rules(of: item.role, clusterScoped: false).rules)
-        policy.setBinding(namespace: item.namespace, name: name, RBACObjects.binding(item.binding, namespace: item.namespace).binding)
-    }
-    return policy
-}
-
 func ask(_ user: UserInfo, _ verb: String, _ resource: String, group: String = "", sub: String = "", ns: String = "", name: String = "") -> RequestAttributes {
     RequestAttributes(user: user, verb: verb, target: .resource(group: group, resource: resource, subresource: sub, namespace: ns, name: name))
 }
@@ -160,7 +139,7 @@ let bob = UserInfo(name: "bob", groups: ["system:authenticated"])
 }
 
 @Suite struct DefaultPolicyTests {
-    let policy = defaultPolicy()
+    let policy = BootstrapPolicy.policy
 
     @Test func viewEditAndAdminAggregateAsInKubernetes() {
         let aggregated = RBACObjects.aggregatedRules(BootstrapPolicy.clusterRoles)

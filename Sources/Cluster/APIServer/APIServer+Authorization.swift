@@ -14,7 +14,7 @@ extension APIServer {
     @TaskLocal static var requester: TokenAuthenticator.User?
 
     static func userInfo(_ user: TokenAuthenticator.User) -> UserInfo {
-        UserInfo(name: user.name, groups: user.groups.contains("system:authenticated") ? user.groups : user.groups + ["system:authenticated"])
+        UserInfo(name: user.name, groups: user.authenticatedGroups)
     }
 
     // MARK: - Deciding
@@ -42,13 +42,13 @@ extension APIServer {
 
     /// What a request asks, as the authorizers read it.
     func attributes(of request: APIRequest, _ route: Route?, user: UserInfo) -> RequestAttributes {
+        // HEAD asks what GET would answer, and is judged as a get.
+        var request = request
+        if request.method == "HEAD" { request.method = "GET" }
         guard case .resource(let r)? = route else {
-            let verb = request.method == "HEAD" ? "get" : request.method.lowercased()
-            return RequestAttributes(user: user, verb: verb, target: .nonResource(path: request.path))
+            return RequestAttributes(user: user, verb: request.method.lowercased(), target: .nonResource(path: request.path))
         }
-        var head = request
-        if head.method == "HEAD" { head.method = "GET" }
-        var verb = Self.verb(head, r)
+        var verb = Self.verb(request, r)
         // Streams into a container are creates, whatever method opened them (kube 1.31+).
         if let sub = r.subresource, ["exec", "attach", "portforward"].contains(sub) { verb = "create" }
         let fieldSelector = request.query["fieldSelector"] ?? ""
@@ -66,6 +66,14 @@ extension APIServer {
                                  target: .resource(group: r.resource.group, resource: r.resource.plural, subresource: r.subresource ?? "",
                                                    namespace: namespace, name: name),
                                  fieldSelector: fieldSelector)
+    }
+
+    /// The decision on a request known only by its method and path (the exec upgrades, which
+    /// reach the server before `route`), with the attributes it was judged on.
+    func authorize(method: String, path: String, user: TokenAuthenticator.User) async -> (RequestAttributes, Decision) {
+        let attributes = attributes(of: APIRequest(method: method, path: path), Route.parse(path, registry: registry),
+                                    user: Self.userInfo(user))
+        return (attributes, await authorize(attributes))
     }
 
     /// 403 unless the chain allows `attributes`, with Kubernetes' message and details.
@@ -95,11 +103,11 @@ extension APIServer {
 
     /// POST of a SelfSubjectAccessReview, SubjectAccessReview, LocalSubjectAccessReview or
     /// SelfSubjectRulesReview: the object back with its status filled in. Nothing is stored.
-    func review(_ request: APIRequest, kind: String, namespace: String?) async throws(APIError) -> JSONValue {
+    func review(_ request: APIRequest, _ resource: ResourceType, namespace: String?) async throws(APIError) -> JSONValue {
         var body = try request.jsonBody()
         guard case .object = body else { throw .badRequest("the body must be a JSON object") }
         let spec = body["spec"] ?? .emptyObject
-        let resource = registry.resources.first { $0.kind == kind }!
+        let kind = resource.kind
         let user: UserInfo
         if kind.hasPrefix("Self") {
             user = request.user.map(Self.userInfo) ?? UserInfo(name: "system:apiserver", groups: [BootstrapPolicy.mastersGroup])

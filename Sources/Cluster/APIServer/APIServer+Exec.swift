@@ -127,8 +127,7 @@ enum ExecProxy {
         guard head.method == .get, let route = ExecRoute(path: path),
               case .success(let user) = await APIHTTPResponder.identify(head.headerFields, api: api, tokens: tokens),
               // Refused here, the client retries over SPDY and gets the 403 with its reason.
-              await api.authorize(api.attributes(of: APIRequest(method: "GET", path: path), Route.parse(path, registry: api.registry),
-                                                 user: APIServer.userInfo(user))).allowed,
+              await api.authorize(method: "GET", path: path, user: user).1.allowed,
               let subprotocol = RemoteCommand.negotiate(head.headerFields[values: .secWebSocketProtocol]),
               let exec = try? await api.execTarget(route, query: APIHTTPResponder.queryItems(query)) else {
             return .dontUpgrade

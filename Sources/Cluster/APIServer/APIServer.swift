@@ -211,7 +211,7 @@ public final class APIServer: Sendable {
         case ("POST", nil) where view.kind == "SelfSubjectReview":
             return present.encoded(201, try selfSubjectReview(request))
         case ("POST", nil) where view.group == "authorization.k8s.io":
-            return present.encoded(201, try await review(request, kind: view.kind, namespace: r.namespace))
+            return present.encoded(201, try await review(request, view, namespace: r.namespace))
         case ("POST", nil):
             var body = try request.jsonBody()
             try checkKind(body, view)

@@ -8,9 +8,7 @@ struct CertificateSigningRequestStrategy: KindStrategy {
     func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {
         object[path: ["spec", "username"]] = user.map { .string($0.name) }
         object[path: ["spec", "uid"]] = user.map { .string($0.uid) }
-        object[path: ["spec", "groups"]] = user.map { user in
-            .array((user.groups.contains("system:authenticated") ? user.groups : user.groups + ["system:authenticated"]).map { .string($0) })
-        }
+        object[path: ["spec", "groups"]] = user.map { .array($0.authenticatedGroups.map { .string($0) }) }
         object[path: ["spec", "extra"]] = nil
     }
 

@@ -39,9 +39,7 @@ public struct APIHTTPResponder: HTTPResponder {
         // pods/NAME/exec that was not upgraded to a WebSocket: kubectl's SPDY retry.
         if let exec = ExecRoute(path: path) {
             if let user {
-                let attributes = api.attributes(of: APIRequest(method: request.method.rawValue, path: path),
-                                                Route.parse(path, registry: api.registry), user: APIServer.userInfo(user))
-                let decision = await api.authorize(attributes)
+                let (attributes, decision) = await api.authorize(method: request.method.rawValue, path: path, user: user)
                 guard decision.allowed else { return Self.response(.error(APIServer.forbidden(attributes, reason: decision.reason))) }
             }
             let query = Self.queryItems(request.uri.query ?? "")
@@ -102,7 +100,6 @@ public struct APIHTTPResponder: HTTPResponder {
         }
         for group in asGroups { if let refused = await check("groups", group) { return .failure(refused) } }
         if let asUID, let refused = await check("uids", asUID) { return .failure(refused) }
-        if !groups.contains("system:authenticated") { groups.append("system:authenticated") }
         return .success(TokenAuthenticator.User(name: asUser, uid: asUID ?? "", groups: groups))
     }
 

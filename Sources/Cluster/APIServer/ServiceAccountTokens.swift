@@ -153,8 +153,7 @@ extension APIServer {
     /// POST selfsubjectreviews (`kubectl auth whoami`): who the caller is.
     func selfSubjectReview(_ request: APIRequest) throws(APIError) -> JSONValue {
         guard let user = request.user else { throw .unauthorized() }
-        var groups = user.groups
-        if !groups.contains("system:authenticated") { groups.append("system:authenticated") }
+        let groups = user.authenticatedGroups
         return ["kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
                 "metadata": ["creationTimestamp": .string(APITime.format(APITime.now()))],
                 "status": ["userInfo": ["username": .string(user.name), "uid": .string(user.uid),

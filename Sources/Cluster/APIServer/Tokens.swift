@@ -17,6 +17,11 @@ public struct TokenAuthenticator: Sendable {
             self.uid = uid
             self.groups = groups
         }
+
+        /// Its groups with `system:authenticated`, which every authenticated user is in.
+        public var authenticatedGroups: [String] {
+            groups.contains("system:authenticated") ? groups : groups + ["system:authenticated"]
+        }
     }
     var users: [String: User]
     /// Tokens issued by `netplane kubeconfig` (the data directory's tokens.csv), read again

@@ -144,6 +144,26 @@ public enum BootstrapPolicy {
         return roles
     }
 
+    /// The default policy as a new cluster's API server holds it (aggregated roles settled),
+    /// for judging requests without a server: tests and benchmarks.
+    public static var policy: RBACPolicy {
+        var policy = RBACPolicy()
+        let aggregated = RBACObjects.aggregatedRules(clusterRoles)
+        for role in clusterRoles {
+            let name = RBACObjects.name(role)
+            policy.setClusterRole(name, rules: aggregated[name] ?? RBACObjects.rules(of: role, clusterScoped: true).rules)
+        }
+        for binding in clusterRoleBindings {
+            policy.setBinding(namespace: "", name: RBACObjects.name(binding), RBACObjects.binding(binding, namespace: "").binding)
+        }
+        for item in namespaced {
+            let name = RBACObjects.name(item.role)
+            policy.setRole(namespace: item.namespace, name, rules: RBACObjects.rules(of: item.role, clusterScoped: false).rules)
+            policy.setBinding(namespace: item.namespace, name: name, RBACObjects.binding(item.binding, namespace: item.namespace).binding)
+        }
+        return policy
+    }
+
     /// Every default ClusterRoleBinding.
     public static var clusterRoleBindings: [JSONValue] {
         var bindings: [JSONValue] = [
