@@ -84,10 +84,17 @@ public final class APIServerProcess: @unchecked Sendable {
 
     public func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
+    /// kubectl's discovery cache for this server: its own, because kubectl keys the cache by
+    /// host and port, and a later test's server on a reused port would otherwise be taken
+    /// for this one (with custom resources it never had) for six hours. Outside the data
+    /// directory, whose files are the server's alone.
+    public let kubectlCacheDir = FileManager.default.temporaryDirectory.appendingPathComponent("np-kubectl-cache-\(UUID().uuidString)").path
+
     /// kubectl against this server.
     @discardableResult
     public func kubectl(_ args: [String], stdin: String? = nil) throws -> CommandResult {
-        try Command.run((namespace.map { ["ip", "netns", "exec", $0] } ?? []) + ["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
+        try Command.run((namespace.map { ["ip", "netns", "exec", $0] } ?? [])
+                        + ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", kubectlCacheDir] + args, stdin: stdin)
     }
 
     /// SIGTERM, then SIGKILL if the server has not exited within `grace` seconds. Returns
@@ -110,5 +117,8 @@ public final class APIServerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: kubectlCacheDir)
+    }
 }

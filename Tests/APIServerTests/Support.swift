@@ -52,7 +52,7 @@ final class RunningAPIServer: @unchecked Sendable {
     /// Runs kubectl against this server.
     @discardableResult
     func kubectl(_ args: [String], stdin: String? = nil) throws -> CommandResult {
-        try Command.run(["kubectl", "--kubeconfig", kubeconfig] + args, stdin: stdin)
+        try Command.run(["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", apiserver.kubectlCacheDir] + args, stdin: stdin)
     }
 
     /// Runs kubectl and fails the test (with its output) unless it succeeds.

@@ -74,13 +74,18 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(type)")
     }
     /// 422 with one cause per invalid field, as `kubectl` prints them.
+    /// As kube-apiserver's NewInvalid: the message names the group-qualified kind
+    /// (`CronTab.stable.example.com "bad" is invalid`) and the details the kind, which kubectl
+    /// prints as `The CronTab "bad" is invalid: …`.
     public static func invalid(_ resource: ResourceType, name: String, _ causes: [FieldError]) -> APIError {
         let text = causes.map(\.description).joined(separator: ", ")
         var details = Self.details(resource, name: name) ?? .emptyObject
+        details["kind"] = .string(resource.kind)
         details["causes"] = .array(causes.map { ["reason": .string($0.reason), "message": .string($0.message), "field": .string($0.field)] })
         let listed = causes.count == 1 ? text : "[\(text)]"
         return APIError(code: 422, reason: "Invalid",
-                        message: "\(resource.kind) \"\(name)\" is invalid: \(listed)", details: details)
+                        message: "\(resource.group.isEmpty ? resource.kind : "\(resource.kind).\(resource.group)") \"\(name)\" is invalid: \(listed)",
+                        details: details)
     }
     public static func internalError(_ message: String) -> APIError {
         APIError(code: 500, reason: "InternalError", message: "Internal error occurred: \(message)")
@@ -120,5 +125,35 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
     }
     public static func duplicate(_ field: String, _ value: String) -> FieldError {
         FieldError(field: field, reason: "FieldValueDuplicate", message: "Duplicate value: \"\(value)\"")
+    }
+    /// field.Required with a detail: `Required value: <detail>`.
+    public static func required(_ field: String, _ detail: String) -> FieldError {
+        FieldError(field: field, reason: "FieldValueRequired", message: "Required value: \(detail)")
+    }
+    /// field.Invalid with the bad value already printed the way kube prints it: numbers and
+    /// booleans bare, strings Go-quoted (`"abc"`).
+    public static func invalid(_ field: String, printed value: String, _ detail: String) -> FieldError {
+        FieldError(field: field, message: "Invalid value: \(value): \(detail)")
+    }
+    /// field.TypeInvalid; kube passes the offending JSON type name ("integer", "null") as the value.
+    public static func typeInvalid(_ field: String, _ value: String, _ detail: String) -> FieldError {
+        FieldError(field: field, reason: "FieldValueTypeInvalid", message: "Invalid value: \"\(value)\": \(detail)")
+    }
+    /// field.TooLong (apimachinery ≥ 1.32 wording): `Too long: may not be more than 5 bytes`.
+    public static func tooLong(_ field: String, max: Int) -> FieldError {
+        let detail = max < 0 ? "value is too long" : "may not be more than \(max) \(max == 1 ? "byte" : "bytes")"
+        return FieldError(field: field, reason: "FieldValueTooLong", message: "Too long: \(detail)")
+    }
+    /// field.TooMany: `Too many: 4: must have at most 3 items`.
+    public static func tooMany(_ field: String, actual: Int, max: Int) -> FieldError {
+        let detail = max < 0 ? "has too many items" : "must have at most \(max) \(max == 1 ? "item" : "items")"
+        let shown = actual < 0 ? "" : "\(actual): "
+        return FieldError(field: field, reason: "FieldValueTooMany", message: "Too many: \(shown)\(detail)")
+    }
+    /// field.NotSupported with the bad value already printed (see `invalid(_:printed:_:)`); the
+    /// supported values are Go-quoted by the caller.
+    public static func notSupported(_ field: String, printed value: String, quotedSupported: [String]) -> FieldError {
+        let detail = quotedSupported.isEmpty ? "" : ": supported values: \(quotedSupported.joined(separator: ", "))"
+        return FieldError(field: field, reason: "FieldValueNotSupported", message: "Unsupported value: \(value)\(detail)")
     }
 }

@@ -27,6 +27,15 @@ public struct ResourceType: Sendable, Hashable {
     public var storagePlural: String
     /// The verbs the resource takes (every verb unless it is only created, as a review is).
     public var verbs: [String]
+    /// Whether a CustomResourceDefinition defines it (its schema, columns and scale paths are
+    /// the registry's `CustomResource`); never a built-in kind.
+    public var isCustom: Bool = false
+    /// The version its objects are stored in: its own, or for one version of a custom resource
+    /// served in several, the CRD's storage version (the others are views of it).
+    public var storageVersion: String
+    /// Fields beyond metadata.name and metadata.namespace that field selectors may name (a
+    /// CRD version's `selectableFields`).
+    public var selectableFields: [String] = []
 
     public init(group: String, version: String, plural: String, singular: String, kind: String,
                 namespaced: Bool, shortNames: [String] = [], categories: [String] = [],
@@ -46,10 +55,11 @@ public struct ResourceType: Sendable, Hashable {
         self.storageGroup = storage?.group ?? group
         self.storagePlural = storage?.plural ?? plural
         self.verbs = verbs
+        self.storageVersion = version
     }
 
     /// Whether this resource's objects are stored in another resource's form.
-    public var isView: Bool { storageGroup != group || storagePlural != plural }
+    public var isView: Bool { storageGroup != group || storagePlural != plural || storageVersion != version }
 
     /// "v1" or "apps/v1": the apiVersion field of this resource's objects.
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -77,8 +87,53 @@ public struct ResourceType: Sendable, Hashable {
 /// Every resource Netplane serves, and lookups by URL segment, kind and short name.
 public struct ResourceRegistry: Sendable {
     public let resources: [ResourceType]
+    /// What the CRDs say of each custom resource version, by "group/version/plural".
+    let custom: [String: CustomResource]
 
-    public init(_ resources: [ResourceType]) { self.resources = resources }
+    public init(_ resources: [ResourceType]) {
+        self.resources = resources
+        self.custom = [:]
+    }
+
+    /// The built-in resources followed by the served versions of these custom resources.
+    /// A custom resource never shadows a built-in one or an earlier custom one: one whose
+    /// group/version/plural, or group and kind, is already taken is left out (kube-apiserver
+    /// reports such a CRD as NamesAccepted=False). Groups are sorted by name and, within a
+    /// group, versions by kube's priority, so discovery names the preferred version first.
+    public init(builtin: ResourceRegistry, custom crs: [CustomResource]) {
+        var resources = builtin.resources
+        var custom: [String: CustomResource] = [:]
+        var kinds = Set(builtin.resources.map { "\($0.group)/\($0.kind)" })
+        var takenBy: [String: String] = [:]   // group/kind → the CRD that took it
+        let builtinGroups = Set(builtin.resources.map(\.group))
+        let sorted = crs.sorted { a, b in
+            let (x, y) = (a.resource, b.resource)
+            if x.group != y.group { return x.group < y.group }
+            if x.version != y.version { return VersionPriority.precedes(x.version, y.version) }
+            return x.plural < y.plural
+        }
+        for cr in sorted {
+            let r = cr.resource
+            let key = "\(r.group)/\(r.version)/\(r.plural)"
+            let kind = "\(r.group)/\(r.kind)"
+            guard !builtinGroups.contains(r.group), custom[key] == nil,
+                  takenBy[kind] == cr.crdName || kinds.insert(kind).inserted else { continue }
+            takenBy[kind] = cr.crdName
+            custom[key] = cr
+            resources.append(r)
+        }
+        self.resources = resources
+        self.custom = custom
+    }
+
+    /// The custom resource behind a resource, if a CRD defines it.
+    public func custom(_ resource: ResourceType) -> CustomResource? {
+        guard resource.isCustom else { return nil }
+        return custom["\(resource.group)/\(resource.version)/\(resource.plural)"]
+    }
+
+    /// Every custom resource version served.
+    public var customResources: [CustomResource] { Array(custom.values) }
 
     /// The resource at /api/v1/<plural> (group "") or /apis/<group>/<version>/<plural>.
     public func resource(group: String, version: String, plural: String) -> ResourceType? {
@@ -92,7 +147,9 @@ public struct ResourceRegistry: Sendable {
     /// The resource whose form a view's objects are stored in (the resource itself if it is none).
     public func storage(of resource: ResourceType) -> ResourceType {
         guard resource.isView else { return resource }
-        return resources.first { !$0.isView && $0.group == resource.storageGroup && $0.plural == resource.storagePlural } ?? resource
+        return resources.first {
+            !$0.isView && $0.group == resource.storageGroup && $0.plural == resource.storagePlural && $0.version == resource.storageVersion
+        } ?? resources.first { !$0.isView && $0.group == resource.storageGroup && $0.plural == resource.storagePlural } ?? resource
     }
 
     /// The group/versions served, in discovery order (core first).
@@ -209,5 +266,43 @@ public struct ResourceRegistry: Sendable {
         // coordination.k8s.io/v1
         ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
                      namespaced: true),
+        // apiextensions.k8s.io/v1: the CRDs that add custom resources to this registry.
+        ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
+                     singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
+                     shortNames: ["crd", "crds"], categories: ["api-extensions"], subresources: ["status"], hasGeneration: true),
     ])
+}
+
+/// kube's order of API versions (discovery lists the preferred one first): versions of the
+/// form v<major>[alpha|beta<minor>] before any other, GA before beta before alpha, higher
+/// numbers first (v10 > v2 > v1 > v1beta2 > v1beta1 > v1alpha1); the others by name.
+public enum VersionPriority {
+    /// (stability: 0 GA, 1 beta, 2 alpha; major; minor), nil for a version of another form.
+    static func parse(_ version: String) -> (stability: Int, major: Int, minor: Int)? {
+        guard version.hasPrefix("v") else { return nil }
+        let rest = version.dropFirst()
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard let major = Int(digits), !digits.hasPrefix("0") else { return nil }
+        let tail = rest.dropFirst(digits.count)
+        if tail.isEmpty { return (0, major, 0) }
+        for (word, stability) in [("beta", 1), ("alpha", 2)] where tail.hasPrefix(word) {
+            let number = tail.dropFirst(word.count)
+            guard let minor = Int(number), !number.hasPrefix("0") else { return nil }
+            return (stability, major, minor)
+        }
+        return nil
+    }
+
+    /// Whether `a` comes before `b` in kube's version priority.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        switch (parse(a), parse(b)) {
+        case (let x?, let y?):
+            if x.stability != y.stability { return x.stability < y.stability }
+            if x.major != y.major { return x.major > y.major }
+            return x.minor > y.minor
+        case (.some, nil): return true
+        case (nil, .some): return false
+        case (nil, nil): return a < b
+        }
+    }
 }

@@ -178,6 +178,7 @@ public struct FieldSelector: Sendable, Equatable {
     /// The selectable fields of each resource, as in the Kubernetes registries.
     public static func supportedFields(_ resource: ResourceType) -> Set<String> {
         var fields: Set<String> = ["metadata.name", "metadata.namespace"]
+        fields.formUnion(resource.selectableFields)
         switch (resource.group, resource.plural) {
         case ("", "pods"):
             fields.formUnion(["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",

@@ -344,6 +344,11 @@ public enum TableConverter {
                     let labels = stringMap(o[path: ["spec", "jobTemplate", "spec", "selector", "matchLabels"]])
                     return .string(labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
                 }]
+        case ("apiextensions.k8s.io", "customresourcedefinitions"):
+            // kube's default table: the creation time itself, not an age.
+            return [nameColumn, Column("Created At", "date", "CreationTimestamp is a timestamp representing the server time when this object was created.") { o, _ in
+                o[path: ["metadata", "creationTimestamp"]] ?? .null
+            }]
         case ("coordination.k8s.io", "leases"):
             middle = [Column("Holder", cell: text(["spec", "holderIdentity"], ""))]
         default:
@@ -362,7 +367,12 @@ public enum TableConverter {
     /// (`includeObject=Metadata`, the default), or nothing (`None`).
     public static func table(_ objects: [JSONValue], resource: ResourceType, includeObject: String?,
                              listMetadata: JSONValue) -> JSONValue {
-        let columns = columns(for: resource)
+        table(objects, columns: columns(for: resource), includeObject: includeObject, listMetadata: listMetadata)
+    }
+
+    /// The Table of `objects` with these columns (a custom resource's, from its CRD).
+    public static func table(_ objects: [JSONValue], columns: [Column], includeObject: String?,
+                             listMetadata: JSONValue) -> JSONValue {
         let now = APITime.now()
         let definitions: [JSONValue] = columns.map {
             ["name": .string($0.name), "type": .string($0.type), "format": .string($0.format),

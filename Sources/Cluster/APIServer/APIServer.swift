@@ -39,7 +39,10 @@ public final class APIServer: Sendable {
         }
     }
 
-    public let registry = ResourceRegistry.builtin
+    /// The built-in resources and those the CRDs define, by the server's own CRD watch.
+    let customResources = CustomResourceCache()
+    /// What this server serves now (a snapshot: a CRD change swaps it whole).
+    public var registry: ResourceRegistry { customResources.registry }
     public let options: Options
     /// What this server presents to node agents (their API takes no other token).
     let kubeletClientToken = (0..<4).map { _ in String(UInt64.random(in: 0..<UInt64.max), radix: 36) }.joined()
@@ -92,6 +95,14 @@ public final class APIServer: Sendable {
         }
         try await allocator.repair()
         try await bootstrapRBAC()
+        // The CRDs are read before the first request, so a restarted server serves the
+        // custom resources that exist from the start.
+        do {
+            let revision = try await customResources.refresh(store: store)
+            customResources.start(store: store, after: revision)
+        } catch {
+            throw .internalError("reading the CustomResourceDefinitions: \(error)")
+        }
     }
 
     /// Ends every open watch (at shutdown; clients reconnect elsewhere or later).
@@ -126,6 +137,10 @@ public final class APIServer: Sendable {
         // (this server's; another server sees it when its watch does, as in Kubernetes).
         if case .resource(let r) = route, r.resource.group == RBACObjects.group, request.method != "GET" {
             _ = try? await rbac.refresh(store: store)
+        }
+        // Likewise a client that changed a CRD finds its resource served (or gone) next.
+        if case .resource(let r) = route, r.resource.group == CustomResourceDefinitions.group, request.method != "GET" {
+            _ = try? await customResources.refresh(store: store)
         }
         return response
     }
@@ -169,8 +184,10 @@ public final class APIServer: Sendable {
         // A view's objects are read and written in their stored form; `present` shows them
         // as the resource asked for, in the encoding the client prefers.
         let view = r.resource
+        let registry = self.registry
         let resource = registry.storage(of: view)
-        let present = Presenter(request, view: view, storage: resource)
+        let custom = registry.custom(view)
+        let present = Presenter(request, view: view, storage: resource, columns: custom?.columns)
         var request = request
         if view.isView, let selector = request.query["fieldSelector"] {
             request.query["fieldSelector"] = ResourceConversion.storageFieldSelector(selector, view)
@@ -195,6 +212,12 @@ public final class APIServer: Sendable {
         try QueryParameters.check(request)
         let dryRun = try QueryParameters.dryRun(request.query["dryRun"])
         let watching = r.watchPath || request.flag("watch")
+        if request.method == "DELETE", view.isCustom,
+           try QueryParameters.propagation(options: request.body.isEmpty ? .emptyObject : try request.jsonBody(), query: request.query) != .background {
+            // The garbage collector follows the built-in kinds only: a finalizer for it on a
+            // custom object would never be removed.
+            throw .badRequest("propagationPolicy Foreground and Orphan are not supported for custom resources on this server; use Background")
+        }
         switch (request.method, r.name) {
         case ("GET", nil):
             return watching ? try await watch(request, resource, namespace: r.namespace, present)
@@ -206,7 +229,7 @@ public final class APIServer: Sendable {
                 return try await watch(narrowed, resource, namespace: r.namespace, present)
             }
             let (object, _) = try await objects.get(resource, namespace: r.namespace, name: name)
-            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: object, resource)) }
+            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: object, custom?.scale)) }
             return present.single(200, object)
         case ("POST", nil) where view.kind == "SelfSubjectReview":
             return present.encoded(201, try selfSubjectReview(request))
@@ -215,7 +238,7 @@ public final class APIServer: Sendable {
         case ("POST", nil):
             var body = try request.jsonBody()
             try checkKind(body, view)
-            try FieldValidation.check(body, view, request)
+            try FieldValidation.check(body, view, request, schema: custom?.schema)
             body = present.stored(body)
             try setNamespace(&body, r.namespace, resource)
             try NodeRestriction.check(create: body, resource, requester: request.user)
@@ -235,14 +258,15 @@ public final class APIServer: Sendable {
             var body = try request.jsonBody()
             if r.subresource == "scale" {
                 guard let replicas = body[path: ["spec", "replicas"]] else { throw .badRequest("scale: spec.replicas is required") }
+                let paths = custom?.scale ?? .builtin
                 let updated = try await modify(resource, namespace: r.namespace, name: name, precondition: body.resourceVersion,
                                                dryRun: dryRun) { object throws(APIError) in
-                    object[path: ["spec", "replicas"]] = replicas
+                    object[path: paths.specReplicas] = replicas
                 }
-                return present.encoded(200, Self.scale(of: updated, resource))
+                return present.encoded(200, Self.scale(of: updated, custom?.scale))
             }
             try checkKind(body, view)
-            try FieldValidation.check(body, view, request)
+            try FieldValidation.check(body, view, request, schema: custom?.schema)
             body = present.stored(body)
             try setNamespace(&body, r.namespace, resource)
             guard body.name == name else {
@@ -255,10 +279,13 @@ public final class APIServer: Sendable {
             guard let patchType = PatchType(rawValue: type), patchType != .apply else {
                 throw .unsupportedMediaType(type)
             }
+            // Strategic merge needs the Go types' merge keys, which custom resources do not
+            // have (kube refuses it for them too).
+            if patchType == .strategicMerge, view.isCustom { throw .unsupportedMediaType(type) }
             let patch = try request.jsonBody()
             let updated = try await patchObject(resource, namespace: r.namespace, name: name, subresource: r.subresource,
                                                 patch: patch, type: patchType, request: request, dryRun: dryRun, present: present)
-            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: updated, resource)) }
+            if r.subresource == "scale" { return present.encoded(200, Self.scale(of: updated, custom?.scale)) }
             return present.single(200, updated)
         case ("DELETE", let name?):
             let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
@@ -346,7 +373,7 @@ public final class APIServer: Sendable {
         if resource.resetsStatusOnCreate { object["status"] = nil }
         let strategy = strategy(for: resource)
         strategy.prepareForCreate(&object, user: user)
-        ObjectDefaults.apply(&object, resource)
+        strategy.normalize(&object, resource)
         let errors = ObjectValidation.validate(object, resource) + strategy.validate(object, old: nil)
         if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
         try await strategy.admit(&object, previous: nil, resource, in: self)
@@ -393,7 +420,8 @@ public final class APIServer: Sendable {
         return try await modify(resource, namespace: namespace, name: name, precondition: precondition,
                                 dryRun: dryRun) { object throws(APIError) in
             // The patch is written against the object as the client's resource shows it.
-            var target = subresource == "scale" ? Self.scale(of: object, resource) : present.object(object)
+            let scalePaths = subresource == "scale" ? registry.custom(present.view)?.scale ?? .builtin : .builtin
+            var target = subresource == "scale" ? Self.scale(of: object, scalePaths) : present.object(object)
             switch type {
             case .json: target = try jsonPatch(target, patch)
             case .merge: target = mergePatch(target, patch)
@@ -401,12 +429,12 @@ public final class APIServer: Sendable {
             case .apply: throw .unsupportedMediaType(type.rawValue)
             }
             if subresource != "scale" {
-                try FieldValidation.check(target, present.view, request)
+                try FieldValidation.check(target, present.view, request, schema: registry.custom(present.view)?.schema)
                 target = present.stored(target)
             }
             switch subresource {
             case "scale":
-                object[path: ["spec", "replicas"]] = target[path: ["spec", "replicas"]]
+                object[path: scalePaths.specReplicas] = target[path: ["spec", "replicas"]]
             case "status":
                 object["status"] = target["status"]
                 Self.keepStatusWritersMetadata(&object, from: target, resource)
@@ -444,7 +472,7 @@ public final class APIServer: Sendable {
             var next = current
             try change(&next)
             try keepImmutableFields(&next, from: current, resource, marksDeletion: marksDeletion)
-            ObjectDefaults.apply(&next, resource)
+            strategy(for: resource).normalize(&next, resource)
             if next == current { return current }
             let errors = ObjectValidation.validate(next, resource) + strategy(for: resource).validate(next, old: current)
             if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
@@ -558,20 +586,9 @@ public final class APIServer: Sendable {
     /// Empties a namespace before it goes (the namespace controller's job in Kubernetes; here
     /// the API server does it at once, so `kubectl delete namespace` returns with it gone).
     func deleteNamespaceContents(_ namespace: String) async throws(APIError) {
-        for resource in registry.resources where resource.namespaced {
-            var after: String?
-            repeat {
-                let page: ListPage
-                do { page = try await store.list(prefix: resource.keyPrefix(namespace: namespace), after: after, limit: 500) } catch {
-                    throw ObjectStore.apiError(error, resource, namespace)
-                }
-                for item in page.items {
-                    guard let object = try? ObjectStore.decode(item) else { continue }
-                    _ = try? await objects.delete(resource, namespace: namespace, name: object.name ?? "", ifRevision: nil)
-                    await strategy(for: resource).deleted(object, in: self)
-                }
-                after = page.continueAfter
-            } while after != nil
+        // Views hold no objects of their own; their storage resource is listed too.
+        for resource in registry.resources where resource.namespaced && !resource.isView && resource.verbs.contains("delete") {
+            try await deleteAll(resource, namespace: namespace)
         }
     }
 
@@ -616,14 +633,23 @@ public final class APIServer: Sendable {
 
     // MARK: - Scale
 
-    static func scale(of object: JSONValue, _ resource: ResourceType) -> JSONValue {
-        let selector = (try? LabelSelector(json: object[path: ["spec", "selector"]] ?? .emptyObject))?.requirements
-            .map { r in r.values.count == 1 && r.op == .equals ? "\(r.key)=\(r.values[0])" : r.key }.joined(separator: ",") ?? ""
+    /// The autoscaling/v1 Scale of an object: where a custom resource keeps its replicas and
+    /// selector (its CRD's scale paths), or the built-in kinds' spec.replicas and selector.
+    static func scale(of object: JSONValue, _ custom: ScalePaths?) -> JSONValue {
+        let paths = custom ?? .builtin
+        let selector: String
+        if custom != nil {
+            // A custom resource stores its selector already serialized.
+            selector = paths.labelSelector.flatMap { object[path: $0]?.stringValue } ?? ""
+        } else {
+            selector = (try? LabelSelector(json: object[path: ["spec", "selector"]] ?? .emptyObject))?.requirements
+                .map { r in r.values.count == 1 && r.op == .equals ? "\(r.key)=\(r.values[0])" : r.key }.joined(separator: ",") ?? ""
+        }
         return ["kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": ["name": object["metadata"]?["name"] ?? "", "namespace": object["metadata"]?["namespace"] ?? "",
                              "uid": object["metadata"]?["uid"] ?? "", "resourceVersion": object["metadata"]?["resourceVersion"] ?? "",
                              "creationTimestamp": object["metadata"]?["creationTimestamp"] ?? ""],
-                "spec": ["replicas": object[path: ["spec", "replicas"]] ?? 0],
-                "status": ["replicas": object[path: ["status", "replicas"]] ?? 0, "selector": .string(selector)]]
+                "spec": ["replicas": object[path: paths.specReplicas] ?? 0],
+                "status": ["replicas": object[path: paths.statusReplicas] ?? 0, "selector": .string(selector)]]
     }
 }

@@ -45,8 +45,34 @@ enum OpenAPI {
                                        "delete": op("delete", ["gracePeriodSeconds", "propagationPolicy"])]
         }
         let resources = registry.resources.filter { $0.group == gv.group && $0.version == gv.version }
+        var schemas = OpenAPISchemas.components(for: resources.filter { !$0.isCustom })
+        for r in resources {
+            if let custom = registry.custom(r) { schemas[OpenAPISchemas.schemaName(r)] = customSchema(custom) }
+        }
         return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0+netplane"],
-                "paths": .object(paths), "components": ["schemas": .object(OpenAPISchemas.components(for: resources))]]
+                "paths": .object(paths), "components": ["schemas": .object(schemas)]]
+    }
+
+    /// A custom resource's schema as its CRD gives it, with the fields every object has, as
+    /// kube-apiserver publishes it (what `kubectl explain` walks).
+    static func customSchema(_ custom: CustomResource) -> JSONValue {
+        let r = custom.resource
+        var schema = custom.schema.json
+        schema["properties"] = schema["properties"] ?? .emptyObject
+        schema[path: ["properties", "apiVersion"]] = [
+            "type": "string",
+            "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values.",
+        ]
+        schema[path: ["properties", "kind"]] = [
+            "type": "string",
+            "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to.",
+        ]
+        schema[path: ["properties", "metadata"]] = [
+            "description": "Standard object's metadata.",
+            "allOf": [["$ref": .string("#/components/schemas/\(OpenAPISchemas.schemaName("ObjectMeta"))")]],
+        ]
+        schema["x-kubernetes-group-version-kind"] = [["group": .string(r.group), "version": .string(r.version), "kind": .string(r.kind)]]
+        return schema
     }
 
     /// An OpenAPI v2 `Document` in protobuf (gnostic's openapi_v2.proto): `swagger` (field 1)
@@ -96,18 +122,25 @@ enum FieldValidation {
         }
     }
 
-    static func unknownFields(_ object: JSONValue, _ resource: ResourceType) -> [String] {
+    /// Fields the kind does not have: for a custom resource, everything its schema would
+    /// prune (by full path), else top-level fields the kind lacks; and metadata's unknown keys.
+    static func unknownFields(_ object: JSONValue, _ resource: ResourceType, schema: StructuralSchema? = nil) -> [String] {
         var unknown: [String] = []
-        for key in (object.objectValue ?? [:]).keys.sorted() where !topLevel(resource).contains(key) { unknown.append(key) }
+        if let schema {
+            unknown = schema.unknownFields(in: object)
+        } else {
+            for key in (object.objectValue ?? [:]).keys.sorted() where !topLevel(resource).contains(key) { unknown.append(key) }
+        }
         for key in (object["metadata"]?.objectValue ?? [:]).keys.sorted() where !objectMeta.contains(key) {
             unknown.append("metadata.\(key)")
         }
         return unknown
     }
 
-    static func check(_ object: JSONValue, _ resource: ResourceType, _ request: APIRequest) throws(APIError) {
+    static func check(_ object: JSONValue, _ resource: ResourceType, _ request: APIRequest,
+                      schema: StructuralSchema? = nil) throws(APIError) {
         guard request.query["fieldValidation"] == "Strict" else { return }
-        let unknown = unknownFields(object, resource)
+        let unknown = unknownFields(object, resource, schema: schema)
         guard !unknown.isEmpty else { return }
         let list = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
         throw .badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): strict decoding error: \(list)")

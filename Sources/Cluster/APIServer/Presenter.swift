@@ -15,10 +15,13 @@ struct Presenter: Sendable {
     let jsonAcceptable: Bool
     let table: Bool
     let includeObject: String?
+    /// A custom resource's columns, from its CRD (a built-in kind's are the converter's own).
+    let columns: [TableConverter.Column]?
 
-    init(_ request: APIRequest, view: ResourceType, storage: ResourceType) {
+    init(_ request: APIRequest, view: ResourceType, storage: ResourceType, columns: [TableConverter.Column]? = nil) {
         self.view = view
         self.storage = storage
+        self.columns = columns
         table = request.accept.contains("as=Table")
         protobuf = request.prefersProtobuf && !table
         jsonAcceptable = request.acceptsJSON
@@ -36,8 +39,7 @@ struct Presenter: Sendable {
     func single(_ status: Int, _ stored: JSONValue) -> APIResponse {
         let object = object(stored)
         if table {
-            return .json(status: status, TableConverter.table([object], resource: view, includeObject: includeObject,
-                                                             listMetadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
+            return .json(status: status, table([object], metadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
         }
         return encoded(status, object)
     }
@@ -46,7 +48,7 @@ struct Presenter: Sendable {
     func list(_ stored: [JSONValue], metadata: JSONValue) -> APIResponse {
         let items = stored.map(object)
         if table {
-            return .json(status: 200, TableConverter.table(items, resource: view, includeObject: includeObject, listMetadata: metadata))
+            return .json(status: 200, table(items, metadata: metadata))
         }
         if protobuf {
             // A protobuf list's items carry no type of their own (the list names it).
@@ -66,6 +68,11 @@ struct Presenter: Sendable {
         }
         return .json(status: 200, ["kind": .string(view.kind + "List"), "apiVersion": .string(view.apiVersion),
                                    "metadata": metadata, "items": .array(items)])
+    }
+
+    func table(_ objects: [JSONValue], metadata: JSONValue) -> JSONValue {
+        TableConverter.table(objects, columns: columns ?? TableConverter.columns(for: view), includeObject: includeObject,
+                             listMetadata: metadata)
     }
 
     /// A Status or another object that is already in the client's form.

@@ -6,6 +6,9 @@ import NetAddress
 /// and delete call these hooks, so a kind with rules of its own is a strategy in its own file,
 /// registered in `APIServer.strategies`, not a branch in the verbs. Defaults do nothing.
 protocol KindStrategy: Sendable {
+    /// Fills defaults (and for a custom resource, prunes unknown fields) on create and on
+    /// every update, before validation.
+    func normalize(_ object: inout JSONValue, _ resource: ResourceType)
     /// On create, after the server set the metadata, before defaulting and validation.
     func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?)
     /// On update, after the generic immutable fields (uid, name, …) were restored: restores or
@@ -34,6 +37,7 @@ protocol KindStrategy: Sendable {
 }
 
 extension KindStrategy {
+    func normalize(_ object: inout JSONValue, _ resource: ResourceType) { ObjectDefaults.apply(&object, resource) }
     func prepareForCreate(_ object: inout JSONValue, user: TokenAuthenticator.User?) {}
     func keepImmutableFields(_ next: inout JSONValue, from current: JSONValue, _ resource: ResourceType) throws(APIError) {}
     func validate(_ object: JSONValue, old: JSONValue?) -> [FieldError] { [] }
@@ -69,10 +73,15 @@ extension APIServer {
         "rbac.authorization.k8s.io/ClusterRole": RBACStrategy(kind: "ClusterRole"),
         "rbac.authorization.k8s.io/RoleBinding": RBACStrategy(kind: "RoleBinding"),
         "rbac.authorization.k8s.io/ClusterRoleBinding": RBACStrategy(kind: "ClusterRoleBinding"),
+        "apiextensions.k8s.io/CustomResourceDefinition": CustomResourceDefinitionStrategy(),
     ]
 
     func strategy(for resource: ResourceType) -> any KindStrategy {
-        Self.strategies["\(resource.group)/\(resource.kind)"] ?? DefaultStrategy()
+        if resource.isCustom {
+            // A CRD deleted meanwhile leaves nothing to check against; its objects go with it.
+            return registry.custom(resource).map(CustomResourceStrategy.init) ?? DefaultStrategy()
+        }
+        return Self.strategies["\(resource.group)/\(resource.kind)"] ?? DefaultStrategy()
     }
 
     func release(_ allocations: Allocations) async {

@@ -21,10 +21,22 @@ public enum ProtobufCodec {
         if kind == "Status" { return "k8s.io.apimachinery.pkg.apis.meta.v1.Status" }
         let parts = apiVersion.split(separator: "/", maxSplits: 1).map(String.init)
         let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts[0])
-        let package = group.isEmpty ? "core" : String(group.split(separator: ".")[0])
+        guard let package = builtinPackages[group] else { return nil }
         let name = "k8s.io.api.\(package).\(version).\(kind)"
         return ProtobufSchemas.byName[name] == nil ? nil : name
     }
+
+    /// The proto package of each built-in API group. Only these have messages: a custom
+    /// resource's group such as `batch.tutorial.kubebuilder.io` must never borrow batch/v1's
+    /// CronJob schema because its first label matches, so custom resources are JSON only, as
+    /// in Kubernetes.
+    static let builtinPackages: [String: String] = [
+        "": "core", "apps": "apps", "batch": "batch", "policy": "policy", "autoscaling": "autoscaling",
+        "authentication.k8s.io": "authentication", "authorization.k8s.io": "authorization",
+        "rbac.authorization.k8s.io": "rbac", "certificates.k8s.io": "certificates",
+        "coordination.k8s.io": "coordination", "discovery.k8s.io": "discovery", "events.k8s.io": "events",
+        "metrics.k8s.io": "metrics", "networking.k8s.io": "networking", "scheduling.k8s.io": "scheduling",
+    ]
 
     // MARK: Documents
 
