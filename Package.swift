@@ -129,6 +129,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
         ], path: "Sources/Cluster/APIServer", swiftSettings: strict),
         // Client: the Kubernetes API client every daemon uses (kubeconfig, typed verbs,
         // watch, informer with indexers), over AsyncHTTPClient.

@@ -11,6 +11,8 @@ public final class CustomResource: Sendable {
     /// Name, then the version's additionalPrinterColumns (Age when it lists none).
     public let columns: [TableConverter.Column]
     public let scale: ScalePaths?
+    /// How its lists and maps merge in server-side apply (x-kubernetes-list-type and kin).
+    public let mergeSchema: MergeSchema
 
     init(crdName: String, resource: ResourceType, schema: StructuralSchema, columns: [TableConverter.Column], scale: ScalePaths?) {
         self.crdName = crdName
@@ -18,6 +20,7 @@ public final class CustomResource: Sendable {
         self.schema = schema
         self.columns = columns
         self.scale = scale
+        self.mergeSchema = schema.mergeSchema
     }
 }
 

@@ -126,8 +126,14 @@ public final class APIServer: Sendable {
         }
         guard let route = parsed else { throw .notFound(path: request.path) }
         let response: APIResponse
+        var manager: FieldManager?
+        if case .resource(let r) = route, ["POST", "PUT", "PATCH", "DELETE"].contains(request.method) {
+            manager = try Self.fieldManager(request, r.resource, subresource: r.subresource)
+        }
         do {
-            response = try await Self.$requester.withValue(request.user) { try await self.dispatch(request, route) }
+            response = try await Self.$requester.withValue(request.user) {
+                try await Self.$fieldManager.withValue(manager) { try await self.dispatch(request, route) }
+            }
         } catch let error as APIError {
             throw error
         } catch {
@@ -276,8 +282,13 @@ public final class APIServer: Sendable {
             return present.single(200, updated)
         case ("PATCH", let name?):
             let type = request.contentType.split(separator: ";").first.map { String($0.trimmingSpaces) } ?? ""
-            guard let patchType = PatchType(rawValue: type), patchType != .apply else {
-                throw .unsupportedMediaType(type)
+            guard let patchType = PatchType(rawValue: type) else { throw .unsupportedMediaType(type) }
+            if patchType == .apply {
+                let applied = try await serverSideApply(request, r, name: name, resource: resource, present: present, dryRun: dryRun)
+                return present.single(applied.created ? 201 : 200, applied.object)
+            }
+            if request.query["force"] != nil {
+                throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch")
             }
             // Strategic merge needs the Go types' merge keys, which custom resources do not
             // have (kube refuses it for them too).
@@ -342,8 +353,10 @@ public final class APIServer: Sendable {
 
     // MARK: - Create
 
+    /// `keepsManagedFields`: a server-side apply's create, whose managedFields the apply made
+    /// (any other create starts without: ownership is tracked from an object's first apply).
     public func create(_ resource: ResourceType, namespace: String?, _ body: JSONValue, dryRun: Bool = false,
-                       user: TokenAuthenticator.User? = nil) async throws(APIError) -> JSONValue {
+                       user: TokenAuthenticator.User? = nil, keepsManagedFields: Bool = false) async throws(APIError) -> JSONValue {
         var object = body
         object["apiVersion"] = .string(resource.apiVersion)
         object["kind"] = .string(resource.kind)
@@ -363,7 +376,7 @@ public final class APIServer: Sendable {
             }
         }
         var metadata = object.metadata
-        for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+        for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] + (keepsManagedFields ? [] : ["managedFields"]) {
             metadata[field] = nil
         }
         metadata["uid"] = .string(UIDGenerator.make())
@@ -462,7 +475,7 @@ public final class APIServer: Sendable {
     /// `dryRun`: every check and allocation runs and the answer is what the write would
     /// store, but nothing is stored, no watcher hears of it and allocations are given back.
     func modify(_ resource: ResourceType, namespace: String?, name: String, precondition: String?,
-                marksDeletion: Bool = false, dryRun: Bool = false,
+                marksDeletion: Bool = false, dryRun: Bool = false, recordsUpdate: Bool = true,
                 _ change: (inout JSONValue) throws(APIError) -> Void) async throws(APIError) -> JSONValue {
         for _ in 0..<16 {
             let (current, revision) = try await objects.get(resource, namespace: namespace, name: name)
@@ -474,6 +487,7 @@ public final class APIServer: Sendable {
             try keepImmutableFields(&next, from: current, resource, marksDeletion: marksDeletion)
             strategy(for: resource).normalize(&next, resource)
             if next == current { return current }
+            if recordsUpdate { recordUpdate(&next, from: current, resource) }
             let errors = ObjectValidation.validate(next, resource) + strategy(for: resource).validate(next, old: current)
             if !errors.isEmpty { throw .invalid(resource, name: name, errors) }
             if resource.hasGeneration, Self.specChanged(current, next) {

@@ -57,7 +57,8 @@ public struct APIHTTPResponder: HTTPResponder {
         let query = Self.queryParameters(request.uri.query ?? "")
         let apiRequest = APIRequest(method: request.method.rawValue, path: path, query: query,
                                     accept: request.headers[.accept] ?? "application/json",
-                                    contentType: request.headers[.contentType] ?? "application/json", body: body, user: user)
+                                    contentType: request.headers[.contentType] ?? "application/json", body: body, user: user,
+                                    userAgent: request.headers[.userAgent] ?? "")
         return Self.response(await api.handle(apiRequest))
     }
 

@@ -6,8 +6,8 @@ import APIMachinery
 /// kinds for `kubectl explain` (OpenAPISchemas). kubectl looks for the `fieldValidation`
 /// parameter on a kind's PATCH operation to learn that the server validates fields itself
 /// (it then sends `fieldValidation=Strict` instead of validating client-side). The PATCH
-/// bodies list JSON and merge patches only, so kubectl builds strategic merge patches from
-/// the Kubernetes types compiled into it rather than from schemas here.
+/// bodies list JSON, merge and apply patches but not strategic merge patches, so kubectl
+/// builds those from the Kubernetes types compiled into it rather than from schemas here.
 enum OpenAPI {
     static func gvPath(_ group: String, _ version: String) -> String {
         group.isEmpty ? "api/\(version)" : "apis/\(group)/\(version)"
@@ -37,7 +37,8 @@ enum OpenAPI {
             let writeParams = ["dryRun", "fieldManager", "fieldValidation"]
             var patch = op("patch", writeParams + ["force"])
             patch["requestBody"] = ["content": ["application/json-patch+json": ["schema": ["type": "object"]],
-                                                "application/merge-patch+json": ["schema": ["type": "object"]]]]
+                                                "application/merge-patch+json": ["schema": ["type": "object"]],
+                                                "application/apply-patch+yaml": ["schema": ["type": "object"]]]]
             paths[base] = ["get": op("list", ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"]),
                            "post": op("post", writeParams),
                            "delete": op("deletecollection", ["labelSelector", "fieldSelector"])]

@@ -9,14 +9,14 @@ enum QueryParameters {
     static let known: [String: String] = [
         "pretty": "output formatting only",
         "dryRun": "All: run every check and allocation, store nothing",
-        "fieldManager": "recorded nowhere yet (no managedFields): accepted for kubectl",
+        "fieldManager": "the manager a write is recorded under in managedFields",
         "fieldValidation": "Strict, Warn or Ignore",
         "labelSelector": "", "fieldSelector": "", "limit": "", "continue": "",
         "resourceVersion": "", "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "", "watch": "",
         "allowWatchBookmarks": "", "sendInitialEvents": "",
         "gracePeriodSeconds": "", "propagationPolicy": "Background, Foreground or Orphan", "orphanDependents": "",
         "includeObject": "",
-        "force": "for server-side apply, which is refused anyway",
+        "force": "server-side apply: take the conflicting fields from their managers",
     ]
 
     /// Refuses what the server would otherwise have to ignore.

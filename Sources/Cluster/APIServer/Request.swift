@@ -11,9 +11,14 @@ public struct APIRequest: Sendable {
     public var body: [UInt8]
     /// Who sent it (nil for the server's own requests).
     public var user: TokenAuthenticator.User?
+    /// The client's User-Agent (`kubectl/v1.32.4 (linux/amd64) kubernetes/…`): a write without
+    /// `fieldManager` is recorded under its first word, as kube-apiserver does.
+    public var userAgent: String
 
     public init(method: String, path: String, query: [String: String] = [:], accept: String = "application/json",
-                contentType: String = "application/json", body: [UInt8] = [], user: TokenAuthenticator.User? = nil) {
+                contentType: String = "application/json", body: [UInt8] = [], user: TokenAuthenticator.User? = nil,
+                userAgent: String = "") {
+        self.userAgent = userAgent
         self.method = method
         self.path = path
         self.query = query
