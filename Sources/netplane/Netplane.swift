@@ -229,6 +229,8 @@ struct APIServerCommand: AsyncParsableCommand {
             do {
                 try await api.reconcileKubernetesService(advertise: settings.advertise, port: actualPort)
                 try await api.reconcileKubeletClientSecret()
+                // Every namespace's kube-root-ca.crt, which pods' kube-api-access volumes read.
+                try await api.publishRootCA(pki.caPEM)
                 log.info("service default/kubernetes: \(api.kubernetesServiceIP):443 -> \(settings.advertise.map { "\($0):\(actualPort)" } ?? "no endpoint (listening on loopback or a wildcard; see --advertise-address)")")
             } catch {
                 log.warning("service default/kubernetes: \(error)")

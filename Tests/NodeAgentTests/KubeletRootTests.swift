@@ -47,6 +47,8 @@ import Testing
                       cat /work/order; echo COLOR=$COLOR; echo CFG_size=$CFG_size; echo PASSWORD=$(cat /secret/password)
                       echo NODE=$NODE POD_IP=$POD_IP MEM=$MEM LABELS=$(cat /info/labels); echo GREETING=$GREETING
                       echo TOKEN_PARTS=$(tr . ' ' < /var/run/token/token | wc -w)
+                      sa=/var/run/secrets/kubernetes.io/serviceaccount
+                      echo SA_NS=$(cat $sa/namespace) SA_CA=$(grep -c 'BEGIN CERTIFICATE' $sa/ca.crt) SA_TOKEN=$(cat $sa/token)
                       echo ID=$(id -u):$(id -g) ROOTFS=$(touch /tmp/probe 2>/dev/null && echo writable || echo read-only); echo HOST=$(hostname)
                       while true; do sleep 1; done
                     env:
@@ -83,6 +85,12 @@ import Testing
                 #expect(log.contains(line), "\(line) not in the log:\n\(log)")
             }
             #expect(try cluster.kubectlOK(["logs", "app", "--tail=1"]) == "HOST=app\n")
+            // The kube-api-access volume admission added: the namespace, the cluster CA, and a
+            // token the API server takes as the pod's service account.
+            #expect(log.contains("SA_NS=default SA_CA=1 SA_TOKEN=ey"), "\(log)")
+            let token = log.split(separator: "\n").first { $0.contains("SA_TOKEN=") }.map { String($0.split(separator: "=").last ?? "") } ?? ""
+            #expect(try cluster.kubectlOK(["--token=\(token)", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"])
+                    == "system:serviceaccount:default:robot")
             // The pod answers on its address from its node (ping: an independent witness).
             #expect(try cluster.node(1).run(["ping", "-c", "1", "-W", "2", ip]).succeeded)
             // Limits are the container's cgroup's.

@@ -3,6 +3,7 @@ public import APIMachinery
 public import Storage
 public import NetAddress
 import Authorization
+import Synchronization
 
 /// The Kubernetes REST API over a `Store`: routing, CRUD with Kubernetes semantics, lists,
 /// watches, patches, discovery and tables. Knows nothing of HTTP (HTTPServer carries it).
@@ -56,6 +57,8 @@ public final class APIServer: Sendable {
     let rbac = RBACCache()
     /// Signs and checks service account tokens.
     let tokenIssuer: ServiceAccountTokenIssuer
+    /// The CA every namespace's `kube-root-ca.crt` publishes (`publishRootCA`).
+    let rootCA = Mutex<String?>(nil)
 
     public init(store: any Store, options: Options, tokenIssuer: ServiceAccountTokenIssuer = ServiceAccountTokenIssuer()) {
         self.store = store
@@ -396,12 +399,15 @@ public final class APIServer: Sendable {
             await release(allocated)
             return object
         }
+        let created: JSONValue
         do {
-            return try await objects.create(resource, object)
+            created = try await objects.create(resource, object)
         } catch {
             await release(allocated)
             throw error
         }
+        await strategy.created(created, in: self)
+        return created
     }
 
     // MARK: - Update and patch

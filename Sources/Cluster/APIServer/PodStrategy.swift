@@ -39,6 +39,7 @@ struct PodStrategy: KindStrategy {
 
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {
         guard previous == nil else { return }
+        try await server.admitServiceAccount(&object)
         try await server.admitPriority(&object)
         Self.addDefaultTolerations(&object, notReady: server.options.defaultNotReadyTolerationSeconds,
                                    unreachable: server.options.defaultUnreachableTolerationSeconds)

@@ -25,6 +25,8 @@ protocol KindStrategy: Sendable {
     /// object before an update); what it returns is released if the write fails.
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
                   in server: APIServer) async throws(APIError) -> Allocations
+    /// After a create was written.
+    func created(_ object: JSONValue, in server: APIServer) async
     /// After an update was written.
     func updated(from old: JSONValue, to new: JSONValue, in server: APIServer) async
     /// The grace period, in seconds, when a DELETE only marks the object for its owner to
@@ -44,6 +46,7 @@ extension KindStrategy {
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {}
     func allocate(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType,
                   in server: APIServer) async throws(APIError) -> Allocations { Allocations() }
+    func created(_ object: JSONValue, in server: APIServer) async {}
     func updated(from old: JSONValue, to new: JSONValue, in server: APIServer) async {}
     func gracefulDeletion(of current: JSONValue, requested grace: Int?) -> Int? { nil }
     func beforeDelete(_ object: JSONValue, in server: APIServer) async throws(APIError) {}

@@ -83,6 +83,12 @@ actor PodWorker {
                 sandboxFailures = 0
             } catch {
                 sandboxFailures += 1
+                // What the attempt made goes (the pause process, the address, the namespace),
+                // so the next one starts from nothing: a pause process left alive would pass
+                // for a sandbox whose network and /etc/hosts were never set up.
+                do { try await releaseSandbox() } catch {
+                    context.logger.warning("releasing a failed sandbox", metadata: ["pod": "\(key)", "error": "\(error)"])
+                }
                 context.events.record(Pod(json: pod), type: "Warning", reason: "FailedCreatePodSandBox",
                                       message: "Failed to create pod sandbox: \(error)")
                 context.logger.error("sandbox failed", metadata: ["pod": "\(key)", "error": "\(error)"])
