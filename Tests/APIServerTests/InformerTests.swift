@@ -94,14 +94,15 @@ import Testing
             let running = Task { await informer.run() }
             defer { running.cancel() }
             #expect(await informer.waitForSync())
-            #expect(informer.list().map(\.name) == ["cm0", "cm1", "cm2", "cm3", "cm4"])
+            // Every namespace also holds its kube-root-ca.crt (the server's CA, as in Kubernetes).
+            #expect(informer.list().map(\.name) == ["cm0", "cm1", "cm2", "cm3", "cm4", "kube-root-ca.crt"])
             #expect(informer.byIndex("app", "web").map(\.name) == ["cm0", "cm1", "cm2"])
 
             _ = try await client.create(ConfigMap(name: "cm5", namespace: "default", labels: ["app": "web"]))
             _ = try await client.patch(ConfigMap.self, namespace: "default", name: "cm0", ["metadata": ["labels": ["app": "db"]]])
             try await client.delete(ConfigMap.self, namespace: "default", name: "cm4")
-            #expect(await eventually { seen.withLock { $0.count } == 8 })
-            #expect(seen.withLock { $0 } == (0..<5).map { "added cm\($0)" } + ["added cm5", "updated cm0", "deleted cm4"])
+            #expect(await eventually { seen.withLock { $0.count } == 9 })
+            #expect(seen.withLock { $0 } == (0..<5).map { "added cm\($0)" } + ["added kube-root-ca.crt", "added cm5", "updated cm0", "deleted cm4"])
             #expect(informer.byIndex("app", "web").map(\.name) == ["cm1", "cm2", "cm5"])
             #expect(informer.byIndex("app", "db").map(\.name) == ["cm0", "cm3"])
             #expect(informer.get(namespace: "default", name: "cm4") == nil)
@@ -146,7 +147,7 @@ import Testing
             _ = try await store.delete("/registry/core/configmaps/default/cm0", ifRevision: nil)
         }
         api = try RunningAPIServer(dataDir: dir, listen: listen)
-        #expect(await eventually { informer.list().map(\.name) == ["cm1", "cm2", "offline1"] }, "\(informer.list().map(\.name))")
+        #expect(await eventually { informer.list().map(\.name) == ["cm1", "cm2", "kube-root-ca.crt", "offline1"] }, "\(informer.list().map(\.name))")
         #expect(informer.stats.lists == 1 && informer.stats.watches >= 2)
         #expect(deletions.withLock { $0 } == ["cm0"])
 
@@ -161,7 +162,7 @@ import Testing
             try await store.compact(through: try await store.currentRevision())
         }
         api = try RunningAPIServer(dataDir: dir, listen: listen)
-        #expect(await eventually { informer.list().map(\.name) == ["cm2", "offline1", "offline2"] }, "\(informer.list().map(\.name))")
+        #expect(await eventually { informer.list().map(\.name) == ["cm2", "kube-root-ca.crt", "offline1", "offline2"] }, "\(informer.list().map(\.name))")
         #expect(informer.stats.lists == 2)
         #expect(deletions.withLock { $0 } == ["cm0", "cm1"])
         api!.stop()
@@ -185,8 +186,8 @@ import Testing
                 if event.kind == .error || events.count > 5 { break }
             }
             #expect(events.first?.kind == .error && events.first?.object["code"]?.intValue == 410, "\(events.map(\.kind))")
-            // A list is unaffected.
-            #expect(try await client.list(ConfigMap.self, namespace: "default").count == 7)
+            // A list is unaffected (seven, and the namespace's kube-root-ca.crt).
+            #expect(try await client.list(ConfigMap.self, namespace: "default").count == 8)
         }
     }
 }

@@ -132,7 +132,8 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         try api.kubectlOK(["annotate", "configmap", "settings", "-n", "shop", "owner=team-a"])
         let selected = try api.kubectlOK(["get", "cm", "-n", "shop", "-l", "tier=backend", "-o", "name"])
         #expect(selected.trimmingCharacters(in: .whitespacesAndNewlines) == "configmap/settings")
-        #expect(try api.kubectlOK(["get", "cm", "-n", "shop", "-l", "tier!=backend", "-o", "name"]).isEmpty)
+        // Only the namespace's CA ConfigMap (every namespace has one, as in Kubernetes) is left.
+        #expect(try api.kubectlOK(["get", "cm", "-n", "shop", "-l", "tier!=backend", "-o", "name"]) == "configmap/kube-root-ca.crt\n")
         #expect(try api.kubectlOK(["get", "cm", "settings", "-n", "shop", "-o", "jsonpath={.metadata.annotations.owner}"]) == "team-a")
         try api.kubectlOK(["scale", "deployment", "web", "-n", "shop", "--replicas=5"])
         #expect(try api.kubectlOK(["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"]) == "5")
@@ -181,7 +182,8 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         try api.kubectlOK(["delete", "configmap", "second"])
         done.wait()
         let seen = box.text
-        let lines = seen.split(separator: "\n").map(String.init)
+        // (The namespace's kube-root-ca.crt, which every namespace has, is listed too.)
+        let lines = seen.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("kube-root-ca.crt=") }
         // The listed state first, then every change in order.
         #expect(lines.first == "watched=1", "\(seen)")
         #expect(lines.contains("watched=2"), "\(seen)")

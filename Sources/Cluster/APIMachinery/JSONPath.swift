@@ -99,26 +99,18 @@ extension JSONPath.Filter {
     }
 
     static func compare(_ lhs: JSONValue, _ op: Op, _ rhs: JSONValue) -> Bool {
-        if let l = lhs.doubleValue, let r = rhs.doubleValue {
+        func ordered<T: Comparable>(_ l: T, _ r: T) -> Bool {
             switch op {
-            case .eq: return l == r
-            case .ne: return l != r
-            case .lt: return l < r
-            case .le: return l <= r
-            case .gt: return l > r
-            case .ge: return l >= r
+            case .eq: l == r
+            case .ne: l != r
+            case .lt: l < r
+            case .le: l <= r
+            case .gt: l > r
+            case .ge: l >= r
             }
         }
-        if case .string(let l) = lhs, case .string(let r) = rhs {
-            switch op {
-            case .eq: return l == r
-            case .ne: return l != r
-            case .lt: return l < r
-            case .le: return l <= r
-            case .gt: return l > r
-            case .ge: return l >= r
-            }
-        }
+        if let l = lhs.doubleValue, let r = rhs.doubleValue { return ordered(l, r) }
+        if case .string(let l) = lhs, case .string(let r) = rhs { return ordered(l, r) }
         switch op {
         case .eq: return lhs == rhs
         case .ne: return lhs != rhs

@@ -80,17 +80,11 @@ extension APIServer {
     /// Every node agent's summary, asked concurrently (two seconds each at most).
     func nodeSummaries() async -> [(String, JSONValue)] {
         guard let nodes = registry.resource(group: "", version: "v1", plural: "nodes") else { return [] }
-        var targets: [(String, String)] = []
-        var after: String?
-        repeat {
-            guard let page = try? await store.list(prefix: nodes.keyPrefix(namespace: nil), after: after, limit: 500) else { break }
-            for item in page.items {
-                guard let node = try? ObjectStore.decode(item), let name = node.name,
-                      let agent = try? Self.nodeAgentAddress(node) else { continue }
-                targets.append((name, agent))
-            }
-            after = page.continueAfter
-        } while after != nil
+        let items = (try? await store.listAll(prefix: nodes.keyPrefix(namespace: nil)).items) ?? []
+        let targets: [(String, String)] = items.compactMap { item in
+            guard let node = try? ObjectStore.decode(item), let name = node.name, let agent = try? Self.nodeAgentAddress(node) else { return nil }
+            return (name, agent)
+        }
         let token = kubeletClientToken
         return await withTaskGroup(of: (String, JSONValue)?.self) { group in
             for (name, agent) in targets {

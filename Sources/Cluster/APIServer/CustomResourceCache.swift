@@ -55,15 +55,7 @@ final class CustomResourceCache: Sendable {
     /// the listing's revision.
     @discardableResult
     func refresh(store: any Store) async throws -> Int64 {
-        var items: [StoredObject] = []
-        var after: String?
-        var revision: Int64 = 0
-        repeat {
-            let page = try await store.list(prefix: Self.prefix, after: after, limit: 500)
-            items += page.items
-            revision = page.revision
-            after = page.continueAfter
-        } while after != nil
+        let (items, revision) = try await store.listAll(prefix: Self.prefix)
         state.withLock { state in
             let listed = Set(items.map(\.key))
             for key in state.crds.keys where !listed.contains(key) { Self.apply(&state, key: key, value: nil, revision: revision) }

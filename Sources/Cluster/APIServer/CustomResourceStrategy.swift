@@ -72,18 +72,14 @@ extension APIServer {
     /// Deletes every object of a resource in a namespace (all of them if nil), page by page,
     /// through the store, so their watchers see each DELETED.
     func deleteAll(_ resource: ResourceType, namespace: String? = nil) async throws(APIError) {
-        var after: String?
-        repeat {
-            let page: ListPage
-            do { page = try await store.list(prefix: resource.keyPrefix(namespace: namespace), after: after, limit: 500) } catch {
-                throw ObjectStore.apiError(error, resource, namespace ?? "")
-            }
-            for item in page.items {
-                guard let object = try? ObjectStore.decode(item) else { continue }
-                _ = try? await objects.delete(resource, namespace: object.namespace, name: object.name ?? "", ifRevision: nil)
-                await strategy(for: resource).deleted(object, in: self)
-            }
-            after = page.continueAfter
-        } while after != nil
+        let items: [StoredObject]
+        do { items = try await store.listAll(prefix: resource.keyPrefix(namespace: namespace)).items } catch {
+            throw ObjectStore.apiError(error, resource, namespace ?? "")
+        }
+        for item in items {
+            guard let object = try? ObjectStore.decode(item) else { continue }
+            _ = try? await objects.delete(resource, namespace: object.namespace, name: object.name ?? "", ifRevision: nil)
+            await strategy(for: resource).deleted(object, in: self)
+        }
     }
 }

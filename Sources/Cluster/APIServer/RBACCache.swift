@@ -62,15 +62,7 @@ final class RBACCache: Sendable {
     /// listing's revision.
     @discardableResult
     func refresh(store: any Store) async throws -> Int64 {
-        var items: [StoredObject] = []
-        var after: String?
-        var revision: Int64 = 0
-        repeat {
-            let page = try await store.list(prefix: Self.prefix, after: after, limit: 500)
-            items += page.items
-            revision = page.revision
-            after = page.continueAfter
-        } while after != nil
+        let (items, revision) = try await store.listAll(prefix: Self.prefix)
         state.withLock { state in
             let listed = Set(items.map(\.key))
             for key in state.revisions.keys where !listed.contains(key) {

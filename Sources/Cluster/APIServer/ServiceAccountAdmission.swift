@@ -19,18 +19,14 @@ extension APIServer {
     public func publishRootCA(_ pem: String) async throws(APIError) {
         rootCA.withLock { $0 = pem }
         let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
-        var after: String?
-        repeat {
-            let page: ListPage
-            do { page = try await store.list(prefix: namespaces.keyPrefix, after: after, limit: 500) } catch {
-                throw ObjectStore.apiError(error, namespaces, "")
-            }
-            for item in page.items {
-                guard let namespace = try? ObjectStore.decode(item), namespace.deletionTimestamp == nil, let name = namespace.name else { continue }
-                try await populateNamespace(name)
-            }
-            after = page.continueAfter
-        } while after != nil
+        let items: [StoredObject]
+        do { items = try await store.listAll(prefix: namespaces.keyPrefix).items } catch {
+            throw ObjectStore.apiError(error, namespaces, "")
+        }
+        for item in items {
+            guard let namespace = try? ObjectStore.decode(item), namespace.deletionTimestamp == nil, let name = namespace.name else { continue }
+            try await populateNamespace(name)
+        }
     }
 
     /// A new namespace's `default` ServiceAccount and CA ConfigMap (each made only if missing).

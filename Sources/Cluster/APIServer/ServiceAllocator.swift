@@ -112,17 +112,11 @@ struct ServiceAllocator: Sendable {
     }
 
     func allocated(_ prefix: String) async throws(APIError) -> Set<String> {
-        var names: Set<String> = []
-        var after: String?
-        repeat {
-            let page: ListPage
-            do { page = try await store.list(prefix: prefix, after: after, limit: 10_000) } catch {
-                throw .internalError(error.message)
-            }
-            for item in page.items { names.insert(String(item.key.dropFirst(prefix.count))) }
-            after = page.continueAfter
-        } while after != nil
-        return names
+        do {
+            return Set(try await store.listAll(prefix: prefix, pageSize: 10_000).items.map { String($0.key.dropFirst(prefix.count)) })
+        } catch {
+            throw .internalError(error.message)
+        }
     }
 
     /// Frees every allocation whose Service no longer exists or no longer holds it.

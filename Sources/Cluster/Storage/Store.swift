@@ -98,6 +98,23 @@ public protocol Store: Sendable {
     func compact(through revision: Int64) async throws(StoreError)
 }
 
+extension Store {
+    /// Every object under `prefix`, read page by page, with the revision of the last page
+    /// (pages are read one after another, not as one snapshot).
+    public func listAll(prefix: String, pageSize: Int = 500) async throws(StoreError) -> (items: [StoredObject], revision: Int64) {
+        var items: [StoredObject] = []
+        var after: String?
+        var revision: Int64 = 0
+        repeat {
+            let page = try await list(prefix: prefix, after: after, limit: pageSize)
+            items += page.items
+            revision = page.revision
+            after = page.continueAfter
+        } while after != nil
+        return (items, revision)
+    }
+}
+
 /// What a push watch hands its receiver.
 public enum WatchDelivery: Sendable {
     case event(StoreEvent)
