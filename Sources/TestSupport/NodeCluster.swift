@@ -214,12 +214,28 @@ public final class NodeCluster {
         let hierarchies = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") ? ["/sys/fs/cgroup"]
             : ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
         for hierarchy in hierarchies {
-            for i in nodes.indices.map({ $0 + 1 }) { rmdir(hierarchy + cgroupParent(i)) }
-            rmdir(hierarchy + "/netplane/\(URL(fileURLWithPath: dir).lastPathComponent)")
+            Self.removeCgroupTree(hierarchy + "/netplane/\(URL(fileURLWithPath: dir).lastPathComponent)")
         }
         for node in nodes { node.remove() }
         fabric.remove()
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Removes a cgroup and every cgroup under it, deepest first: the pods' own are left
+    /// behind when an agent is killed before it stops them. A process still in one (a
+    /// container runc could not delete) is killed first, or the directory cannot go.
+    static func removeCgroupTree(_ path: String) {
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+        for child in children { removeCgroupTree(path + "/" + child) }
+        for attempt in 0..<20 {
+            let procs = (try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            if rmdir(path) == 0 || errno == ENOENT || attempt == 19 { return }
+            usleep(50_000)
+        }
     }
 
     public static func with(nodes: Int, network: Network = .bridge, _ body: (NodeCluster) throws -> Void) throws {

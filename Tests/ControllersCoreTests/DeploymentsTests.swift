@@ -48,6 +48,22 @@ import Testing
         #expect(step.scale == ["web-new": 2, "web-old": 2], "\(step.scale)")
     }
 
+    @Test func aLaggingStatusNeverTakesMoreThanMaxUnavailable() {
+        // The old ReplicaSet was just cut from 4 to 3, but its status still says 4 available;
+        // the new pod is not available yet. Nothing more may go (3 must stay available, and
+        // only 3 old pods are asked for).
+        var old = Self.replicaSet("web-old", image: "nginx:1", replicas: 3, available: 4, revision: 1)
+        old.json[path: ["status", "replicas"]] = 4
+        let new = Self.replicaSet("web-new", image: "nginx:2", replicas: 2, available: 0, revision: 2)
+        let plan = Deployments.plan(Self.deployment(), owned: [old, new], now: 0)
+        #expect(plan.scale.isEmpty, "\(plan.scale)")
+        // Old pods that are not available still go first, within the same bound.
+        var broken = Self.replicaSet("web-old", image: "nginx:1", replicas: 4, available: 2, revision: 1)
+        broken.json[path: ["status", "replicas"]] = 4
+        let fresh = Self.replicaSet("web-new", image: "nginx:2", replicas: 1, available: 1, revision: 2)
+        #expect(Deployments.plan(Self.deployment(), owned: [broken, fresh], now: 0).scale == ["web-old": 2])
+    }
+
     @Test func recreateStopsTheOldPodsBeforeStartingTheNew() {
         let recreate = Self.deployment(strategy: #"{"type":"Recreate"}"#)
         let old = Self.replicaSet("web-old", image: "nginx:1", replicas: 4, available: 4, revision: 1)

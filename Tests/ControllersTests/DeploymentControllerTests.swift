@@ -12,6 +12,14 @@ import Testing
             .split(separator: " ").map(String.init))
     }
 
+    /// What a failed rollout leaves, for its message: the objects now, the Deployment's
+    /// status, and when (to set against the controllers' log).
+    func state(_ api: APIServerProcess) -> String {
+        let objects = (try? api.kubectl(["get", "deploy,rs,pods", "-o", "wide"]).stdout) ?? ""
+        let status = (try? api.kubectl(["get", "deploy", "web", "-o", "jsonpath={.status}"]).stdout) ?? ""
+        return "at \(Date()):\n\(objects)\nstatus: \(status)"
+    }
+
     @Test func rolloutUndoPauseAndScale() throws {
         let dir = try testDirectory("np-deploy")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -24,14 +32,14 @@ import Testing
 
         #expect(try api.kubectl(["create", "deployment", "web", "--image=nginx:1.25", "--replicas=4"]).succeeded)
         let first = try api.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"])
-        #expect(first.succeeded && first.stdout.contains("successfully rolled out"), "\(first.stdout)\(first.stderr)\n\(controllers.logText())")
+        #expect(first.succeeded && first.stdout.contains("successfully rolled out"), "\(first.stdout)\(first.stderr)\n\(state(api))\n\(controllers.logText())")
         #expect(try images(api) == ["nginx:1.25"])
         #expect(try api.kubectl(["get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}"]).stdout == "4/4")
 
         // A new image rolls out: a second ReplicaSet, the old one scaled to zero, two revisions.
         #expect(try api.kubectl(["set", "image", "deployment/web", "nginx=nginx:1.26"]).succeeded)
         let second = try api.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"])
-        #expect(second.succeeded, "\(second.stdout)\(second.stderr)\n\(controllers.logText())")
+        #expect(second.succeeded, "\(second.stdout)\(second.stderr)\n\(state(api))\n\(controllers.logText())")
         #expect(eventually { (try? images(api)) == ["nginx:1.26"] }, "\(controllers.logText())")
         let replicaSets = try api.kubectl(["get", "rs", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.spec.replicas}{\" \"}{end}"]).stdout
         #expect(replicaSets.split(separator: " ").sorted() == ["0", "4"], "\(replicaSets)")

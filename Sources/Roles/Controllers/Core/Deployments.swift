@@ -135,10 +135,18 @@ public enum Deployments {
             // are not available cost nothing to remove.
             let totalAvailable = owned.map(available).reduce(0, +)
             var budget = max(0, totalAvailable - (replicas - unavailable))
+            // A status lags its spec: a ReplicaSet just scaled down reports its old available
+            // count until its controller catches up, and counting that twice once took every
+            // old pod down before a new one was ready. So, as Kubernetes' maxScaledDown, the
+            // cut is also bounded by the specs: all the pods they ask for, less those that
+            // must stay available and the new ReplicaSet's not yet available.
+            let newUnavailable = current.map { max(0, $0.replicas - available($0)) } ?? 0
+            var maxScaledDown = max(0, total - (replicas - unavailable) - newUnavailable)
             for rs in old where rs.replicas > 0 {
                 let notAvailable = max(0, rs.replicas - available(rs))
-                let cut = min(rs.replicas, notAvailable + budget)
+                let cut = min(rs.replicas, notAvailable + budget, maxScaledDown)
                 budget -= max(0, cut - notAvailable)
+                maxScaledDown -= cut
                 if cut > 0 { plan.scale[rs.name] = rs.replicas - cut }
             }
         }
