@@ -10,22 +10,39 @@ public final class EtcdCluster: @unchecked Sendable {
         var process: Process
     }
 
+    /// PEM files for a cluster that serves TLS and asks every client for a certificate.
+    public struct TLSFiles: Sendable {
+        public var caFile: String
+        public var certFile: String
+        public var keyFile: String
+    }
+
     public private(set) var members: [Member] = []
     let directory: String
+    /// With `tls`: the CA and a client certificate it signed (the members' own are beside them).
+    public private(set) var tls: TLSFiles?
 
     /// The client URLs, in member order.
     public var endpoints: [String] { members.map(\.clientURL) }
 
-    public init(members count: Int = 1) throws {
+    /// `tls`: the members serve https with a certificate of a CA made here and require a
+    /// client certificate (`--client-cert-auth`); `tls` then names the client's files.
+    public init(members count: Int = 1, tls: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("np-etcd-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var serving: [String] = []
+        if tls {
+            self.tls = try Self.makeCertificates(in: directory)
+            serving = ["--cert-file", "\(directory)/server.crt", "--key-file", "\(directory)/server.key",
+                       "--trusted-ca-file", "\(directory)/ca.crt", "--client-cert-auth"]
+        }
         let ports = try (0..<(2 * count)).map { _ in try Self.freePort() }
         let names = (0..<count).map { "m\($0)" }
         let peers = (0..<count).map { "http://127.0.0.1:\(ports[2 * $0 + 1])" }
         let initialCluster = zip(names, peers).map { "\($0)=\($1)" }.joined(separator: ",")
         let token = "np-\(UUID().uuidString.prefix(8))"
         for i in 0..<count {
-            let client = "http://127.0.0.1:\(ports[2 * i])"
+            let client = "\(tls ? "https" : "http")://127.0.0.1:\(ports[2 * i])"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
             process.arguments = [
@@ -36,7 +53,7 @@ public final class EtcdCluster: @unchecked Sendable {
                 "--initial-cluster-token", token,
                 // Quick elections: the failover test waits for one.
                 "--heartbeat-interval", "50", "--election-timeout", "500",
-            ]
+            ] + serving
             let log = "\(directory)/\(names[i]).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -58,7 +75,8 @@ public final class EtcdCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         for member in members where member.process.isRunning {
             while true {
-                let out = try Command.run(["curl", "-s", "--max-time", "1", member.clientURL + "/health"])
+                let credentials = tls.map { ["--cacert", $0.caFile, "--cert", $0.certFile, "--key", $0.keyFile] } ?? []
+                let out = try Command.run(["curl", "-s", "--max-time", "1"] + credentials + [member.clientURL + "/health"])
                 if out.stdout.contains("\"health\":\"true\"") { break }
                 guard Date() < deadline else {
                     throw CommandFailed(command: ["etcd", member.name],
@@ -67,6 +85,27 @@ public final class EtcdCluster: @unchecked Sendable {
                 usleep(100_000)
             }
         }
+    }
+
+    /// A CA, a serving certificate for 127.0.0.1 and a client certificate, with openssl.
+    static func makeCertificates(in directory: String) throws -> TLSFiles {
+        func openssl(_ arguments: [String]) throws {
+            let result = try Command.run(["openssl"] + arguments)
+            guard result.succeeded else { throw CommandFailed(command: ["openssl"] + arguments, result: result) }
+        }
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + key + ["-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.crt",
+                                              "-days", "2", "-subj", "/CN=netplane-test-etcd-ca"])
+        for (name, usage) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+                              ("client", "extendedKeyUsage=clientAuth")] {
+            try usage.write(toFile: "\(directory)/\(name).ext", atomically: true, encoding: .utf8)
+            try openssl(["req"] + key + ["-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr",
+                                         "-subj", "/CN=netplane-\(name)"])
+            try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", "\(directory)/ca.crt",
+                         "-CAkey", "\(directory)/ca.key", "-CAcreateserial", "-days", "2",
+                         "-extfile", "\(directory)/\(name).ext", "-out", "\(directory)/\(name).crt"])
+        }
+        return TLSFiles(caFile: "\(directory)/ca.crt", certFile: "\(directory)/client.crt", keyFile: "\(directory)/client.key")
     }
 
     /// The end of a member's log, for failure messages.

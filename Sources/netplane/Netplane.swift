@@ -32,6 +32,15 @@ struct APIServerCommand: AsyncParsableCommand {
     @Option(help: "etcd client URLs (comma-separated) to store objects in instead of SQLite.")
     var etcdEndpoints: String?
 
+    @Option(help: "CA certificate (PEM) that signed the etcd members' serving certificates (https:// endpoints).")
+    var etcdCafile: String?
+
+    @Option(help: "Client certificate (PEM) to present to etcd members that require one.")
+    var etcdCertfile: String?
+
+    @Option(help: "Private key (PEM) of --etcd-certfile.")
+    var etcdKeyfile: String?
+
     @Option(help: "EncryptionConfiguration (apiserver.config.k8s.io/v1, YAML or JSON): the resources to encrypt at rest and their providers (identity, aescbc, aesgcm); values not written by the first provider are rewritten at start.")
     var encryptionProviderConfig: String?
 
@@ -143,6 +152,12 @@ struct APIServerCommand: AsyncParsableCommand {
         umask(0o077)
         do { try DataDirectory.secure(dataDir) } catch { throw ValidationError("--data-dir: \(error)") }
         let encryption = try encryptionTransformers()
+        let etcdTLS = EtcdTLS(caFile: etcdCafile, certFile: etcdCertfile, keyFile: etcdKeyfile)
+        for (flag, path) in [("--etcd-cafile", etcdCafile), ("--etcd-certfile", etcdCertfile), ("--etcd-keyfile", etcdKeyfile)] {
+            guard let path else { continue }
+            guard etcdEndpoints != nil else { throw ValidationError("\(flag) is for etcd: give --etcd-endpoints too") }
+            guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("\(flag): cannot read \(path)") }
+        }
         guard let etcdEndpoints else {
             try await serve(settings, store: try await encrypting(SQLiteStore(path: dataDir + "/state.db"), encryption, logger),
                             logger: logger)
@@ -150,7 +165,7 @@ struct APIServerCommand: AsyncParsableCommand {
         }
         let etcd: EtcdStore
         do {
-            etcd = try EtcdStore(endpoints: etcdEndpoints.split(separator: ",").map(String.init))
+            etcd = try EtcdStore(endpoints: etcdEndpoints.split(separator: ",").map(String.init), tls: etcdTLS)
         } catch {
             throw ValidationError("--etcd-endpoints: \(error)")
         }

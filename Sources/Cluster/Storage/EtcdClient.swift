@@ -1,150 +1,283 @@
-import AsyncHTTPClient
-import Foundation
-import JSON
-import NIOCore
-import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// etcd's v3 API through the JSON gateway every etcd 3.4 member serves on its client port
-/// (`POST /v3/kv/range`, `/v3/kv/txn`, `/v3/watch`, …: the gRPC messages as JSON, bytes in
-/// base64, 64-bit integers as strings).
+/// TLS to etcd: the CA that signed the members' certificates, and this client's certificate
+/// and key when the members ask for one (`--client-cert-auth`). PEM files.
+public struct EtcdTLS: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+    }
+
+    public var isEmpty: Bool { caFile == nil && certFile == nil && keyFile == nil }
+}
+
+/// etcd's v3 gRPC API (the `KV` and `Watch` services), one HTTP/2 connection per member
+/// (`GRPCConnection`), messages in `EtcdWire`.
 ///
 /// Failover: calls go to the member that answered last; when it cannot be reached, or says it
 /// has no leader, the next member is tried, round the list, until `patience` runs out. A call
 /// whose connection broke after it was sent may have been applied: etcd's own client has the
 /// same ambiguity, and a retried create then answers "already exists".
 final class EtcdClient: Sendable {
-    let endpoints: [String]
-    let http: HTTPClient
-    /// Index (into `endpoints`) of the member to try first.
+    let members: [GRPCConnection]
+    /// Index (into `members`) of the member to try first.
     private let preferred = Atomic<Int>(0)
+    /// Every watch of this client, over one stream.
+    let watches = Mutex<EtcdWatchStream?>(nil)
     static let patience = Duration.seconds(20)
+    static let callTimeout = Duration.seconds(10)
 
-    init(endpoints: [String]) {
-        self.endpoints = endpoints
-        var config = HTTPClient.Configuration()
-        // Enough connections that 32 concurrent API clients never queue behind each other;
-        // no read timeout, since a watch may be silent for an hour.
-        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 96)
-        config.timeout = .init(connect: .seconds(2), read: nil)
-        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+    /// `endpoints`: `http://host:port` or `https://host:port` (then `tls` says whom to trust).
+    init(endpoints: [String], tls: EtcdTLS) throws(StoreError) {
+        if (tls.certFile == nil) != (tls.keyFile == nil) {
+            throw StoreError(.backend, "a client certificate for etcd needs both its certificate and its key file")
+        }
+        var members: [GRPCConnection] = []
+        var context: NIOSSLContext?
+        for endpoint in endpoints {
+            let secure: Bool
+            let rest: Substring
+            if endpoint.hasPrefix("https://") {
+                (secure, rest) = (true, endpoint.dropFirst(8))
+            } else if endpoint.hasPrefix("http://") {
+                (secure, rest) = (false, endpoint.dropFirst(7))
+            } else {
+                throw StoreError(.backend, "etcd endpoint \"\(endpoint)\" is not an http:// or https:// URL")
+            }
+            guard let (host, port) = Self.hostAndPort(rest) else {
+                throw StoreError(.backend, "etcd endpoint \"\(endpoint)\": expected host:port")
+            }
+            if !secure && !tls.isEmpty {
+                throw StoreError(.backend, "etcd endpoint \"\(endpoint)\" is plain http, but TLS files were given: use https://")
+            }
+            if secure && context == nil { context = try Self.sslContext(tls) }
+            members.append(GRPCConnection(host: host, port: port, ssl: secure ? context : nil))
+        }
+        self.members = members
+    }
+
+    static func sslContext(_ tls: EtcdTLS) throws(StoreError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.applicationProtocols = ["h2"]
+        do {
+            // PEM whatever the files are called (NIOSSL's .file guesses the format from the name).
+            if let ca = tls.caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+            if let cert = tls.certFile, let key = tls.keyFile {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw StoreError(.backend, "etcd TLS files: \(error)")
+        }
+    }
+
+    static func hostAndPort(_ authority: Substring) -> (String, Int)? {
+        let trimmed = authority.hasSuffix("/") ? authority.dropLast() : authority
+        guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]) else { return nil }
+        var host = trimmed[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return host.isEmpty ? nil : (String(host), port)
     }
 
     func shutdown() async {
-        try? await http.shutdown()
+        watches.withLock { $0?.close() }
+        for member in members { member.close() }
     }
 
-    /// One unary call (`method` is the gateway path after /v3/, e.g. "kv/txn").
-    func call(_ method: String, _ body: JSONValue) async throws(StoreError) -> JSONValue {
+    /// One unary call: `method` as "/etcdserverpb.KV/Txn".
+    func call(_ method: String, _ request: [UInt8]) async throws(StoreError) -> [UInt8] {
         let deadline = ContinuousClock.now + Self.patience
-        let payload = body.jsonBytes()
         var tried = 0
         while true {
             let index = preferred.load(ordering: .relaxed)
-            let outcome = await attempt(endpoints[index], method, payload)
-            switch outcome {
-            case .success(let reply):
-                return reply
-            case .failure(let error) where !error.retryable:
-                throw StoreError(.backend, "etcd \(method): \(error.message)")
-            case .failure(let error):
+            do {
+                return try await members[index].unary(method, request, timeout: Self.callTimeout)
+            } catch {
+                let failure = error as? GRPCConnection.Failure ?? .init(code: GRPCConnection.Failure.unavailable, message: "\(error)")
+                guard Self.isMemberTrouble(failure) else { throw StoreError(.backend, "etcd \(method): \(failure.message)") }
                 guard ContinuousClock.now < deadline else {
-                    throw StoreError(.backend, "etcd \(method): no member answered within \(Self.patience): \(error.message)")
+                    throw StoreError(.backend, "etcd \(method): no member answered within \(Self.patience): \(failure.message)")
                 }
                 // Move on to the next member (unless another call already did), and once every
                 // member has failed, wait a moment: an election takes about a second.
                 skip(index)
                 tried += 1
-                if tried % endpoints.count == 0 { try? await Task.sleep(for: .milliseconds(200)) }
+                if tried % members.count == 0 { try? await Task.sleep(for: .milliseconds(200)) }
             }
         }
     }
 
-    struct CallError: Error {
-        var message: String
-        /// Whether another member (or the same one a moment later) may succeed.
-        var retryable: Bool
+    /// Unavailable (no leader, leader changed, member stopping or unreachable) and a deadline
+    /// are the member's trouble, not the request's: another member may answer.
+    static func isMemberTrouble(_ failure: GRPCConnection.Failure) -> Bool {
+        failure.code == GRPCConnection.Failure.unavailable || failure.code == GRPCConnection.Failure.deadlineExceeded
+            || failure.message.contains("leader")
     }
 
-    private func attempt(_ endpoint: String, _ method: String, _ payload: [UInt8]) async -> Result<JSONValue, CallError> {
-        var request = HTTPClientRequest(url: "\(endpoint)/v3/\(method)")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: payload))
-        let status: UInt
-        let bytes: ByteBuffer
-        do {
-            let response = try await http.execute(request, timeout: .seconds(10))
-            status = response.status.code
-            bytes = try await response.body.collect(upTo: 512 << 20)
-        } catch {
-            return .failure(CallError(message: "\(endpoint): \(error)", retryable: true))
-        }
-        let reply = try? JSONValue.parse(bytes.readableBytesView)
-        if status == 200, let reply { return .success(reply) }
-        // gRPC status codes as the gateway reports them: 14 Unavailable (no leader, leader
-        // changed, member stopping) and 4 DeadlineExceeded are the member's trouble, not the
-        // request's.
-        let code = reply?["code"]?.intValue ?? 0
-        let message = reply?["message"]?.stringValue ?? String(decoding: bytes.readableBytesView, as: UTF8.self)
-        return .failure(CallError(message: "\(endpoint): \(message)", retryable: code == 14 || code == 4 || status >= 500))
-    }
-
-    /// Opens a watch stream on one member; `line` gets each response message. Returns when
-    /// the member ends the stream; throws when it cannot be reached or the stream breaks.
-    func watchStream(_ endpoint: String, _ body: JSONValue,
-                     line: (JSONValue) throws -> Void) async throws {
-        var request = HTTPClientRequest(url: "\(endpoint)/v3/watch")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: body.jsonBytes()))
-        let response = try await http.execute(request, deadline: .distantFuture)
-        guard response.status == .ok else {
-            let text = try await response.body.collect(upTo: 1 << 20)
-            throw CallError(message: "\(endpoint): watch: HTTP \(response.status.code) \(String(buffer: text))", retryable: true)
-        }
-        // The gateway writes one JSON message per line; a chunk may end mid-line.
-        var pending: [UInt8] = []
-        for try await chunk in response.body {
-            pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let message = pending[..<newline]
-                if !message.isEmpty { try line(try JSONValue.parse(message)) }
-                pending.removeSubrange(...newline)
-            }
-        }
-    }
-
-    /// The member to open a watch on (the preferred one), and a way to move past it.
-    var watchEndpoint: (index: Int, url: String) {
+    /// The member to open a watch stream on (the preferred one).
+    var watchMember: (index: Int, member: GRPCConnection) {
         let index = preferred.load(ordering: .relaxed)
-        return (index, endpoints[index])
+        return (index, members[index])
     }
 
     /// Moves past member `index`, unless another call already did.
     func skip(_ index: Int) {
-        _ = preferred.compareExchange(expected: index, desired: (index + 1) % endpoints.count, ordering: .relaxed)
+        _ = preferred.compareExchange(expected: index, desired: (index + 1) % members.count, ordering: .relaxed)
     }
-}
 
-// MARK: - Gateway encoding
-
-extension JSONValue {
-    /// A 64-bit integer field as the gateway writes it (a string) or as a number.
-    var etcdInt: Int64 {
-        switch self {
-        case .string(let s): Int64(s) ?? 0
-        case .int(let i): i
-        default: 0
+    /// The client's watch stream, opened on first use.
+    func watchStream() -> EtcdWatchStream {
+        watches.withLock { stream in
+            if let stream { return stream }
+            let made = EtcdWatchStream(client: self)
+            stream = made
+            return made
         }
     }
 }
 
-enum Base64 {
-    static func encode(_ bytes: some Sequence<UInt8>) -> JSONValue { .string(Data(bytes).base64EncodedString()) }
-    static func encode(_ text: String) -> JSONValue { encode(Array(text.utf8)) }
-    static func decode(_ value: JSONValue?) -> [UInt8] {
-        guard let text = value?.stringValue, let data = Data(base64Encoded: text) else { return [] }
-        return [UInt8](data)
+/// Every watch of one client over one bidirectional `Watch` stream, as etcd's own client
+/// multiplexes them: each watch has an id this side picks, so a create needs no round trip
+/// before the next. When the stream's member goes away, the stream is opened again on the
+/// next member and every watch re-created from the revision after the last it delivered, so a
+/// receiver sees no gap or duplicate.
+final class EtcdWatchStream: Sendable {
+    struct Watcher {
+        var key: [UInt8]
+        var rangeEnd: [UInt8]
+        /// The revision the next event must have at least.
+        var next: Int64
+        var deliver: @Sendable (WatchDelivery) -> Void
+    }
+
+    struct State {
+        var watchers: [Int64: Watcher] = [:]
+        var lastID: Int64 = 0
+        /// Requests for the stream now open (nil between streams).
+        var outgoing: AsyncStream<[UInt8]>.Continuation?
+        /// Whether the stream now open has answered at all (a member that does is not failing).
+        var heard = false
+        var closed = false
+    }
+
+    let state = Mutex(State())
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(client: EtcdClient) {
+        let runner = Task { [weak self] in
+            guard let self else { return }
+            await self.run(client)
+        }
+        task.withLock { $0 = runner }
+    }
+
+    /// Starts a watch of `key`..`rangeEnd` from `start`; returns its id.
+    func add(key: [UInt8], rangeEnd: [UInt8], start: Int64, deliver: @escaping @Sendable (WatchDelivery) -> Void) -> Int64 {
+        state.withLock { state in
+            state.lastID += 1
+            let id = state.lastID
+            state.watchers[id] = Watcher(key: key, rangeEnd: rangeEnd, next: start, deliver: deliver)
+            state.outgoing?.yield(EtcdWire.watchCreate(id: id, key: key, rangeEnd: rangeEnd, startRevision: start, prevKV: true))
+            return id
+        }
+    }
+
+    /// Ends watch `id` (its receiver gets `.end(nil)`).
+    func remove(_ id: Int64) {
+        let watcher = state.withLock { state in
+            let watcher = state.watchers.removeValue(forKey: id)
+            if watcher != nil { state.outgoing?.yield(EtcdWire.watchCancel(id: id)) }
+            return watcher
+        }
+        watcher?.deliver(.end(nil))
+    }
+
+    func close() {
+        let ended = state.withLock { state in
+            state.closed = true
+            state.outgoing?.finish()
+            defer { state.watchers = [:] }
+            return Array(state.watchers.values)
+        }
+        task.withLock { $0?.cancel() }
+        for watcher in ended { watcher.deliver(.end(nil)) }
+    }
+
+    private func run(_ client: EtcdClient) async {
+        var failingSince: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            let (index, member) = client.watchMember
+            let (requests, outgoing) = AsyncStream<[UInt8]>.makeStream()
+            let open = state.withLock { state in
+                guard !state.closed else { return false }
+                state.outgoing = outgoing
+                state.heard = false
+                // Every watch again, from the revision after the last it delivered.
+                for (id, w) in state.watchers.sorted(by: { $0.key < $1.key }) {
+                    outgoing.yield(EtcdWire.watchCreate(id: id, key: w.key, rangeEnd: w.rangeEnd, startRevision: w.next, prevKV: true))
+                }
+                return true
+            }
+            guard open else { return }
+            do {
+                try await member.stream("/etcdserverpb.Watch/Watch", requests: requests) { [self] message in
+                    state.withLock { $0.heard = true }
+                    try handle(EtcdWire.WatchResponse(message[...]))
+                }
+            } catch {
+                if Task.isCancelled { break }
+            }
+            let heard = state.withLock { state in
+                state.outgoing?.finish()
+                state.outgoing = nil
+                return state.heard
+            }
+            if heard { failingSince = nil }
+            // The member ended or broke the stream: resume on the next one.
+            let now = ContinuousClock.now
+            let since = failingSince ?? now
+            failingSince = since
+            if now - since > EtcdClient.patience {
+                let ended = state.withLock { state in
+                    defer { state.watchers = [:] }
+                    return Array(state.watchers.values)
+                }
+                for watcher in ended { watcher.deliver(.end(StoreError(.backend, "etcd watch: no member reachable"))) }
+                failingSince = nil
+            }
+            client.skip(index)
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// One WatchResponse: events to their watcher (in order, none it has had), or its end.
+    private func handle(_ response: EtcdWire.WatchResponse) {
+        let id = response.watchID
+        if response.canceled {
+            guard let watcher = state.withLock({ $0.watchers.removeValue(forKey: id) }) else { return }
+            if response.compactRevision > 0 {
+                watcher.deliver(.end(StoreError(.compacted(oldest: response.compactRevision),
+                                                "revision \(watcher.next - 1) has been compacted; the oldest kept is \(response.compactRevision)")))
+            } else {
+                watcher.deliver(.end(StoreError(.backend, "etcd canceled the watch: \(response.cancelReason)")))
+            }
+            return
+        }
+        guard !response.events.isEmpty, let watcher = state.withLock({ $0.watchers[id] }) else { return }
+        var next = watcher.next
+        for event in response.events {
+            let converted = EtcdStore.event(event)
+            guard converted.revision >= next else { continue }
+            watcher.deliver(.event(converted))
+            next = converted.revision + 1
+        }
+        state.withLock { state in state.watchers[id]?.next = next }
     }
 }

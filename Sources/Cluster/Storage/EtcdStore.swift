@@ -1,6 +1,7 @@
 import JSON
 
-/// The store on an etcd 3.4 cluster, for API servers on several machines sharing one state.
+/// The store on an etcd (3.4 or later) cluster, over etcd's gRPC API: for API servers on
+/// several machines sharing one state.
 ///
 /// Every write is one etcd transaction whose compare carries the store's condition (the key is
 /// absent for a create, present or at a given mod revision for an update or delete), so
@@ -10,14 +11,12 @@ import JSON
 public final class EtcdStore: Store {
     let client: EtcdClient
 
-    /// `endpoints`: client URLs of the members, e.g. `http://127.0.0.1:2379`.
-    public init(endpoints: [String]) throws(StoreError) {
+    /// `endpoints`: client URLs of the members, e.g. `http://127.0.0.1:2379`, or `https://…`
+    /// with `tls` naming the CA and this client's certificate.
+    public init(endpoints: [String], tls: EtcdTLS = EtcdTLS()) throws(StoreError) {
         let cleaned = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.filter { !$0.isEmpty }
         guard !cleaned.isEmpty else { throw StoreError(.backend, "no etcd endpoints given") }
-        for endpoint in cleaned where !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
-            throw StoreError(.backend, "etcd endpoint \"\(endpoint)\" is not an http:// or https:// URL")
-        }
-        client = EtcdClient(endpoints: cleaned)
+        client = try EtcdClient(endpoints: cleaned, tls: tls)
     }
 
     /// Closes the connections (call before dropping the store).
@@ -25,77 +24,73 @@ public final class EtcdStore: Store {
         await client.shutdown()
     }
 
+    private func txn(_ request: [UInt8]) async throws(StoreError) -> EtcdWire.TxnResponse {
+        let reply = try await client.call("/etcdserverpb.KV/Txn", request)
+        do { return try EtcdWire.TxnResponse(reply[...]) } catch { throw StoreError(.backend, "etcd Txn: \(error)") }
+    }
+
+    private func range(_ request: [UInt8]) async throws(StoreError) -> EtcdWire.RangeResponse {
+        let reply = try await client.call("/etcdserverpb.KV/Range", request)
+        do { return try EtcdWire.RangeResponse(reply[...]) } catch { throw StoreError(.backend, "etcd Range: \(error)") }
+    }
+
     public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> StoredObject {
-        let reply = try await client.call("kv/txn", [
-            "compare": [["key": Base64.encode(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
-            "success": [["request_put": ["key": Base64.encode(key), "value": Base64.encode(value)]]],
-        ])
-        guard reply["succeeded"]?.boolValue == true else { throw StoreError(.alreadyExists, "\(key) already exists") }
-        let revision = reply[path: ["header", "revision"]]?.etcdInt ?? 0
-        return StoredObject(key: key, value: value, createRevision: revision, modRevision: revision)
+        let reply = try await txn(EtcdWire.txn(
+            compare: [.init(key: Array(key.utf8), result: .equal, target: .createRevision(0))],
+            success: [.put(key: Array(key.utf8), value: value, prevKV: false)]))
+        guard reply.succeeded else { throw StoreError(.alreadyExists, "\(key) already exists") }
+        return StoredObject(key: key, value: value, createRevision: reply.revision, modRevision: reply.revision)
     }
 
     public func get(_ key: String) async throws(StoreError) -> StoredObject {
-        let reply = try await client.call("kv/range", ["key": Base64.encode(key)])
-        guard let kv = reply["kvs"]?.arrayValue?.first else { throw StoreError(.notFound, "\(key) not found") }
+        let reply = try await range(EtcdWire.range(key: Array(key.utf8)))
+        guard let kv = reply.kvs.first else { throw StoreError(.notFound, "\(key) not found") }
         return Self.object(kv)
     }
 
     public func update(_ key: String, value: [UInt8], ifRevision: Int64?) async throws(StoreError) -> StoredObject {
-        let reply = try await conditional(key, ifRevision, ["request_put": [
-            "key": Base64.encode(key), "value": Base64.encode(value), "prev_kv": true]])
-        let previous = reply["responses"]?.arrayValue?.first?[path: ["response_put", "prev_kv"]]
-        return StoredObject(key: key, value: value, createRevision: previous?["create_revision"]?.etcdInt ?? 0,
-                            modRevision: reply[path: ["header", "revision"]]?.etcdInt ?? 0)
+        let reply = try await conditional(key, ifRevision, .put(key: Array(key.utf8), value: value, prevKV: true))
+        guard case .put(let previous)? = reply.responses.first else { throw StoreError(.backend, "etcd Txn: no put response") }
+        return StoredObject(key: key, value: value, createRevision: previous?.createRevision ?? 0, modRevision: reply.revision)
     }
 
     public func delete(_ key: String, ifRevision: Int64?) async throws(StoreError) -> StoredObject {
-        let reply = try await conditional(key, ifRevision, ["request_delete_range": [
-            "key": Base64.encode(key), "prev_kv": true]])
-        guard let previous = reply["responses"]?.arrayValue?.first?[path: ["response_delete_range", "prev_kvs"]]?
-            .arrayValue?.first
-        else { throw StoreError(.notFound, "\(key) not found") }
-        var object = Self.object(previous)
-        object.modRevision = reply[path: ["header", "revision"]]?.etcdInt ?? object.modRevision
+        let reply = try await conditional(key, ifRevision, .delete(key: Array(key.utf8), prevKV: true))
+        guard case .delete(let previous)? = reply.responses.first, let kv = previous.first else {
+            throw StoreError(.notFound, "\(key) not found")
+        }
+        var object = Self.object(kv)
+        object.modRevision = reply.revision
         return object
     }
 
     /// A transaction doing `operation` if the key exists (at `ifRevision`, when given); when
     /// the compare fails, reads the key to tell "not found" from "conflict".
-    private func conditional(_ key: String, _ ifRevision: Int64?, _ operation: JSONValue) async throws(StoreError) -> JSONValue {
-        let compare: JSONValue = if let ifRevision {
-            ["key": Base64.encode(key), "target": "MOD", "result": "EQUAL", "mod_revision": .string(String(ifRevision))]
+    private func conditional(_ key: String, _ ifRevision: Int64?, _ operation: EtcdWire.RequestOp) async throws(StoreError) -> EtcdWire.TxnResponse {
+        let bytes = Array(key.utf8)
+        let compare: EtcdWire.Compare = if let ifRevision {
+            .init(key: bytes, result: .equal, target: .modRevision(ifRevision))
         } else {
-            ["key": Base64.encode(key), "target": "CREATE", "result": "GREATER", "create_revision": "0"]
+            .init(key: bytes, result: .greater, target: .createRevision(0))
         }
-        let reply = try await client.call("kv/txn", [
-            "compare": [compare],
-            "success": [operation],
-            "failure": [["request_range": ["key": Base64.encode(key)]]],
-        ])
-        if reply["succeeded"]?.boolValue == true { return reply }
-        guard let current = reply["responses"]?.arrayValue?.first?[path: ["response_range", "kvs"]]?.arrayValue?.first
-        else { throw StoreError(.notFound, "\(key) not found") }
-        let revision = current["mod_revision"]?.etcdInt ?? 0
-        throw StoreError(.conflict(current: revision), "\(key) has changed (now at revision \(revision))")
+        let reply = try await txn(EtcdWire.txn(compare: [compare], success: [operation], failure: [.range(key: bytes)]))
+        if reply.succeeded { return reply }
+        guard case .range(let current)? = reply.responses.first, let kv = current.kvs.first else {
+            throw StoreError(.notFound, "\(key) not found")
+        }
+        throw StoreError(.conflict(current: kv.modRevision), "\(key) has changed (now at revision \(kv.modRevision))")
     }
 
     public func list(prefix: String, after: String?, limit: Int?) async throws(StoreError) -> ListPage {
-        var request: JSONValue = [
-            "key": Base64.encode(after.map { $0 + "\u{0}" } ?? prefix),
-            "range_end": Base64.encode(Self.rangeEnd(of: prefix)),
-        ]
-        if let limit { request["limit"] = .string(String(limit)) }
-        let reply = try await client.call("kv/range", request)
-        let items = (reply["kvs"]?.arrayValue ?? []).map(Self.object)
-        return ListPage(items: items, revision: reply[path: ["header", "revision"]]?.etcdInt ?? 0,
-                        continueAfter: reply["more"]?.boolValue == true ? items.last?.key : nil)
+        let reply = try await range(EtcdWire.range(key: Array((after.map { $0 + "\u{0}" } ?? prefix).utf8),
+                                                   rangeEnd: Self.rangeEnd(of: prefix), limit: Int64(limit ?? 0)))
+        let items = reply.kvs.map(Self.object)
+        return ListPage(items: items, revision: reply.revision, continueAfter: reply.more ? items.last?.key : nil)
     }
 
     public func currentRevision() async throws(StoreError) -> Int64 {
         // A count of one impossible key: the cheapest read that carries the header.
-        let reply = try await client.call("kv/range", ["key": Base64.encode([0]), "count_only": true])
-        return reply[path: ["header", "revision"]]?.etcdInt ?? 0
+        try await range(EtcdWire.range(key: [0], countOnly: true)).revision
     }
 
     public func compact(through revision: Int64) async throws(StoreError) {
@@ -104,90 +99,40 @@ public final class EtcdStore: Store {
         let current = try await currentRevision()
         let target = min(revision + 1, current)
         guard target > 0 else { return }
-        _ = try await client.call("kv/compaction", ["revision": .string(String(target)), "physical": true])
+        _ = try await client.call("/etcdserverpb.KV/Compact", EtcdWire.compaction(revision: target, physical: true))
     }
 
-    /// Starts an etcd watch (with prev_kv) on the prefix from `revision + 1`. If its member
-    /// goes away, the watch is reopened on another one from the revision after the last
-    /// delivered, so the receiver sees no gap or duplicate. A compacted start ends the watch
-    /// with `.compacted` (etcd says so only after the watch is created).
+    /// An etcd watch (with prev_kv) on the prefix from `revision + 1`, on the client's one
+    /// watch stream, which moves to another member if its member goes away (the receiver sees
+    /// no gap or duplicate). A compacted start ends the watch with `.compacted` (etcd says so
+    /// only after the watch is created).
     public func watch(prefix: String, after revision: Int64,
                       deliver: @escaping @Sendable (WatchDelivery) -> Void) async throws(StoreError) -> StoreWatch {
-        let client = self.client
-        let task = Task {
-            var next = revision + 1
-            var failingSince: ContinuousClock.Instant?
-            while !Task.isCancelled {
-                let (index, endpoint) = client.watchEndpoint
-                let request: JSONValue = ["create_request": [
-                    "key": Base64.encode(prefix), "range_end": Base64.encode(Self.rangeEnd(of: prefix)),
-                    "start_revision": .string(String(next)), "prev_kv": true,
-                ]]
-                do {
-                    try await client.watchStream(endpoint, request) { message in
-                        guard let result = message["result"] else {
-                            throw StoreError(.backend, "etcd watch: \(message["error"]?["message"]?.stringValue ?? "bad message")")
-                        }
-                        failingSince = nil
-                        if result["canceled"]?.boolValue == true {
-                            let compacted = result["compact_revision"]?.etcdInt ?? 0
-                            if compacted > 0 {
-                                throw StoreError(.compacted(oldest: compacted),
-                                                 "revision \(next - 1) has been compacted; the oldest kept is \(compacted)")
-                            }
-                            throw StoreError(.backend, "etcd canceled the watch: \(result["cancel_reason"]?.stringValue ?? "")")
-                        }
-                        for event in result["events"]?.arrayValue ?? [] {
-                            let converted = Self.event(event)
-                            guard converted.revision >= next else { continue }
-                            deliver(.event(converted))
-                            next = converted.revision + 1
-                        }
-                    }
-                } catch let error as StoreError {
-                    deliver(.end(error))
-                    return
-                } catch {
-                    if Task.isCancelled { break }
-                }
-                // The member ended or broke the stream: resume on the next one.
-                let now = ContinuousClock.now
-                let since = failingSince ?? now
-                failingSince = since
-                if now - since > EtcdClient.patience {
-                    deliver(.end(StoreError(.backend, "etcd watch: no member reachable")))
-                    return
-                }
-                client.skip(index)
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            deliver(.end(nil))
-        }
-        return StoreWatch { task.cancel() }
+        let stream = client.watchStream()
+        let id = stream.add(key: Array(prefix.utf8), rangeEnd: Self.rangeEnd(of: prefix), start: revision + 1, deliver: deliver)
+        return StoreWatch { stream.remove(id) }
     }
 
     // MARK: - Conversions
 
-    static func object(_ kv: JSONValue) -> StoredObject {
-        StoredObject(key: String(decoding: Base64.decode(kv["key"]), as: UTF8.self), value: Base64.decode(kv["value"]),
-                     createRevision: kv["create_revision"]?.etcdInt ?? 0, modRevision: kv["mod_revision"]?.etcdInt ?? 0)
+    static func object(_ kv: EtcdWire.KeyValue) -> StoredObject {
+        StoredObject(key: String(decoding: kv.key, as: UTF8.self), value: kv.value,
+                     createRevision: kv.createRevision, modRevision: kv.modRevision)
     }
 
-    static func event(_ event: JSONValue) -> StoreEvent {
-        let kv = event["kv"] ?? .null
-        let revision = kv["mod_revision"]?.etcdInt ?? 0
-        if event["type"]?.stringValue == "DELETE" {
+    static func event(_ event: EtcdWire.Event) -> StoreEvent {
+        let revision = event.kv.modRevision
+        if event.isDelete {
             // The deleted value is in prev_kv (the event's kv has only the key).
-            var object = event["prev_kv"].map(object) ?? object(kv)
+            var object = object(event.prevKV ?? event.kv)
             object.modRevision = revision
             return StoreEvent(kind: .deleted, object: object, revision: revision)
         }
-        let object = object(kv)
+        let object = object(event.kv)
         if object.createRevision == object.modRevision {
             return StoreEvent(kind: .added, object: object, revision: revision)
         }
-        return StoreEvent(kind: .modified, object: object, revision: revision,
-                          previous: event["prev_kv"].map { Base64.decode($0["value"]) })
+        return StoreEvent(kind: .modified, object: object, revision: revision, previous: event.prevKV?.value)
     }
 
     /// The end of etcd's key range holding every key that starts with `prefix`: the prefix

@@ -1,0 +1,235 @@
+import Foundation
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// gRPC over one HTTP/2 connection to one server, with swift-nio-http2 directly: unary calls
+/// and bidirectional streams of messages that are bytes already (`EtcdWire`).
+///
+/// Why not grpc-swift's transport: etcd's gRPC server (grpc-go) sends a flow-control PING
+/// for nearly every request it receives, and swift-nio-http2's denial-of-service guard closes
+/// a connection after 200 control frames in 30 s, a limit grpc-swift-nio-transport does not
+/// let a client raise: against etcd its connection died every 200 calls. Here the guard
+/// allows what a busy etcd member sends.
+final class GRPCConnection: Sendable {
+    typealias Stream = NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>
+    typealias Multiplexer = NIOHTTP2Handler.AsyncStreamMultiplexer<Void>
+
+    /// A failed call: the gRPC status code and message, or a transport failure (code 14,
+    /// UNAVAILABLE, as gRPC reports a connection it lost).
+    struct Failure: Error, CustomStringConvertible {
+        var code: Int
+        var message: String
+        var description: String { "gRPC status \(code): \(message)" }
+        static let unavailable = 14, deadlineExceeded = 4
+    }
+
+    let host: String
+    let port: Int
+    let ssl: NIOSSLContext?
+    private let connection = Mutex<(channel: any Channel, multiplexer: Multiplexer)?>(nil)
+    /// Connects one at a time (a burst of calls on a new connection shares it).
+    private let connecting = AsyncSemaphore()
+
+    init(host: String, port: Int, ssl: NIOSSLContext?) {
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+    }
+
+    func close() {
+        let current = connection.withLock { state in
+            defer { state = nil }
+            return state
+        }
+        current?.channel.close(promise: nil)
+    }
+
+    /// The open connection's multiplexer, connecting first when there is none.
+    private func multiplexer() async throws -> Multiplexer {
+        if let open = connection.withLock({ $0 }), open.channel.isActive { return open.multiplexer }
+        await connecting.wait()
+        defer { connecting.signal() }
+        if let open = connection.withLock({ $0 }), open.channel.isActive { return open.multiplexer }
+        var configuration = NIOHTTP2Handler.Configuration()
+        // grpc-go pings once per request received (its bandwidth estimate): allow that.
+        configuration.connection.controlFrameRateLimit.maximumCount = 1 << 30
+        configuration.stream.streamResetFrameRateLimit.maximumCount = 1 << 30
+        // Big lists arrive in one message: windows large enough not to trickle them.
+        configuration.connection.targetWindowSize = 16 << 20
+        configuration.stream.targetWindowSize = 8 << 20
+        configuration.connection.initialSettings = [
+            HTTP2Setting(parameter: .enablePush, value: 0),
+            HTTP2Setting(parameter: .initialWindowSize, value: 8 << 20),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+        ]
+        let ssl = self.ssl
+        let serverName = host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":") ? nil : host
+        let (channel, multiplexer) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let ssl {
+                        // An address is checked against the certificate's IP SANs; only a
+                        // name goes in SNI (NIOSSL refuses an address there).
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: serverName))
+                    }
+                    let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
+                        mode: .client, configuration: configuration) { stream in stream.eventLoop.makeSucceededVoidFuture() }
+                    return (channel, multiplexer)
+                }
+            }
+        connection.withLock { $0 = (channel, multiplexer) }
+        return multiplexer
+    }
+
+    private func openStream() async throws -> Stream {
+        try await multiplexer().openStream { channel in
+            channel.eventLoop.makeCompletedFuture { try Stream(wrappingChannelSynchronously: channel) }
+        }
+    }
+
+    private func headers(_ path: String, timeout: Duration?) -> HPACKHeaders {
+        var headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": ssl == nil ? "http" : "https", ":path": path,
+            ":authority": host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)",
+            "content-type": "application/grpc", "te": "trailers",
+        ]
+        if let timeout { headers.add(name: "grpc-timeout", value: "\(timeout.components.seconds)S") }
+        return headers
+    }
+
+    /// A message as gRPC frames it: uncompressed, its length, its bytes.
+    static func frame(_ message: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(5 + message.count)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(message.count))
+        buffer.writeBytes(message)
+        return buffer
+    }
+
+    /// One request, one response (`path` as "/etcdserverpb.KV/Range").
+    func unary(_ path: String, _ request: [UInt8], timeout: Duration) async throws -> [UInt8] {
+        let stream: Stream
+        do { stream = try await openStream() } catch { throw Failure(code: Failure.unavailable, message: "\(host):\(port): \(error)") }
+        let headers = headers(path, timeout: timeout)
+        do {
+            return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                group.addTask {
+                    try await stream.executeThenClose { inbound, outbound in
+                        try await outbound.write(.headers(.init(headers: headers)))
+                        try await outbound.write(.data(.init(data: .byteBuffer(Self.frame(request)), endStream: true)))
+                        var messages: [[UInt8]] = []
+                        try await Self.read(inbound) { messages.append($0) }
+                        guard let reply = messages.first else { throw Failure(code: 13, message: "no response message") }
+                        return reply
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout + .seconds(1))
+                    throw Failure(code: Failure.deadlineExceeded, message: "no answer within \(timeout)")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(code: Failure.unavailable, message: "\(host):\(port): \(error)")
+        }
+    }
+
+    /// A bidirectional stream: `requests` are sent as they come, each response message goes to
+    /// `receive`. Returns when the server ends the stream; throws when it fails or breaks.
+    func stream(_ path: String, requests: AsyncStream<[UInt8]>, receive: @escaping @Sendable ([UInt8]) throws -> Void) async throws {
+        let stream: Stream
+        do { stream = try await openStream() } catch { throw Failure(code: Failure.unavailable, message: "\(host):\(port): \(error)") }
+        let headers = headers(path, timeout: nil)
+        try await stream.executeThenClose { inbound, outbound in
+            try await outbound.write(.headers(.init(headers: headers)))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await request in requests {
+                        try await outbound.write(.data(.init(data: .byteBuffer(Self.frame(request)))))
+                    }
+                }
+                try await Self.read(inbound, receive)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Reads a response: its messages to `receive`, then its status (a failure throws).
+    static func read(_ inbound: NIOAsyncChannelInboundStream<HTTP2Frame.FramePayload>,
+                     _ receive: ([UInt8]) throws -> Void) async throws {
+        var pending = ByteBuffer()
+        for try await frame in inbound {
+            switch frame {
+            case .data(let data):
+                guard case .byteBuffer(var bytes) = data.data else { continue }
+                pending.writeBuffer(&bytes)
+                while pending.readableBytes >= 5,
+                      let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self),
+                      pending.readableBytes >= 5 + Int(length) {
+                    pending.moveReaderIndex(forwardBy: 5)
+                    try receive(pending.readBytes(length: Int(length)) ?? [])
+                }
+                pending.discardReadBytes()
+                if data.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
+            case .headers(let headers):
+                if let status = headers.headers.first(name: "grpc-status") {
+                    let code = Int(status) ?? 2
+                    guard code == 0 else {
+                        let message = headers.headers.first(name: "grpc-message")?.removingPercentEncoding ?? ""
+                        throw Failure(code: code, message: message)
+                    }
+                    return
+                }
+                if let status = headers.headers.first(name: ":status"), status != "200" {
+                    throw Failure(code: Failure.unavailable, message: "HTTP status \(status)")
+                }
+                if headers.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
+            case .rstStream(let code):
+                throw Failure(code: Failure.unavailable, message: "the stream was reset (\(code))")
+            default:
+                continue
+            }
+        }
+        throw Failure(code: Failure.unavailable, message: "the connection closed mid-response")
+    }
+}
+
+/// One at a time, in async code.
+final class AsyncSemaphore: Sendable {
+    private let state = Mutex<(free: Bool, waiters: [CheckedContinuation<Void, Never>])>((true, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.free {
+                    state.free = false
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func signal() {
+        let next = state.withLock { state in
+            if state.waiters.isEmpty {
+                state.free = true
+                return nil as CheckedContinuation<Void, Never>?
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
