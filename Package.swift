@@ -88,7 +88,10 @@ let package = Package(
         .target(name: "JSON", path: "Sources/Cluster/JSON", swiftSettings: strict),
         // APIMachinery: Kubernetes API semantics on JSON trees (resources, metadata,
         // selectors, validation, defaults, patches, tables), pure and testable.
-        .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress"], path: "Sources/Cluster/APIMachinery",
+        // ProtobufWire: protocol buffers' wire format (varints, length-delimited fields), for
+        // the Kubernetes protobuf encoding and etcd's messages. Pure.
+        .target(name: "ProtobufWire", path: "Sources/Cluster/ProtobufWire", swiftSettings: strict),
+        .target(name: "APIMachinery", dependencies: ["JSON", "NetAddress", "ProtobufWire"], path: "Sources/Cluster/APIMachinery",
                 swiftSettings: strict),
         // Cron: cron schedules as Kubernetes reads them (robfig/cron's standard form) and their
         // times in an IANA time zone, for the API server's checks and the CronJob controller.
@@ -102,7 +105,7 @@ let package = Package(
         // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
         // SQLite through GRDB by default, etcd through its JSON gateway.
         .target(name: "Storage", dependencies: [
-            "JSON",
+            "JSON", "ProtobufWire",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,7 +119,7 @@ let package = Package(
         .target(name: "Authorization", dependencies: ["APIMachinery", "JSON"], path: "Sources/Cluster/Authorization",
                 swiftSettings: strict),
         .target(name: "APIServer", dependencies: [
-            "APIMachinery", "Authorization", "Cron", "JSON", "Storage", "NetAddress",
+            "APIMachinery", "Authorization", "Cron", "JSON", "ProtobufWire", "Storage", "NetAddress",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -290,7 +293,7 @@ let package = Package(
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "APITypes", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "ControllersTests", dependencies: ["NetplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "NetplaneTestSupport"], swiftSettings: strict),
-        .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON"], swiftSettings: strict),
+        .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON", "ProtobufWire"], swiftSettings: strict),
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],
                     swiftSettings: strict),

@@ -1,5 +1,6 @@
 import APIMachinery
 import JSON
+import ProtobufWire
 import Testing
 
 /// The protobuf codec against the schema tables: every served kind that has a schema goes

@@ -1,5 +1,6 @@
 import JSON
 import APIMachinery
+import ProtobufWire
 
 /// How one request's answers are shown: stored objects turned into the resource the client
 /// asked for (a view such as events.k8s.io/v1 converts them) and encoded as it prefers,

@@ -229,7 +229,7 @@ final class EtcdWatchStream: Sendable {
             do {
                 try await member.stream("/etcdserverpb.Watch/Watch", requests: requests) { [self] message in
                     state.withLock { $0.heard = true }
-                    try handle(EtcdWire.WatchResponse(message[...]))
+                    try handle(EtcdWire.WatchResponse(message))
                 }
             } catch {
                 if Task.isCancelled { break }

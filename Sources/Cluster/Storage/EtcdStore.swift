@@ -26,12 +26,12 @@ public final class EtcdStore: Store {
 
     private func txn(_ request: [UInt8]) async throws(StoreError) -> EtcdWire.TxnResponse {
         let reply = try await client.call("/etcdserverpb.KV/Txn", request)
-        do { return try EtcdWire.TxnResponse(reply[...]) } catch { throw StoreError(.backend, "etcd Txn: \(error)") }
+        do { return try EtcdWire.TxnResponse(reply) } catch { throw StoreError(.backend, "etcd Txn: \(error)") }
     }
 
     private func range(_ request: [UInt8]) async throws(StoreError) -> EtcdWire.RangeResponse {
         let reply = try await client.call("/etcdserverpb.KV/Range", request)
-        do { return try EtcdWire.RangeResponse(reply[...]) } catch { throw StoreError(.backend, "etcd Range: \(error)") }
+        do { return try EtcdWire.RangeResponse(reply, reply.indices) } catch { throw StoreError(.backend, "etcd Range: \(error)") }
     }
 
     public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> StoredObject {

@@ -1,6 +1,9 @@
-/// etcd v3's gRPC messages (etcdserverpb, mvccpb), the few the store sends and reads, in the
-/// protocol-buffer wire format, written by hand: a dozen messages do not justify protoc, its
-/// plugins and the generated code. Field numbers are those of etcd's rpc.proto and kv.proto.
+import ProtobufWire
+
+/// etcd v3's gRPC messages (etcdserverpb, mvccpb), the few the store sends and reads, written
+/// by hand on `ProtobufWire`: a dozen messages do not justify protoc, its plugins and the
+/// generated code. Field numbers are those of etcd's rpc.proto and kv.proto. As proto3 does,
+/// zero values are left out, except a oneof member (a compare against revision 0).
 enum EtcdWire {
     // MARK: - Requests
 
@@ -12,17 +15,17 @@ enum EtcdWire {
         var result: Result
         var target: Target
 
-        func encode(into w: inout ProtoWriter) {
-            w.varint(1, result.rawValue)
+        func encode(into w: inout ProtobufWriter) {
+            if result.rawValue != 0 { w.varintField(1, result.rawValue) }
             switch target {
             case .createRevision(let revision):
-                w.varint(2, 1)   // CompareTarget.CREATE
-                w.bytes(3, key)
-                w.varint(5, UInt64(bitPattern: revision), always: true)   // a oneof member: 0 is sent
+                w.varintField(2, 1)   // CompareTarget.CREATE
+                w.bytesField(3, key)
+                w.varintField(5, UInt64(bitPattern: revision))
             case .modRevision(let revision):
-                w.varint(2, 2)   // CompareTarget.MOD
-                w.bytes(3, key)
-                w.varint(6, UInt64(bitPattern: revision), always: true)
+                w.varintField(2, 2)   // CompareTarget.MOD
+                w.bytesField(3, key)
+                w.varintField(6, UInt64(bitPattern: revision))
             }
         }
     }
@@ -33,20 +36,20 @@ enum EtcdWire {
         case put(key: [UInt8], value: [UInt8], prevKV: Bool)
         case delete(key: [UInt8], prevKV: Bool)
 
-        func encode(into w: inout ProtoWriter) {
+        func encode(into w: inout ProtobufWriter) {
             switch self {
             case .range(let key):
-                w.message(1) { $0.bytes(1, key) }
+                w.messageField(1) { $0.bytesField(1, key) }
             case .put(let key, let value, let prevKV):
-                w.message(2) {
-                    $0.bytes(1, key)
-                    $0.bytes(2, value)
-                    $0.bool(4, prevKV)
+                w.messageField(2) {
+                    $0.bytesField(1, key)
+                    if !value.isEmpty { $0.bytesField(2, value) }
+                    if prevKV { $0.varintField(4, 1) }
                 }
             case .delete(let key, let prevKV):
-                w.message(3) {
-                    $0.bytes(1, key)
-                    $0.bool(3, prevKV)
+                w.messageField(3) {
+                    $0.bytesField(1, key)
+                    if prevKV { $0.varintField(3, 1) }
                 }
             }
         }
@@ -54,53 +57,64 @@ enum EtcdWire {
 
     /// RangeRequest: `key` up to `rangeEnd` (exclusive; empty for the one key).
     static func range(key: [UInt8], rangeEnd: [UInt8] = [], limit: Int64 = 0, countOnly: Bool = false) -> [UInt8] {
-        var w = ProtoWriter()
-        w.bytes(1, key)
-        w.bytes(2, rangeEnd)
-        w.varint(3, UInt64(bitPattern: limit))
-        w.bool(9, countOnly)
+        var w = ProtobufWriter()
+        w.bytesField(1, key)
+        if !rangeEnd.isEmpty { w.bytesField(2, rangeEnd) }
+        if limit != 0 { w.varintField(3, UInt64(bitPattern: limit)) }
+        if countOnly { w.varintField(9, 1) }
         return w.bytes
     }
 
     /// TxnRequest.
     static func txn(compare: [Compare], success: [RequestOp], failure: [RequestOp] = []) -> [UInt8] {
-        var w = ProtoWriter()
-        for c in compare { w.message(1) { c.encode(into: &$0) } }
-        for op in success { w.message(2) { op.encode(into: &$0) } }
-        for op in failure { w.message(3) { op.encode(into: &$0) } }
+        var w = ProtobufWriter()
+        for c in compare { w.messageField(1) { c.encode(into: &$0) } }
+        for op in success { w.messageField(2) { op.encode(into: &$0) } }
+        for op in failure { w.messageField(3) { op.encode(into: &$0) } }
         return w.bytes
     }
 
     /// CompactionRequest.
     static func compaction(revision: Int64, physical: Bool) -> [UInt8] {
-        var w = ProtoWriter()
-        w.varint(1, UInt64(bitPattern: revision))
-        w.bool(2, physical)
+        var w = ProtobufWriter()
+        w.varintField(1, UInt64(bitPattern: revision))
+        if physical { w.varintField(2, 1) }
         return w.bytes
     }
 
     /// WatchRequest with a create_request: a watch the client numbers itself (`id`, etcd 3.4+),
     /// so one stream can carry many without waiting for each to be acknowledged.
     static func watchCreate(id: Int64, key: [UInt8], rangeEnd: [UInt8], startRevision: Int64, prevKV: Bool) -> [UInt8] {
-        var w = ProtoWriter()
-        w.message(1) {
-            $0.bytes(1, key)
-            $0.bytes(2, rangeEnd)
-            $0.varint(3, UInt64(bitPattern: startRevision))
-            $0.bool(6, prevKV)
-            $0.varint(7, UInt64(bitPattern: id))
+        var w = ProtobufWriter()
+        w.messageField(1) {
+            $0.bytesField(1, key)
+            $0.bytesField(2, rangeEnd)
+            if startRevision != 0 { $0.varintField(3, UInt64(bitPattern: startRevision)) }
+            if prevKV { $0.varintField(6, 1) }
+            $0.varintField(7, UInt64(bitPattern: id))
         }
         return w.bytes
     }
 
     /// WatchRequest with a cancel_request.
     static func watchCancel(id: Int64) -> [UInt8] {
-        var w = ProtoWriter()
-        w.message(2) { $0.varint(1, UInt64(bitPattern: id), always: true) }
+        var w = ProtobufWriter()
+        w.messageField(2) { $0.varintField(1, UInt64(bitPattern: id)) }
         return w.bytes
     }
 
     // MARK: - Responses
+
+    /// Calls `field` with each field of the message in `bytes[range]`; what it does not take
+    /// (returns false) is skipped.
+    static func read(_ bytes: [UInt8], _ range: Range<Int>,
+                     _ field: (Int, WireType, inout ProtobufReader) throws(ProtobufError) -> Bool) throws(ProtobufError) {
+        var reader = ProtobufReader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let (number, wire) = try reader.tag()
+            if try !field(number, wire, &reader) { try reader.skip(wire) }
+        }
+    }
 
     /// mvccpb.KeyValue.
     struct KeyValue: Sendable, Equatable {
@@ -109,25 +123,30 @@ enum EtcdWire {
         var modRevision: Int64 = 0
         var value: [UInt8] = []
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: key = Array(try field.bytes())
-                case 2: createRevision = try field.int64()
-                case 3: modRevision = try field.int64()
-                case 5: value = Array(try field.bytes())
-                default: break
+        init() {}
+
+        init(_ bytes: [UInt8], _ range: Range<Int>) throws(ProtobufError) {
+            try read(bytes, range) { number, wire, r throws(ProtobufError) in
+                switch (number, wire) {
+                case (1, .lengthDelimited): key = Array(bytes[try r.lengthDelimited()])
+                case (2, .varint): createRevision = Int64(bitPattern: try r.varint())
+                case (3, .varint): modRevision = Int64(bitPattern: try r.varint())
+                case (5, .lengthDelimited): value = Array(bytes[try r.lengthDelimited()])
+                default: return false
                 }
+                return true
             }
         }
     }
 
     /// The revision of a ResponseHeader.
-    static func headerRevision(_ bytes: ArraySlice<UInt8>) throws(WireError) -> Int64 {
-        var r = ProtoReader(bytes)
+    static func headerRevision(_ bytes: [UInt8], _ range: Range<Int>) throws(ProtobufError) -> Int64 {
         var revision: Int64 = 0
-        while let field = try r.next() { if field.number == 3 { revision = try field.int64() } }
+        try read(bytes, range) { number, wire, r throws(ProtobufError) in
+            guard number == 3, wire == .varint else { return false }
+            revision = Int64(bitPattern: try r.varint())
+            return true
+        }
         return revision
     }
 
@@ -137,15 +156,15 @@ enum EtcdWire {
         var kvs: [KeyValue] = []
         var more = false
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: revision = try headerRevision(try field.bytes())
-                case 2: kvs.append(try KeyValue(try field.bytes()))
-                case 3: more = try field.int64() != 0
-                default: break
+        init(_ bytes: [UInt8], _ range: Range<Int>) throws(ProtobufError) {
+            try read(bytes, range) { number, wire, r throws(ProtobufError) in
+                switch (number, wire) {
+                case (1, .lengthDelimited): revision = try headerRevision(bytes, try r.lengthDelimited())
+                case (2, .lengthDelimited): kvs.append(try KeyValue(bytes, try r.lengthDelimited()))
+                case (3, .varint): more = try r.varint() != 0
+                default: return false
                 }
+                return true
             }
         }
     }
@@ -157,25 +176,35 @@ enum EtcdWire {
         case delete(prevKVs: [KeyValue])
         case other
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            self = .other
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: self = .range(try RangeResponse(try field.bytes()))
+        init(_ bytes: [UInt8], _ range: Range<Int>) throws(ProtobufError) {
+            var op = ResponseOp.other
+            try read(bytes, range) { number, wire, r throws(ProtobufError) in
+                guard wire == .lengthDelimited else { return false }
+                switch number {
+                case 1:
+                    op = .range(try RangeResponse(bytes, try r.lengthDelimited()))
                 case 2:
-                    var prev: KeyValue?
-                    var inner = ProtoReader(try field.bytes())
-                    while let f = try inner.next() { if f.number == 2 { prev = try KeyValue(try f.bytes()) } }
-                    self = .put(prevKV: prev)
+                    var previous: KeyValue?
+                    try read(bytes, try r.lengthDelimited()) { number, wire, r throws(ProtobufError) in
+                        guard number == 2, wire == .lengthDelimited else { return false }
+                        previous = try KeyValue(bytes, try r.lengthDelimited())
+                        return true
+                    }
+                    op = .put(prevKV: previous)
                 case 3:
-                    var prevs: [KeyValue] = []
-                    var inner = ProtoReader(try field.bytes())
-                    while let f = try inner.next() { if f.number == 3 { prevs.append(try KeyValue(try f.bytes())) } }
-                    self = .delete(prevKVs: prevs)
-                default: break
+                    var previous: [KeyValue] = []
+                    try read(bytes, try r.lengthDelimited()) { number, wire, r throws(ProtobufError) in
+                        guard number == 3, wire == .lengthDelimited else { return false }
+                        previous.append(try KeyValue(bytes, try r.lengthDelimited()))
+                        return true
+                    }
+                    op = .delete(prevKVs: previous)
+                default:
+                    return false
                 }
+                return true
             }
+            self = op
         }
     }
 
@@ -185,15 +214,15 @@ enum EtcdWire {
         var succeeded = false
         var responses: [ResponseOp] = []
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: revision = try headerRevision(try field.bytes())
-                case 2: succeeded = try field.int64() != 0
-                case 3: responses.append(try ResponseOp(try field.bytes()))
-                default: break
+        init(_ bytes: [UInt8]) throws(ProtobufError) {
+            try read(bytes, bytes.indices) { number, wire, r throws(ProtobufError) in
+                switch (number, wire) {
+                case (1, .lengthDelimited): revision = try headerRevision(bytes, try r.lengthDelimited())
+                case (2, .varint): succeeded = try r.varint() != 0
+                case (3, .lengthDelimited): responses.append(try ResponseOp(bytes, try r.lengthDelimited()))
+                default: return false
                 }
+                return true
             }
         }
     }
@@ -204,15 +233,15 @@ enum EtcdWire {
         var kv = KeyValue()
         var prevKV: KeyValue?
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: isDelete = try field.int64() == 1
-                case 2: kv = try KeyValue(try field.bytes())
-                case 3: prevKV = try KeyValue(try field.bytes())
-                default: break
+        init(_ bytes: [UInt8], _ range: Range<Int>) throws(ProtobufError) {
+            try read(bytes, range) { number, wire, r throws(ProtobufError) in
+                switch (number, wire) {
+                case (1, .varint): isDelete = try r.varint() == 1   // EventType.DELETE
+                case (2, .lengthDelimited): kv = try KeyValue(bytes, try r.lengthDelimited())
+                case (3, .lengthDelimited): prevKV = try KeyValue(bytes, try r.lengthDelimited())
+                default: return false
                 }
+                return true
             }
         }
     }
@@ -227,130 +256,20 @@ enum EtcdWire {
         var cancelReason = ""
         var events: [Event] = []
 
-        init(_ bytes: ArraySlice<UInt8>) throws(WireError) {
-            var r = ProtoReader(bytes)
-            while let field = try r.next() {
-                switch field.number {
-                case 1: revision = try headerRevision(try field.bytes())
-                case 2: watchID = try field.int64()
-                case 3: created = try field.int64() != 0
-                case 4: canceled = try field.int64() != 0
-                case 5: compactRevision = try field.int64()
-                case 6: cancelReason = String(decoding: try field.bytes(), as: UTF8.self)
-                case 11: events.append(try Event(try field.bytes()))
-                default: break
+        init(_ bytes: [UInt8]) throws(ProtobufError) {
+            try read(bytes, bytes.indices) { number, wire, r throws(ProtobufError) in
+                switch (number, wire) {
+                case (1, .lengthDelimited): revision = try headerRevision(bytes, try r.lengthDelimited())
+                case (2, .varint): watchID = Int64(bitPattern: try r.varint())
+                case (3, .varint): created = try r.varint() != 0
+                case (4, .varint): canceled = try r.varint() != 0
+                case (5, .varint): compactRevision = Int64(bitPattern: try r.varint())
+                case (6, .lengthDelimited): cancelReason = String(decoding: bytes[try r.lengthDelimited()], as: UTF8.self)
+                case (11, .lengthDelimited): events.append(try Event(bytes, try r.lengthDelimited()))
+                default: return false
                 }
+                return true
             }
         }
-    }
-}
-
-extension EtcdWire.KeyValue {
-    init() {}
-}
-
-extension EtcdWire.Event {
-    init() {}
-}
-
-// MARK: - Wire format
-
-struct WireError: Error, Sendable, CustomStringConvertible {
-    var description: String
-}
-
-/// Writes protocol-buffer fields. Zero values are left out, as proto3 does, unless `always`
-/// (a oneof member is sent even when zero).
-struct ProtoWriter {
-    var bytes: [UInt8] = []
-
-    mutating func rawVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    mutating func varint(_ field: Int, _ value: UInt64, always: Bool = false) {
-        guard value != 0 || always else { return }
-        rawVarint(UInt64(field << 3))
-        rawVarint(value)
-    }
-
-    mutating func bool(_ field: Int, _ value: Bool) { varint(field, value ? 1 : 0) }
-
-    mutating func bytes(_ field: Int, _ value: [UInt8]) {
-        guard !value.isEmpty else { return }
-        rawVarint(UInt64(field << 3 | 2))
-        rawVarint(UInt64(value.count))
-        bytes.append(contentsOf: value)
-    }
-
-    mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
-        var inner = ProtoWriter()
-        build(&inner)
-        rawVarint(UInt64(field << 3 | 2))
-        rawVarint(UInt64(inner.bytes.count))
-        bytes.append(contentsOf: inner.bytes)
-    }
-}
-
-/// Reads protocol-buffer fields one at a time; unknown ones are skipped by the caller's
-/// `default:` (their contents are already consumed).
-struct ProtoReader {
-    struct Field {
-        var number: Int
-        var varint: UInt64 = 0
-        var payload: ArraySlice<UInt8>?
-
-        func int64() throws(WireError) -> Int64 {
-            guard payload == nil else { throw WireError(description: "field \(number): a varint was expected") }
-            return Int64(bitPattern: varint)
-        }
-
-        func bytes() throws(WireError) -> ArraySlice<UInt8> {
-            guard let payload else { throw WireError(description: "field \(number): bytes were expected") }
-            return payload
-        }
-    }
-
-    var input: ArraySlice<UInt8>
-
-    init(_ input: ArraySlice<UInt8>) { self.input = input }
-
-    mutating func rawVarint() throws(WireError) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while let byte = input.popFirst() {
-            guard shift < 64 else { break }
-            value |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        throw WireError(description: "a truncated or overlong varint")
-    }
-
-    mutating func next() throws(WireError) -> Field? {
-        guard !input.isEmpty else { return nil }
-        let tag = try rawVarint()
-        var field = Field(number: Int(tag >> 3))
-        switch tag & 7 {
-        case 0:
-            field.varint = try rawVarint()
-        case 1, 5:
-            let width = tag & 7 == 1 ? 8 : 4
-            guard input.count >= width else { throw WireError(description: "field \(field.number): truncated") }
-            input = input.dropFirst(width)
-        case 2:
-            let length = try rawVarint()
-            guard length <= UInt64(input.count) else { throw WireError(description: "field \(field.number): truncated") }
-            field.payload = input.prefix(Int(length))
-            input = input.dropFirst(Int(length))
-        default:
-            throw WireError(description: "field \(field.number): wire type \(tag & 7) is not supported")
-        }
-        return field
     }
 }

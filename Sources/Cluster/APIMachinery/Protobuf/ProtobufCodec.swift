@@ -1,4 +1,5 @@
 public import JSON
+public import ProtobufWire
 
 /// Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`) to and from the JSON
 /// trees the server stores, driven by `ProtobufSchemas`: a document is the magic `k8s\0` and a
