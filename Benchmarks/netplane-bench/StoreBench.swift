@@ -48,13 +48,21 @@ struct StoreBench: AsyncParsableCommand {
         // The anchor: what the etcd backend sends for a create (a put only if the key has
         // never been created, one gRPC Txn), straight from the same client library.
         var raw1 = 0.0, raw32 = 0.0
+        // CPU per create at 32 clients (µs): etcd and this process for the anchor; the API
+        // server, etcd and this process for the etcd backend. Both runs keep the 2 cores busy,
+        // so what each create costs in CPU bounds the ratio.
+        var anchorCPU: (etcd: Double, client: Double)?
         if !skipAnchor {
             let raw = try EtcdStore(endpoints: [etcd.endpoints[0]])
             let bytes = Array(value.utf8)
             raw1 = try await throughput(count: serialCount, clients: 1) { i in _ = try await raw.create("/bench/raw/\(i)", value: bytes) }
+            let (etcdBefore, selfBefore) = (cpuSeconds(etcd.members[0].pid), cpuSeconds(getpid()))
             raw32 = try await throughput(count: concurrentCount, clients: 32) { i in _ = try await raw.create("/bench/raw32/\(i)", value: bytes) }
+            anchorCPU = ((cpuSeconds(etcd.members[0].pid) - etcdBefore) / Double(concurrentCount) * 1e6,
+                         (cpuSeconds(getpid()) - selfBefore) / Double(concurrentCount) * 1e6)
             await raw.close()
         }
+        var etcdBackendCPU: (server: Double, etcd: Double, client: Double)?
 
         var sides: [(name: String, one: Double, many: Double)] = []
         for backend in backends.split(separator: ",").map(String.init) {
@@ -65,8 +73,15 @@ struct StoreBench: AsyncParsableCommand {
             let one = try await throughput(count: serialCount, clients: 1) { i in
                 try await create(client, namespace: "default", name: "one-\(i)", value)
             }
+            let pids = (server: server.process.processIdentifier, etcd: etcd.members[0].pid, client: getpid())
+            let before = (cpuSeconds(pids.server), cpuSeconds(pids.etcd), cpuSeconds(pids.client))
             let many = try await throughput(count: concurrentCount, clients: 32) { i in
                 try await create(client, namespace: "default", name: "many-\(i)", value)
+            }
+            if backend == "etcd" {
+                let n = Double(concurrentCount) / 1e6
+                etcdBackendCPU = ((cpuSeconds(pids.server) - before.0) / n, (cpuSeconds(pids.etcd) - before.1) / n,
+                                  (cpuSeconds(pids.client) - before.2) / n)
             }
             if backend == "sqlite" && !skipCeiling {
                 try await ceiling(server: server, scratch: scratch)
@@ -92,6 +107,18 @@ struct StoreBench: AsyncParsableCommand {
             printThroughput("store-create-1-\(side.name)", side.one, raw1)
             printThroughput("store-create-32-\(side.name)", side.many, raw32)
             if side.name == "etcd" { printThroughput("store-etcd-vs-raw-32", side.many, raw32) }
+        }
+        if let anchorCPU, let etcdBackendCPU {
+            // With the cores saturated, throughput goes as 1 / (CPU per create): the ratio can
+            // reach the anchor's CPU per create over the API path's, and 0.7 needs the API
+            // server's own share at most anchor / 0.7 less what etcd and the client spend.
+            let anchor = anchorCPU.etcd + anchorCPU.client
+            let api = etcdBackendCPU.server + etcdBackendCPU.etcd + etcdBackendCPU.client
+            let allowed = anchor / 0.7 - etcdBackendCPU.etcd - etcdBackendCPU.client
+            print(String(format: "CPU per create at 32 clients: anchor: etcd %.0f µs + client %.0f µs; etcd backend: API server %.0f µs + etcd %.0f µs + client %.0f µs; CPU-bound ratio %.2f; 0.7 needs the API server at <= %.0f µs per create",
+                         anchorCPU.etcd, anchorCPU.client, etcdBackendCPU.server, etcdBackendCPU.etcd, etcdBackendCPU.client, anchor / api, allowed))
+            print(String(format: "RESULT store-etcd-cpu-32 apiserver=%.0f etcd=%.0f client=%.0f anchor_etcd=%.0f anchor_client=%.0f bound=%.2f unit=us",
+                         etcdBackendCPU.server, etcdBackendCPU.etcd, etcdBackendCPU.client, anchorCPU.etcd, anchorCPU.client, anchor / api))
         }
     }
 

@@ -8,6 +8,8 @@ public final class EtcdCluster: @unchecked Sendable {
         public var clientURL: String
         public var peerURL: String
         var process: Process
+        /// The member's process id (for CPU accounting).
+        public var pid: Int32 { process.processIdentifier }
     }
 
     /// PEM files for a cluster that serves TLS and asks every client for a certificate.
