@@ -52,7 +52,8 @@ public final class APIServer: Sendable {
     let allocator: ServiceAllocator
     let watches = WatchRegistry()
     let watchEvents = WatchEventCache()
-    let namespaceCache = NamespaceCache()
+    let namespaceCache = WatchedMap.activeNamespaces()
+    let serviceAccountCache = WatchedMap.serviceAccounts()
     /// Roles and bindings, for the RBAC authorizer.
     let rbac = RBACCache()
     /// Signs and checks service account tokens.
@@ -89,6 +90,7 @@ public final class APIServer: Sendable {
     public func bootstrap() async throws(APIError) {
         let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
         namespaceCache.start(store: store, resource: namespaces)
+        serviceAccountCache.start(store: store, resource: registry.resource(group: "", version: "v1", plural: "serviceaccounts")!)
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             do {
                 _ = try await create(namespaces, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
@@ -367,7 +369,7 @@ public final class APIServer: Sendable {
             object.name = prefix + UIDGenerator.nameSuffix()
         }
         let name = object.name ?? ""
-        if resource.namespaced, let namespace, !namespaceCache.isActive(namespace) {
+        if resource.namespaced, let namespace, namespaceCache.value(namespace) == nil {
             let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
             let ns: JSONValue
             do { (ns, _) = try await objects.get(namespaces, namespace: nil, name: namespace) } catch {

@@ -56,14 +56,19 @@ extension APIServer {
             ?? pod[path: ["spec", "serviceAccount"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         pod[path: ["spec", "serviceAccountName"]] = .string(name)
         pod[path: ["spec", "serviceAccount"]] = .string(name)
-        let accounts = registry.resource(group: "", version: "v1", plural: "serviceaccounts")!
-        let account: JSONValue
-        do { (account, _) = try await objects.get(accounts, namespace: namespace, name: name) } catch {
-            guard error.code == 404 else { throw error }
-            throw .forbidden("pods \"\(pod.name ?? "")\" is forbidden: error looking up service account \(namespace)/\(name): serviceaccount \"\(name)\" not found")
+        // The account's automount setting: from the server's watch when it has the account,
+        // else read (one made a moment ago on another server is not taken for missing).
+        let accountAutomount: Bool?
+        if let cached = serviceAccountCache.value("\(namespace)/\(name)") {
+            accountAutomount = cached
+        } else {
+            let accounts = registry.resource(group: "", version: "v1", plural: "serviceaccounts")!
+            do { accountAutomount = try await objects.get(accounts, namespace: namespace, name: name).0["automountServiceAccountToken"]?.boolValue } catch {
+                guard error.code == 404 else { throw error }
+                throw .forbidden("pods \"\(pod.name ?? "")\" is forbidden: error looking up service account \(namespace)/\(name): serviceaccount \"\(name)\" not found")
+            }
         }
-        let automount = pod[path: ["spec", "automountServiceAccountToken"]]?.boolValue
-            ?? account["automountServiceAccountToken"]?.boolValue ?? true
+        let automount = pod[path: ["spec", "automountServiceAccountToken"]]?.boolValue ?? accountAutomount ?? true
         guard automount else { return }
         let lists = ["containers", "initContainers", "ephemeralContainers"]
         let mounted = lists.contains { list in
