@@ -123,15 +123,17 @@ final class RestartProbe {
             time.sleep(\(pause))
             c.sendall(b"after"); print(c.recv(100).decode())
             """), (churn, churnOutput, """
-            import socket
-            failed = 0
+            import socket, time
+            failed, why = 0, []
             for i in range(\(count)):
+                start = time.monotonic()
                 try:
                     c = socket.create_connection(("\(address)", 80), timeout=2); c.sendall(b"x")
-                    if c.recv(10) != b"x": failed += 1
+                    got = c.recv(10)
+                    if got != b"x": failed += 1; why.append(f"#{i}: answered {got!r}")
                     c.close()
-                except OSError: failed += 1
-            print(failed)
+                except OSError as e: failed += 1; why.append(f"#{i}: {e!r} after {time.monotonic() - start:.2f} s")
+            print(failed, *why)
             """)] {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", ns.name, "python3", "-c", script]
@@ -141,7 +143,7 @@ final class RestartProbe {
     }
 
     /// What the long connection said ("before\nafter\n" when it survived) and how many new
-    /// connections failed.
+    /// connections failed ("0", or the count and why each failed).
     func results() -> (said: String, failed: String) {
         client.waitUntilExit()
         churn.waitUntilExit()
