@@ -87,8 +87,11 @@ final class EtcdClient: Sendable {
     }
 
     func shutdown() async {
-        watches.withLock { $0?.close() }
+        // The connections first (a watch stream in flight breaks at once), then the watches,
+        // out of the lock: ending them calls their receivers.
         for member in members { member.close() }
+        let stream = watches.withLock { $0 }
+        await stream?.close()
     }
 
     /// One unary call: `method` as "/etcdserverpb.KV/Txn".
@@ -96,6 +99,7 @@ final class EtcdClient: Sendable {
         let deadline = ContinuousClock.now + Self.patience
         var tried = 0
         while true {
+            if Task.isCancelled { throw StoreError(.backend, "etcd \(method): cancelled") }
             let index = preferred.load(ordering: .relaxed)
             do {
                 return try await members[index].unary(method, request, timeout: Self.callTimeout)
@@ -162,6 +166,9 @@ final class EtcdWatchStream: Sendable {
         var lastID: Int64 = 0
         /// Requests for the stream now open (nil between streams).
         var outgoing: AsyncStream<[UInt8]>.Continuation?
+        /// The watches created on the open stream that etcd has not acknowledged yet, oldest
+        /// first: etcd answers creates in order, and a refused one comes back with id -1.
+        var unacknowledged: [Int64] = []
         /// Whether the stream now open has answered at all (a member that does is not failing).
         var heard = false
         var closed = false
@@ -180,13 +187,19 @@ final class EtcdWatchStream: Sendable {
 
     /// Starts a watch of `key`..`rangeEnd` from `start`; returns its id.
     func add(key: [UInt8], rangeEnd: [UInt8], start: Int64, deliver: @escaping @Sendable (WatchDelivery) -> Void) -> Int64 {
-        state.withLock { state in
+        let (id, closed) = state.withLock { state in
             state.lastID += 1
             let id = state.lastID
+            guard !state.closed else { return (id, true) }
             state.watchers[id] = Watcher(key: key, rangeEnd: rangeEnd, next: start, deliver: deliver)
-            state.outgoing?.yield(EtcdWire.watchCreate(id: id, key: key, rangeEnd: rangeEnd, startRevision: start, prevKV: true))
-            return id
+            if let outgoing = state.outgoing {
+                outgoing.yield(EtcdWire.watchCreate(id: id, key: key, rangeEnd: rangeEnd, startRevision: start, prevKV: true))
+                state.unacknowledged.append(id)
+            }
+            return (id, false)
         }
+        if closed { deliver(.end(StoreError(.backend, "etcd watch: the store is closed"))) }
+        return id
     }
 
     /// Ends watch `id` (its receiver gets `.end(nil)`).
@@ -199,14 +212,16 @@ final class EtcdWatchStream: Sendable {
         watcher?.deliver(.end(nil))
     }
 
-    func close() {
+    func close() async {
         let ended = state.withLock { state in
             state.closed = true
             state.outgoing?.finish()
             defer { state.watchers = [:] }
             return Array(state.watchers.values)
         }
-        task.withLock { $0?.cancel() }
+        let running = task.withLock { $0 }
+        running?.cancel()
+        await running?.value
         for watcher in ended { watcher.deliver(.end(nil)) }
     }
 
@@ -219,9 +234,11 @@ final class EtcdWatchStream: Sendable {
                 guard !state.closed else { return false }
                 state.outgoing = outgoing
                 state.heard = false
+                state.unacknowledged = []
                 // Every watch again, from the revision after the last it delivered.
                 for (id, w) in state.watchers.sorted(by: { $0.key < $1.key }) {
                     outgoing.yield(EtcdWire.watchCreate(id: id, key: w.key, rangeEnd: w.rangeEnd, startRevision: w.next, prevKV: true))
+                    state.unacknowledged.append(id)
                 }
                 return true
             }
@@ -259,7 +276,12 @@ final class EtcdWatchStream: Sendable {
 
     /// One WatchResponse: events to their watcher (in order, none it has had), or its end.
     private func handle(_ response: EtcdWire.WatchResponse) {
-        let id = response.watchID
+        var id = response.watchID
+        if response.created {
+            // The oldest create not yet acknowledged: a refused one says so with id -1.
+            let created = state.withLock { $0.unacknowledged.isEmpty ? nil : $0.unacknowledged.removeFirst() }
+            if let created, response.canceled { id = created }
+        }
         if response.canceled {
             guard let watcher = state.withLock({ $0.watchers.removeValue(forKey: id) }) else { return }
             if response.compactRevision > 0 {

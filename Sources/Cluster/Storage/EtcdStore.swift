@@ -99,7 +99,12 @@ public final class EtcdStore: Store {
         let current = try await currentRevision()
         let target = min(revision + 1, current)
         guard target > 0 else { return }
-        _ = try await client.call("/etcdserverpb.KV/Compact", EtcdWire.compaction(revision: target, physical: true))
+        do {
+            _ = try await client.call("/etcdserverpb.KV/Compact", EtcdWire.compaction(revision: target, physical: true))
+        } catch {
+            // Compacted already (by another API server, or by this call before a retry): done.
+            guard error.message.contains("required revision has been compacted") else { throw error }
+        }
     }
 
     /// An etcd watch (with prev_kv) on the prefix from `revision + 1`, on the client's one

@@ -31,6 +31,11 @@ final class GRPCConnection: Sendable {
     let port: Int
     let ssl: NIOSSLContext?
     private let connection = Mutex<(channel: any Channel, multiplexer: Multiplexer)?>(nil)
+    /// Closed for good (`close()`): no new connection is made.
+    private let closed = Atomic<Bool>(false)
+    /// When the last connect failed, and why: the callers queued behind it fail at once
+    /// instead of each waiting out its own connect timeout.
+    private let lastFailure = Mutex<(at: ContinuousClock.Instant, error: String)?>(nil)
     /// Connects one at a time (a burst of calls on a new connection shares it).
     private let connecting = AsyncSemaphore()
 
@@ -41,6 +46,7 @@ final class GRPCConnection: Sendable {
     }
 
     func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
         let current = connection.withLock { state in
             defer { state = nil }
             return state
@@ -54,6 +60,10 @@ final class GRPCConnection: Sendable {
         await connecting.wait()
         defer { connecting.signal() }
         if let open = connection.withLock({ $0 }), open.channel.isActive { return open.multiplexer }
+        guard !closed.load(ordering: .sequentiallyConsistent) else { throw Failure(code: Failure.unavailable, message: "the client is closed") }
+        if let failed = lastFailure.withLock({ $0 }), ContinuousClock.now - failed.at < .seconds(1) {
+            throw Failure(code: Failure.unavailable, message: "connecting failed a moment ago: \(failed.error)")
+        }
         var configuration = NIOHTTP2Handler.Configuration()
         // grpc-go pings once per request received (its bandwidth estimate): allow that.
         configuration.connection.controlFrameRateLimit.maximumCount = 1 << 30
@@ -68,9 +78,17 @@ final class GRPCConnection: Sendable {
         ]
         let ssl = self.ssl
         let serverName = host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":") ? nil : host
-        let (channel, multiplexer) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // TCP keepalive: a member that vanished without a word (powered off, cut off) is
+        // noticed within ~20 s, which ends its watch stream so the watches move on.
+        let (channel, multiplexer): (any Channel, Multiplexer)
+        do {
+            (channel, multiplexer) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(ChannelOptions.socket(SocketOptionLevel(IPPROTO_TCP), TCP_KEEPIDLE), value: 10)
+            .channelOption(ChannelOptions.socket(SocketOptionLevel(IPPROTO_TCP), TCP_KEEPINTVL), value: 3)
+            .channelOption(ChannelOptions.socket(SocketOptionLevel(IPPROTO_TCP), TCP_KEEPCNT), value: 3)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let ssl {
@@ -83,13 +101,42 @@ final class GRPCConnection: Sendable {
                     return (channel, multiplexer)
                 }
             }
-        connection.withLock { $0 = (channel, multiplexer) }
+        } catch {
+            lastFailure.withLock { $0 = (.now, "\(error)") }
+            throw error
+        }
+        lastFailure.withLock { $0 = nil }
+        let kept = connection.withLock { state in
+            // close() may have run while this connected: then the new connection goes too.
+            guard !closed.load(ordering: .sequentiallyConsistent) else { return false }
+            state = (channel, multiplexer)
+            return true
+        }
+        guard kept else {
+            channel.close(promise: nil)
+            throw Failure(code: Failure.unavailable, message: "the client is closed")
+        }
         return multiplexer
+    }
+
+    /// Drops the connection if it is still `channel` (a call on it timed out with nothing
+    /// heard: the next call connects again rather than queue behind a dead connection).
+    private func drop(_ channel: any Channel) {
+        let dropped = connection.withLock { state -> Bool in
+            guard let current = state, current.channel === channel else { return false }
+            state = nil
+            return true
+        }
+        if dropped { channel.close(promise: nil) }
     }
 
     private func openStream() async throws -> Stream {
         try await multiplexer().openStream { channel in
-            channel.eventLoop.makeCompletedFuture { try Stream(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture {
+                // A stream opened as its connection dies would never become active.
+                guard channel.parent?.isActive ?? false else { throw Failure(code: Failure.unavailable, message: "the connection closed") }
+                return try Stream(wrappingChannelSynchronously: channel)
+            }
         }
     }
 
@@ -98,6 +145,9 @@ final class GRPCConnection: Sendable {
             ":method": "POST", ":scheme": ssl == nil ? "http" : "https", ":path": path,
             ":authority": host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)",
             "content-type": "application/grpc", "te": "trailers",
+            // etcd then ends the call when its member has no leader (cut off from the others)
+            // instead of holding a watch that will never see an event: the client moves on.
+            "hasleader": "true",
         ]
         if let timeout { headers.add(name: "grpc-timeout", value: "\(timeout.components.seconds)S") }
         return headers
@@ -123,6 +173,7 @@ final class GRPCConnection: Sendable {
             let multiplexer = try await multiplexer()
             (channel, reply) = try await multiplexer.openStream { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard channel.parent?.isActive ?? false else { throw Failure(code: Failure.unavailable, message: "the connection closed") }
                     let handler = UnaryCallHandler(promise: channel.eventLoop.makePromise())
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return (channel, handler.promise.futureResult)
@@ -136,12 +187,14 @@ final class GRPCConnection: Sendable {
         let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + 1_000_000_000)) {
             channel.pipeline.fireErrorCaught(Failure(code: Failure.deadlineExceeded, message: "no answer within \(timeout)"))
         }
-        channel.write(headers, promise: nil)
-        channel.writeAndFlush(body, promise: nil)
+        // A write the connection refuses (after a GOAWAY, say) fails the call at once.
+        channel.write(headers).whenFailure { channel.pipeline.fireErrorCaught($0) }
+        channel.writeAndFlush(body).whenFailure { channel.pipeline.fireErrorCaught($0) }
         defer { deadline.cancel() }
         do {
             return try await reply.get()
         } catch let failure as Failure {
+            if failure.code == Failure.deadlineExceeded, let parent = channel.parent { drop(parent) }
             throw failure
         } catch {
             throw Failure(code: Failure.unavailable, message: "\(host):\(port): \(error)")
@@ -177,9 +230,10 @@ final class GRPCConnection: Sendable {
             case .data(let data):
                 guard case .byteBuffer(var bytes) = data.data else { continue }
                 pending.writeBuffer(&bytes)
-                while pending.readableBytes >= 5,
+                while pending.readableBytes >= 5, let flag = pending.getInteger(at: pending.readerIndex, as: UInt8.self),
                       let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self),
                       pending.readableBytes >= 5 + Int(length) {
+                    guard flag == 0 else { throw Failure(code: 12, message: "a compressed message (none was asked for)") }
                     pending.moveReaderIndex(forwardBy: 5)
                     try receive(pending.readBytes(length: Int(length)) ?? [])
                 }
@@ -189,7 +243,8 @@ final class GRPCConnection: Sendable {
                 if let status = headers.headers.first(name: "grpc-status") {
                     let code = Int(status) ?? 2
                     guard code == 0 else {
-                        let message = headers.headers.first(name: "grpc-message")?.removingPercentEncoding ?? ""
+                        let raw = headers.headers.first(name: "grpc-message") ?? ""
+                        let message = raw.removingPercentEncoding ?? raw
                         throw Failure(code: code, message: message)
                     }
                     return
@@ -233,8 +288,10 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .data(let data):
             guard case .byteBuffer(var bytes) = data.data else { return }
             pending.writeBuffer(&bytes)
-            if message == nil, pending.readableBytes >= 5,
-               let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self), pending.readableBytes >= 5 + Int(length) {
+            while pending.readableBytes >= 5, let flag = pending.getInteger(at: pending.readerIndex, as: UInt8.self),
+                  let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self), pending.readableBytes >= 5 + Int(length) {
+                guard flag == 0 else { return finish(.failure(GRPCConnection.Failure(code: 12, message: "a compressed message (none was asked for)")), context) }
+                guard message == nil else { return finish(.failure(GRPCConnection.Failure(code: 13, message: "a second message in a unary response")), context) }
                 pending.moveReaderIndex(forwardBy: 5)
                 message = pending.readBytes(length: Int(length))
             }
@@ -243,7 +300,8 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let status = headers.headers.first(name: "grpc-status") {
                 let code = Int(status) ?? 2
                 if code != 0 {
-                    let text = headers.headers.first(name: "grpc-message")?.removingPercentEncoding ?? ""
+                    let raw = headers.headers.first(name: "grpc-message") ?? ""
+                    let text = raw.removingPercentEncoding ?? raw
                     finish(.failure(GRPCConnection.Failure(code: code, message: text)), context)
                 } else if let message {
                     finish(.success(message), context)
