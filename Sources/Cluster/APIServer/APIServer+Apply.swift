@@ -1,5 +1,10 @@
 import APIMachinery
 import JSON
+import Synchronization
+
+/// The built-in kinds' merge schemas, built once each (a write to an applied object needs its
+/// kind's, and they never change).
+private let builtinMergeSchemas = Mutex<[String: MergeSchema]>([:])
 
 /// Who a write is recorded under in managedFields, and through which API version and
 /// subresource (set for the length of one resource request).
@@ -30,7 +35,10 @@ extension APIServer {
     /// built-in kinds' merge keys.
     func mergeSchema(_ resource: ResourceType) -> MergeSchema {
         if let custom = registry.custom(resource) { return custom.mergeSchema }
-        return MergeSchema.builtin(kind: resource.kind)
+        if let built = builtinMergeSchemas.withLock({ $0[resource.kind] }) { return built }
+        let schema = MergeSchema.builtin(kind: resource.kind)
+        builtinMergeSchemas.withLock { $0[resource.kind] = schema }
+        return schema
     }
 
     /// Records a non-apply write in the object's managedFields (for objects that have them:
@@ -59,10 +67,10 @@ extension APIServer {
         case "true": force = true
         case let other?: throw .badRequest("force=\(other): expected true or false")
         }
-        let text = String(decoding: request.body, as: UTF8.self)
         var applied: JSONValue
         do { applied = try JSONValue.parse(request.body) } catch {
-            do { applied = try JSONValue.parse(yaml: text) } catch {
+            // Not JSON: YAML, as kubectl sends it (the text is made only then).
+            do { applied = try JSONValue.parse(yaml: String(decoding: request.body, as: UTF8.self)) } catch {
                 throw .badRequest("the body of the request could not be decoded as YAML: \(error)")
             }
         }
