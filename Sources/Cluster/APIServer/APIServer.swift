@@ -223,8 +223,10 @@ public final class APIServer: Sendable {
         try QueryParameters.check(request)
         let dryRun = try QueryParameters.dryRun(request.query["dryRun"])
         let watching = r.watchPath || request.flag("watch")
+        // DeleteOptions, which kubectl sends in a DELETE's body.
+        let deleteOptions = request.method == "DELETE" && !request.body.isEmpty ? try request.jsonBody() : JSONValue.emptyObject
         if request.method == "DELETE", view.isCustom,
-           try QueryParameters.propagation(options: request.body.isEmpty ? .emptyObject : try request.jsonBody(), query: request.query) != .background {
+           try QueryParameters.propagation(options: deleteOptions, query: request.query) != .background {
             // The garbage collector follows the built-in kinds only: a finalizer for it on a
             // custom object would never be removed.
             throw .badRequest("propagationPolicy Foreground and Orphan are not supported for custom resources on this server; use Background")
@@ -304,17 +306,15 @@ public final class APIServer: Sendable {
             if r.subresource == "scale" { return present.encoded(200, Self.scale(of: updated, custom?.scale)) }
             return present.single(200, updated)
         case ("DELETE", let name?):
-            let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
-            let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
-            let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: options,
+            let dryRunDelete = try QueryParameters.dryRun(options: deleteOptions) || dryRun
+            let (status, object) = try await delete(resource, namespace: r.namespace, name: name, options: deleteOptions,
                                                     gracePeriod: request.query["gracePeriodSeconds"].flatMap { Int($0) },
-                                                    propagation: try QueryParameters.propagation(options: options, query: request.query),
+                                                    propagation: try QueryParameters.propagation(options: deleteOptions, query: request.query),
                                                     dryRun: dryRunDelete)
             return present.single(status, object)
         case ("DELETE", nil):
-            let options = request.body.isEmpty ? JSONValue.emptyObject : try request.jsonBody()
-            let dryRunDelete = try QueryParameters.dryRun(options: options) || dryRun
-            return try await deleteCollection(request, resource, namespace: r.namespace, options: options, dryRun: dryRunDelete, present)
+            let dryRunDelete = try QueryParameters.dryRun(options: deleteOptions) || dryRun
+            return try await deleteCollection(request, resource, namespace: r.namespace, options: deleteOptions, dryRun: dryRunDelete, present)
         default:
             throw .methodNotAllowed("the server does not allow this method on the requested resource")
         }
@@ -447,6 +447,8 @@ public final class APIServer: Sendable {
             case .json: target = try jsonPatch(target, patch)
             case .merge: target = mergePatch(target, patch)
             case .strategicMerge: target = try strategicMergePatch(target, patch, schema: PatchSchema.forKind(resource.kind))
+            // Server-side apply merges by field ownership, not by patching: the PATCH route
+            // sends it to serverSideApply, so this arm is only the switch's completeness.
             case .apply: throw .unsupportedMediaType(type.rawValue)
             }
             if subresource != "scale" {

@@ -172,6 +172,12 @@ final class EtcdWatchStream: Sendable {
         /// Whether the stream now open has answered at all (a member that does is not failing).
         var heard = false
         var closed = false
+
+        /// Every watcher, removed: the caller ends them outside the lock.
+        mutating func takeAllWatchers() -> [Watcher] {
+            defer { watchers = [:] }
+            return Array(watchers.values)
+        }
     }
 
     let state = Mutex(State())
@@ -216,8 +222,7 @@ final class EtcdWatchStream: Sendable {
         let ended = state.withLock { state in
             state.closed = true
             state.outgoing?.finish()
-            defer { state.watchers = [:] }
-            return Array(state.watchers.values)
+            return state.takeAllWatchers()
         }
         let running = task.withLock { $0 }
         running?.cancel()
@@ -262,10 +267,7 @@ final class EtcdWatchStream: Sendable {
             let since = failingSince ?? now
             failingSince = since
             if now - since > EtcdClient.patience {
-                let ended = state.withLock { state in
-                    defer { state.watchers = [:] }
-                    return Array(state.watchers.values)
-                }
+                let ended = state.withLock { $0.takeAllWatchers() }
                 for watcher in ended { watcher.deliver(.end(StoreError(.backend, "etcd watch: no member reachable"))) }
                 failingSince = nil
             }

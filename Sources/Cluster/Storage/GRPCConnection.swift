@@ -224,42 +224,55 @@ final class GRPCConnection: Sendable {
     /// Reads a response: its messages to `receive`, then its status (a failure throws).
     static func read(_ inbound: NIOAsyncChannelInboundStream<HTTP2Frame.FramePayload>,
                      _ receive: ([UInt8]) throws -> Void) async throws {
-        var pending = ByteBuffer()
+        var parser = GRPCResponseParser()
         for try await frame in inbound {
-            switch frame {
-            case .data(let data):
-                guard case .byteBuffer(var bytes) = data.data else { continue }
-                pending.writeBuffer(&bytes)
-                while pending.readableBytes >= 5, let flag = pending.getInteger(at: pending.readerIndex, as: UInt8.self),
-                      let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self),
-                      pending.readableBytes >= 5 + Int(length) {
-                    guard flag == 0 else { throw Failure(code: 12, message: "a compressed message (none was asked for)") }
-                    pending.moveReaderIndex(forwardBy: 5)
-                    try receive(pending.readBytes(length: Int(length)) ?? [])
-                }
-                pending.discardReadBytes()
-                if data.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
-            case .headers(let headers):
-                if let status = headers.headers.first(name: "grpc-status") {
-                    let code = Int(status) ?? 2
-                    guard code == 0 else {
-                        let raw = headers.headers.first(name: "grpc-message") ?? ""
-                        let message = raw.removingPercentEncoding ?? raw
-                        throw Failure(code: code, message: message)
-                    }
-                    return
-                }
-                if let status = headers.headers.first(name: ":status"), status != "200" {
-                    throw Failure(code: Failure.unavailable, message: "HTTP status \(status)")
-                }
-                if headers.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
-            case .rstStream(let code):
-                throw Failure(code: Failure.unavailable, message: "the stream was reset (\(code))")
-            default:
-                continue
-            }
+            if try parser.consume(frame, receive) { return }
         }
         throw Failure(code: Failure.unavailable, message: "the connection closed mid-response")
+    }
+}
+
+/// What a gRPC response's frames say, one frame at a time: the length-prefixed messages in
+/// its DATA frames, then its status in the trailers. Shared by unary calls and streams.
+struct GRPCResponseParser {
+    private var pending = ByteBuffer()
+
+    /// Hands each message `frame` completes to `receive`; true when the trailers say OK.
+    /// Throws the failure the frame reports (a status, a reset, an early end).
+    mutating func consume(_ frame: HTTP2Frame.FramePayload, _ receive: ([UInt8]) throws -> Void) throws -> Bool {
+        typealias Failure = GRPCConnection.Failure
+        switch frame {
+        case .data(let data):
+            guard case .byteBuffer(var bytes) = data.data else { return false }
+            pending.writeBuffer(&bytes)
+            while pending.readableBytes >= 5, let flag = pending.getInteger(at: pending.readerIndex, as: UInt8.self),
+                  let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self),
+                  pending.readableBytes >= 5 + Int(length) {
+                guard flag == 0 else { throw Failure(code: 12, message: "a compressed message (none was asked for)") }
+                pending.moveReaderIndex(forwardBy: 5)
+                try receive(pending.readBytes(length: Int(length)) ?? [])
+            }
+            pending.discardReadBytes()
+            if data.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
+        case .headers(let headers):
+            if let status = headers.headers.first(name: "grpc-status") {
+                let code = Int(status) ?? 2
+                guard code == 0 else {
+                    let raw = headers.headers.first(name: "grpc-message") ?? ""
+                    throw Failure(code: code, message: raw.removingPercentEncoding ?? raw)
+                }
+                return true
+            }
+            if let status = headers.headers.first(name: ":status"), status != "200" {
+                throw Failure(code: Failure.unavailable, message: "HTTP status \(status)")
+            }
+            if headers.endStream { throw Failure(code: 13, message: "the stream ended without a status") }
+        case .rstStream(let code):
+            throw Failure(code: Failure.unavailable, message: "the stream was reset (\(code))")
+        default:
+            break
+        }
+        return false
     }
 }
 
@@ -270,7 +283,7 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
 
     let promise: EventLoopPromise<[UInt8]>
-    private var pending = ByteBuffer()
+    private var parser = GRPCResponseParser()
     private var message: [UInt8]?
     private var done = false
 
@@ -284,39 +297,20 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .data(let data):
-            guard case .byteBuffer(var bytes) = data.data else { return }
-            pending.writeBuffer(&bytes)
-            while pending.readableBytes >= 5, let flag = pending.getInteger(at: pending.readerIndex, as: UInt8.self),
-                  let length = pending.getInteger(at: pending.readerIndex + 1, as: UInt32.self), pending.readableBytes >= 5 + Int(length) {
-                guard flag == 0 else { return finish(.failure(GRPCConnection.Failure(code: 12, message: "a compressed message (none was asked for)")), context) }
-                guard message == nil else { return finish(.failure(GRPCConnection.Failure(code: 13, message: "a second message in a unary response")), context) }
-                pending.moveReaderIndex(forwardBy: 5)
-                message = pending.readBytes(length: Int(length))
+        guard !done else { return }
+        do {
+            let ended = try parser.consume(unwrapInboundIn(data)) { received in
+                guard message == nil else { throw GRPCConnection.Failure(code: 13, message: "a second message in a unary response") }
+                message = received
             }
-            if data.endStream { finish(.failure(GRPCConnection.Failure(code: 13, message: "the stream ended without a status")), context) }
-        case .headers(let headers):
-            if let status = headers.headers.first(name: "grpc-status") {
-                let code = Int(status) ?? 2
-                if code != 0 {
-                    let raw = headers.headers.first(name: "grpc-message") ?? ""
-                    let text = raw.removingPercentEncoding ?? raw
-                    finish(.failure(GRPCConnection.Failure(code: code, message: text)), context)
-                } else if let message {
-                    finish(.success(message), context)
-                } else {
-                    finish(.failure(GRPCConnection.Failure(code: 13, message: "no response message")), context)
-                }
-            } else if let status = headers.headers.first(name: ":status"), status != "200" {
-                finish(.failure(GRPCConnection.Failure(code: GRPCConnection.Failure.unavailable, message: "HTTP status \(status)")), context)
-            } else if headers.endStream {
-                finish(.failure(GRPCConnection.Failure(code: 13, message: "the stream ended without a status")), context)
+            guard ended else { return }
+            if let message {
+                finish(.success(message), context)
+            } else {
+                finish(.failure(GRPCConnection.Failure(code: 13, message: "no response message")), context)
             }
-        case .rstStream(let code):
-            finish(.failure(GRPCConnection.Failure(code: GRPCConnection.Failure.unavailable, message: "the stream was reset (\(code))")), context)
-        default:
-            break
+        } catch {
+            finish(.failure(error), context)
         }
     }
 
