@@ -190,9 +190,14 @@ let bob = UserInfo(name: "bob", groups: ["system:authenticated"])
         #expect(!policy.authorize(ask(scheduler, "create", "pods", ns: "a")).allowed)
         #expect(policy.authorize(ask(controllers, "create", "pods", ns: "a")).allowed)
         #expect(policy.authorize(ask(controllers, "update", "deployments", group: "apps", sub: "status", ns: "a", name: "d")).allowed)
-        // Leases only in kube-node-lease (a Role there, not a ClusterRole).
         #expect(policy.authorize(ask(controllers, "watch", "leases", group: "coordination.k8s.io", ns: "kube-node-lease")).allowed)
-        #expect(!policy.authorize(ask(controllers, "watch", "leases", group: "coordination.k8s.io", ns: "kube-system")).allowed)
+        // Its garbage collector reads, patches and deletes any kind (custom resources are
+        // defined at run time), as kube's does; it creates and updates only what it manages.
+        #expect(policy.authorize(ask(controllers, "delete", "widgets", group: "example.com", ns: "a", name: "w")).allowed)
+        #expect(!policy.authorize(ask(controllers, "create", "widgets", group: "example.com", ns: "a")).allowed)
+        #expect(!policy.authorize(ask(controllers, "update", "leases", group: "coordination.k8s.io", ns: "kube-system", name: "l")).allowed)
+        #expect(!policy.authorize(ask(controllers, "create", "secrets", ns: "kube-system")).allowed)
+        #expect(!policy.authorize(ask(controllers, "create", "pods", sub: "exec", ns: "a", name: "p")).allowed)
         #expect(!policy.authorize(ask(controllers, "create", "clusterrolebindings", group: "rbac.authorization.k8s.io")).allowed)
     }
 

@@ -225,12 +225,6 @@ public final class APIServer: Sendable {
         let watching = r.watchPath || request.flag("watch")
         // DeleteOptions, which kubectl sends in a DELETE's body.
         let deleteOptions = request.method == "DELETE" && !request.body.isEmpty ? try request.jsonBody() : JSONValue.emptyObject
-        if request.method == "DELETE", view.isCustom,
-           try QueryParameters.propagation(options: deleteOptions, query: request.query) != .background {
-            // The garbage collector follows the built-in kinds only: a finalizer for it on a
-            // custom object would never be removed.
-            throw .badRequest("propagationPolicy Foreground and Orphan are not supported for custom resources on this server; use Background")
-        }
         switch (request.method, r.name) {
         case ("GET", nil):
             return watching ? try await watch(request, resource, namespace: r.namespace, present)

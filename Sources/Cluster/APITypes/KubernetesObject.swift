@@ -1,15 +1,26 @@
 public import APIMachinery
 public import JSON
 
-/// A Kubernetes object type: a view over the object's JSON that names the fields a Netplane
-/// daemon reads. The whole tree is kept, so an update writes back every field, known or not.
-public protocol KubernetesObject: Sendable {
-    static var resource: ResourceType { get }
+/// An object of the API as a view over its JSON: the metadata every object has. The whole
+/// tree is kept, so an update writes back every field, known or not.
+public protocol APIObject: Sendable {
     var json: JSONValue { get set }
     init(json: JSONValue)
 }
 
-extension KubernetesObject {
+/// A Kubernetes object type known when Netplane is built: a view that also names the fields
+/// a Netplane daemon reads, and its resource.
+public protocol KubernetesObject: APIObject {
+    static var resource: ResourceType { get }
+}
+
+/// An object of a kind known only at run time (a custom resource): metadata only.
+public struct CustomObject: APIObject {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+}
+
+extension APIObject {
     public var name: String { json.name ?? "" }
     public var namespace: String? { json.namespace }
     public var uid: String { json.uid ?? "" }
@@ -19,7 +30,9 @@ extension KubernetesObject {
     public var deletionTimestamp: String? { json.deletionTimestamp }
     /// "namespace/name", or "name" for a cluster-scoped object: the informer cache's key.
     public var cacheKey: String { namespace.map { "\($0)/\(name)" } ?? name }
+}
 
+extension KubernetesObject {
     /// A new object of this type with apiVersion, kind and metadata filled in.
     public init(name: String, namespace: String? = nil, labels: [String: String] = [:]) {
         var metadata: JSONValue = ["name": .string(name)]
@@ -38,6 +51,20 @@ extension KubernetesObject {
 }
 
 // MARK: - The types Netplane's daemons use
+
+public struct CustomResourceDefinition: KubernetesObject {
+    public static let resource: ResourceType = builtin("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The resource its objects are read through: the storage version when it is served,
+    /// else the first served one (every served version shows the same objects). Nil until
+    /// the definition is Established, and once it is being deleted.
+    public var servedResource: ResourceType? {
+        let served = CustomResourceDefinitions.resources(of: json).map(\.resource)
+        return served.first { $0.version == $0.storageVersion } ?? served.first
+    }
+}
 
 public struct Namespace: KubernetesObject {
     public static let resource: ResourceType = builtin("v1", "Namespace")

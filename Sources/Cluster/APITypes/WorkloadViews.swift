@@ -37,7 +37,7 @@ public struct OwnerReference: Sendable, Hashable {
     }
 }
 
-extension KubernetesObject {
+extension APIObject {
     public var ownerReferences: [OwnerReference] {
         (json[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).compactMap { entry in
             guard let uid = entry["uid"]?.stringValue else { return nil }

@@ -41,6 +41,9 @@ public enum BootstrapPolicy {
             .resource(read, ["policy"], ["poddisruptionbudgets"]),
             .resource(["patch", "update"], ["policy"], ["poddisruptionbudgets/status"]),
             .resource(read + ["create", "delete", "patch", "update"], ["discovery.k8s.io"], ["endpointslices"]),
+            // The garbage collector: any kind may own or be owned, custom resources included
+            // (kube's generic-garbage-collector role is the same).
+            .resource(read + ["delete", "patch"], ["*"], ["*"]),
         ], namespacedRules: ["kube-node-lease": [.resource(read, ["coordination.k8s.io"], ["leases"])]]),
         DaemonIdentity(daemon: "scheduler", user: "system:netplane:scheduler", rules: [
             .resource(read + ["delete"], [""], ["pods"]),

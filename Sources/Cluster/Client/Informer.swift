@@ -1,7 +1,8 @@
+public import APIMachinery
 import Synchronization
 
 /// A change the informer applied to its cache.
-public enum InformerEvent<T: KubernetesObject>: Sendable {
+public enum InformerEvent<T: APIObject>: Sendable {
     case added(T)
     case updated(old: T, new: T)
     /// The last state known; after a relist, the state before the object went away unseen.
@@ -22,10 +23,12 @@ public enum InformerEvent<T: KubernetesObject>: Sendable {
 /// included); when the server answers 410 Gone (history compacted), list again and report
 /// the difference. Indexers give lookups by any computed value (a pod's node, a slice's
 /// service).
-public final class Informer<T: KubernetesObject>: Sendable {
+public final class Informer<T: APIObject>: Sendable {
     public typealias IndexFunction = @Sendable (T) -> [String]
 
     let client: APIClient
+    /// What it lists and watches (T's own resource for a kind built in).
+    public let resource: ResourceType
     let namespace: String?
     let options: ListOptions
     let indexers: [String: IndexFunction]
@@ -48,10 +51,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
     }
 
     /// `handler` is called for each change, in order, on the informer's task.
-    public init(_ client: APIClient, namespace: String? = nil, options: ListOptions = .init(),
+    public init(_ client: APIClient, resource: ResourceType, namespace: String? = nil, options: ListOptions = .init(),
                 indexers: [String: IndexFunction] = [:],
                 handler: @escaping @Sendable (InformerEvent<T>) -> Void = { _ in }) {
         self.client = client
+        self.resource = resource
         self.namespace = namespace
         self.options = options
         self.indexers = indexers
@@ -109,7 +113,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
                     needsList = false
                 }
                 counters.withLock { $0.watches += 1 }
-                let stream = client.watch(T.resource, namespace: namespace, options: options,
+                let stream = client.watch(resource, namespace: namespace, options: options,
                                           resourceVersion: resourceVersion)
                 do {
                     for try await event in stream {
@@ -167,7 +171,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
         counters.withLock { $0.lists += 1 }
         var listOptions = options
         listOptions.limit = 500
-        let list = try await client.listAll(T.resource, namespace: namespace, options: listOptions)
+        let list = try await client.listAll(resource, namespace: namespace, options: listOptions)
         let fresh = list.items.map(T.init(json:))
         var events: [InformerEvent<T>] = []
         cache.withLock { cache in
@@ -210,5 +214,14 @@ public final class Informer<T: KubernetesObject>: Sendable {
             }
         }
         return old
+    }
+}
+
+extension Informer where T: KubernetesObject {
+    /// An informer of T's resource.
+    public convenience init(_ client: APIClient, namespace: String? = nil, options: ListOptions = .init(),
+                            indexers: [String: IndexFunction] = [:],
+                            handler: @escaping @Sendable (InformerEvent<T>) -> Void = { _ in }) {
+        self.init(client, resource: T.resource, namespace: namespace, options: options, indexers: indexers, handler: handler)
     }
 }

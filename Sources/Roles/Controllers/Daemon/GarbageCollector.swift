@@ -4,9 +4,11 @@ import ControllersCore
 public import DaemonRuntime
 import JSON
 import Logging
+import Synchronization
 
 /// The garbage collector of `netplane controllers`: watches the kinds that own or are owned
-/// (workloads, their pods and revisions, Services' slices, configuration), and carries out
+/// (workloads, their pods and revisions, Services' slices, configuration, and every custom
+/// resource, through an informer per CustomResourceDefinition), and carries out
 /// `GarbageCollection.plan`: cascading Background and Foreground deletion, orphaning, and the
 /// removal of references to owners that are gone. An owner missing from the caches is looked
 /// up in the API before anything is deleted for its absence.
@@ -17,10 +19,31 @@ public final class GarbageCollector: Sendable {
         var nodes: @Sendable () -> [GarbageCollection.Node]
     }
 
+    /// A custom resource's informer, run by the collector itself: definitions come and go
+    /// while it runs.
+    struct CustomSource: Sendable {
+        var informer: Informer<CustomObject>
+        var task: Task<Void, Never>
+    }
+
     let daemon: Daemon
     let work = WorkQueue()
     let loop: SyncLoop
     let sources: [Source]
+    let definitions: Informer<CustomResourceDefinition>
+    /// By resource (`plural.group`).
+    let customSources = Mutex<[String: CustomSource]>([:])
+    /// The custom kinds ("Kind.group") whose definition was deleted while the collector ran:
+    /// the server deletes a definition's objects before it (kube's customresourcecleanup),
+    /// so an owner of such a kind is gone even after its informer has stopped.
+    let undefinedKinds = KindSet()
+
+    final class KindSet: Sendable {
+        let kinds = Mutex<Set<String>>([])
+        func insert(_ kind: String) { _ = kinds.withLock { $0.insert(kind) } }
+        func remove(_ kind: String) { _ = kinds.withLock { $0.remove(kind) } }
+        func contains(_ kind: String) -> Bool { kinds.withLock { $0.contains(kind) } }
+    }
     var client: APIClient { daemon.client }
     var logger: Logger { daemon.logger }
 
@@ -34,33 +57,78 @@ public final class GarbageCollector: Sendable {
                    old.finalizers == new.finalizers, old.deletionTimestamp == new.deletionTimestamp { return }
                 work.markFull()
             }
-            return Source(resource: T.resource) {
-                informer.list().map { object in
-                    GarbageCollection.Node(resource: T.resource.qualifiedName, namespace: object.namespace, name: object.name,
-                                           uid: object.uid, resourceVersion: object.resourceVersion,
-                                           owners: object.ownerReferences, finalizers: object.finalizers,
-                                           beingDeleted: object.deletionTimestamp != nil)
-                }
-            }
+            return Source(resource: T.resource) { Self.nodes(informer.list(), T.resource) }
         }
         sources = [watch(Pod.self), watch(ReplicaSet.self), watch(Deployment.self), watch(DaemonSet.self),
                    watch(StatefulSet.self), watch(ControllerRevision.self), watch(Job.self), watch(CronJob.self),
                    watch(Service.self), watch(EndpointSlice.self), watch(Endpoints.self), watch(ConfigMap.self),
                    watch(Secret.self), watch(PersistentVolumeClaim.self), watch(Node.self), watch(Namespace.self)]
+        let undefinedKinds = undefinedKinds
+        definitions = daemon.informer(CustomResourceDefinition.self) { event in
+            let names = event.object.json[path: ["spec", "names", "kind"]]?.stringValue.map { kind in
+                kind + "." + (event.object.json[path: ["spec", "group"]]?.stringValue ?? "")
+            }
+            if let names {
+                if case .deleted = event { undefinedKinds.insert(names) } else { undefinedKinds.remove(names) }
+            }
+            work.markFull()
+        }
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "garbagecollector"))
     }
 
     public func run() async throws {
         guard await daemon.cachesSynced() else { return }
+        defer { customSources.withLock { $0.values.forEach { $0.task.cancel() } } }
         try await loop.run(setup: {}) { _, _ in
             let failures = await pass()
             if !failures.isEmpty { throw DaemonError(message: "garbage collection: \(failures.joined(separator: "; "))") }
         }
     }
 
+    /// Starts an informer for each custom resource defined and stops those whose definition
+    /// went (or now serves another version). Returns the resources whose informer has listed.
+    func syncCustomSources() -> [Source] {
+        var wanted: [String: ResourceType] = [:]
+        for definition in definitions.list() {
+            if let resource = definition.servedResource { wanted[resource.qualifiedName] = resource }
+        }
+        let work = work
+        return customSources.withLock { running in
+            for (name, source) in running where wanted[name] != source.informer.resource {
+                source.task.cancel()
+                running[name] = nil
+            }
+            for (name, resource) in wanted where running[name] == nil {
+                let informer = Informer<CustomObject>(daemon.client, resource: resource) { event in
+                    if case .updated(let old, let new) = event, old.ownerReferences == new.ownerReferences,
+                       old.finalizers == new.finalizers, old.deletionTimestamp == new.deletionTimestamp { return }
+                    work.markFull()
+                }
+                running[name] = CustomSource(informer: informer, task: Task { await informer.run() })
+            }
+            // Until its first list, a resource's objects are unknown, not absent: its
+            // dependents wait (an owner is looked up in the API before anything is deleted).
+            return running.values.filter { $0.informer.hasSynced }.map { source in
+                let informer = source.informer
+                return Source(resource: informer.resource) { Self.nodes(informer.list(), informer.resource) }
+            }
+        }
+    }
+
+    static func nodes<T: APIObject>(_ objects: [T], _ resource: ResourceType) -> [GarbageCollection.Node] {
+        objects.map { object in
+            GarbageCollection.Node(resource: resource.qualifiedName, namespace: object.namespace, name: object.name,
+                                   uid: object.uid, resourceVersion: object.resourceVersion,
+                                   owners: object.ownerReferences, finalizers: object.finalizers,
+                                   beingDeleted: object.deletionTimestamp != nil)
+        }
+    }
+
     /// One pass over the whole graph; returns what failed (retried with back-off).
     func pass() async -> [String] {
-        let nodes = sources.flatMap { $0.nodes() }
+        let custom = syncCustomSources()
+        if custom.count < customSources.withLock({ $0.count }) { work.markFull(after: .milliseconds(200)) }
+        let nodes = (sources + custom).flatMap { $0.nodes() }
         var failures: [String] = []
         for action in GarbageCollection.plan(nodes) {
             do throws(ClientError) {
@@ -112,9 +180,14 @@ public final class GarbageCollector: Sendable {
     }
 
     /// Whether the owner is really gone: not found in the API, or its name now holds another
-    /// object. An owner of a kind this server does not know is never taken for gone.
+    /// object, or its custom kind's definition was deleted. An owner of a kind this server
+    /// does not know otherwise is never taken for gone.
     func isGone(_ owner: OwnerReference, of node: GarbageCollection.Node) async throws(ClientError) -> Bool {
-        guard let resource = ResourceRegistry.builtin.resource(apiVersion: owner.apiVersion, kind: owner.kind) else { return false }
+        guard let resource = ResourceRegistry.builtin.resource(apiVersion: owner.apiVersion, kind: owner.kind)
+                ?? customResource(apiVersion: owner.apiVersion, kind: owner.kind) else {
+            let group = owner.apiVersion.contains("/") ? String(owner.apiVersion.split(separator: "/")[0]) : ""
+            return undefinedKinds.contains(owner.kind + "." + group)
+        }
         do {
             let found = try await client.get(resource, namespace: resource.namespaced ? node.namespace : nil, name: owner.name)
             return found.uid != owner.uid
@@ -124,11 +197,22 @@ public final class GarbageCollector: Sendable {
         }
     }
 
-    func resource(_ node: GarbageCollection.Node) throws(ClientError) -> ResourceType {
-        guard let source = sources.first(where: { $0.resource.qualifiedName == node.resource }) else {
-            throw .config("no watched resource \(node.resource)")
+    /// The defined custom resource of a kind: its version named in `apiVersion` when served,
+    /// else the one the collector reads it through.
+    func customResource(apiVersion: String, kind: String) -> ResourceType? {
+        let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
+        for definition in definitions.list() {
+            let served = CustomResourceDefinitions.resources(of: definition.json).map(\.resource)
+            guard let any = served.first, any.group == group, any.kind == kind else { continue }
+            return served.first { $0.apiVersion == apiVersion } ?? definition.servedResource
         }
-        return source.resource
+        return nil
+    }
+
+    func resource(_ node: GarbageCollection.Node) throws(ClientError) -> ResourceType {
+        if let source = sources.first(where: { $0.resource.qualifiedName == node.resource }) { return source.resource }
+        if let custom = customSources.withLock({ $0[node.resource]?.informer.resource }) { return custom }
+        throw .config("no watched resource \(node.resource)")
     }
 
     func describe(_ node: GarbageCollection.Node) -> String {
