@@ -415,4 +415,47 @@ import Testing
         let explained = try api.kubectlOK(["explain", "ippool.spec.cidr"])
         #expect(explained.contains("FIELD: cidr <string>") && explained.contains("The pool CIDR."), "\(explained)")
     }
+
+    /// CEL rules (x-kubernetes-validations) are not evaluated here: the CRD write and each
+    /// write of its objects say so in a Warning header, which kubectl prints; a schema
+    /// without rules brings no warning.
+    @Test func unevaluatedCELRulesAreWarnedOf() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        let crd = try api.kubectl(["apply", "-f", "-"], stdin: """
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: gadgets.example.com}
+        spec:
+          group: example.com
+          scope: Namespaced
+          names: {plural: gadgets, kind: Gadget}
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                properties:
+                  spec:
+                    type: object
+                    x-kubernetes-validations: [{rule: "self.min <= self.max", message: "min must not exceed max"}]
+                    properties:
+                      min: {type: integer}
+                      max: {type: integer}
+        """)
+        #expect(crd.succeeded, "\(crd.stderr)")
+        #expect(crd.stderr.contains("Warning: version v1: x-kubernetes-validations rules are stored and published but not evaluated by this server (it does not run CEL): spec (1 rule)"),
+                "\(crd.stderr)")
+        try api.kubectlOK(["wait", "--for", "condition=established", "crd/gadgets.example.com", "--timeout=30s"])
+        let object = try api.kubectl(["apply", "-f", "-"], stdin: "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {min: 5, max: 1}\n")
+        #expect(object.succeeded, "\(object.stderr)")
+        #expect(object.stderr.contains("Warning: gadgets.example.com v1: x-kubernetes-validations rules were not evaluated (this server does not run CEL): spec (1 rule)"),
+                "\(object.stderr)")
+        // Reads carry no warning, nor do writes of kinds without rules.
+        #expect(!(try api.kubectl(["get", "gadget", "g"]).stderr.contains("Warning")))
+        #expect(!(try api.kubectl(["create", "configmap", "plain"]).stderr.contains("Warning")))
+    }
 }
+

@@ -19,7 +19,8 @@ public import JSON
 /// themselves), x-kubernetes-embedded-resource (apiVersion and kind required, metadata kept as
 /// is). x-kubernetes-list-type, -map-type and -list-map-keys are kept in `json` only: list sets and
 /// maps are not checked for duplicates. **x-kubernetes-validations (CEL rules) are accepted and
-/// published but not enforced.**
+/// published but not evaluated**: `unevaluatedRules` names where they are, and the API server
+/// says so in a Warning header on every write they would have judged.
 ///
 /// Paths are kube's: `spec.cidr`, `spec.items[2].name`, map values `spec.labels.foo`. At the
 /// resource root apiVersion, kind and metadata are left alone: ObjectMeta and the type fields are
@@ -35,6 +36,25 @@ public final class StructuralSchema: Sendable {
     public init(_ json: JSONValue) {
         self.json = json
         self.root = SchemaNode(json)
+        self.unevaluatedRules = Self.celRulePaths(json, "")
+    }
+
+    /// Where the schema has x-kubernetes-validations (CEL) rules, which this server does not
+    /// evaluate: each path with its rule count ("" is the root), so a write can say so.
+    public let unevaluatedRules: [String]
+
+    static func celRulePaths(_ json: JSONValue, _ path: String) -> [String] {
+        guard let schema = json.objectValue else { return [] }
+        var found: [String] = []
+        if let rules = schema["x-kubernetes-validations"]?.arrayValue, !rules.isEmpty {
+            found.append((path.isEmpty ? "<root>" : path) + " (\(rules.count) rule\(rules.count == 1 ? "" : "s"))")
+        }
+        for (name, property) in (schema["properties"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            found += celRulePaths(property, path.isEmpty ? name : path + "." + name)
+        }
+        if let items = schema["items"] { found += celRulePaths(items, path + "[*]") }
+        if let values = schema["additionalProperties"], values.objectValue != nil { found += celRulePaths(values, path + ".*") }
+        return found
     }
 
     /// What makes `json` unacceptable as a CRD version's schema, with kube's messages, under

@@ -73,8 +73,14 @@ public enum APITime {
 /// Random RFC 4122 version-4 UUIDs for `metadata.uid`.
 public enum UIDGenerator {
     public static func make() -> String {
+        // Two draws of 8 bytes (each is a getrandom call; one per byte made it 16).
         var g = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        for _ in 0..<2 {
+            let word = g.next()
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
         bytes[6] = bytes[6] & 0x0F | 0x40
         bytes[8] = bytes[8] & 0x3F | 0x80
         let hex = Array("0123456789abcdef".utf8)

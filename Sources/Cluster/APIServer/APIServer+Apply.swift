@@ -16,6 +16,8 @@ struct FieldManager: Sendable {
 
 extension APIServer {
     @TaskLocal static var fieldManager: FieldManager?
+    /// What the request's answer warns of (Warning headers, which kubectl prints).
+    @TaskLocal static var warnings: Warnings?
 
     /// The manager of a write: `fieldManager`, else the first word of the User-Agent, as
     /// kube-apiserver records it (`kubectl`, `netplane`).

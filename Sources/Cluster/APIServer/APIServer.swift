@@ -116,10 +116,21 @@ public final class APIServer: Sendable {
     // MARK: - Entry point
 
     public func handle(_ request: APIRequest) async -> APIResponse {
+        await handleWithWarnings(request).response
+    }
+
+    /// The answer and what it warns of (the HTTP server sends them as Warning headers).
+    public func handleWithWarnings(_ request: APIRequest) async -> (response: APIResponse, warnings: [String]) {
+        let warnings = Warnings()
         do {
-            return try await route(request)
+            let response = try await Self.$warnings.withValue(warnings) { () async throws(APIError) -> APIResponse in
+                try await route(request)
+            }
+            return (response, warnings.all)
+        } catch let error as APIError {
+            return (.error(error), warnings.all)
         } catch {
-            return .error(error)
+            return (.error(.internalError("\(error)")), warnings.all)
         }
     }
 
@@ -213,6 +224,9 @@ public final class APIServer: Sendable {
             throw .notFound(path: request.path)
         }
         if view.group == "metrics.k8s.io" { return try await metricsRequest(request, r, present) }
+        if let rules = custom?.schema.unevaluatedRules, !rules.isEmpty, ["POST", "PUT", "PATCH"].contains(request.method) {
+            Self.warnings?.add("\(view.qualifiedName) \(view.version): x-kubernetes-validations rules were not evaluated (this server does not run CEL): \(rules.joined(separator: ", "))")
+        }
         if r.subresource == "log", resource.kind == "Pod", request.method == "GET", let name = r.name {
             return try await podLog(request, namespace: r.namespace ?? "default", name: name)
         }

@@ -28,6 +28,13 @@ struct CustomResourceDefinitionStrategy: KindStrategy {
     }
 
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {
+        for version in object[path: ["spec", "versions"]]?.arrayValue ?? [] {
+            guard let schema = version[path: ["schema", "openAPIV3Schema"]] else { continue }
+            let rules = StructuralSchema(schema).unevaluatedRules
+            if !rules.isEmpty {
+                APIServer.warnings?.add("version \(version["name"]?.stringValue ?? ""): x-kubernetes-validations rules are stored and published but not evaluated by this server (it does not run CEL): \(rules.joined(separator: ", "))")
+            }
+        }
         let group = object[path: ["spec", "group"]]?.stringValue ?? ""
         let kind = object[path: ["spec", "names", "kind"]]?.stringValue ?? ""
         let registry = server.registry

@@ -59,7 +59,11 @@ public struct APIHTTPResponder: HTTPResponder {
                                     accept: request.headers[.accept] ?? "application/json",
                                     contentType: request.headers[.contentType] ?? "application/json", body: body, user: user,
                                     userAgent: request.headers[.userAgent] ?? "")
-        return Self.response(await api.handle(apiRequest))
+        let (answer, warnings) = await api.handleWithWarnings(apiRequest)
+        var response = Self.response(answer)
+        // (HTTPField is not re-exported by Hummingbird: built by inference.)
+        for warning in warnings { response.headers.append(.init(name: .init("Warning")!, value: Warnings.header(warning))) }
+        return response
     }
 
     /// Who sends a request: the token's user, or the user it impersonates (Impersonate-User,

@@ -1,3 +1,4 @@
+import Synchronization
 public import JSON
 public import APIMachinery
 
@@ -141,5 +142,21 @@ enum Route: Equatable {
         if r.namespaced && rest.count > 1 { return nil }
         return .resource(ResourceRoute(resource: r, namespace: nil, name: rest.count > 1 ? rest[1] : nil,
                                        subresource: rest.count > 2 ? rest[2] : nil, watchPath: watchPath))
+    }
+}
+
+/// The warnings of one request's answer, as kube-apiserver sends them (`Warning: 299 - "…"`,
+/// which kubectl prints as "Warning: …"): what the server accepted but does not do.
+public final class Warnings: Sendable {
+    private let texts = Mutex<[String]>([])
+
+    public init() {}
+
+    public func add(_ text: String) { texts.withLock { if !$0.contains(text) { $0.append(text) } } }
+    public var all: [String] { texts.withLock { $0 } }
+
+    /// A Warning header's value (RFC 7234: code 299, agent "-", the text quoted).
+    public static func header(_ text: String) -> String {
+        "299 - \"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }
