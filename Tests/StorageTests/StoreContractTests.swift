@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import NetplaneTestSupport
 import Storage
@@ -184,6 +185,69 @@ struct SQLiteStoreTests {
             #expect(try await again.currentRevision() == 2)
             #expect(try await again.create("/ns/other", value: []).modRevision == 3)
         }
+    }
+
+    @Test("compacting through the newest revision gives no revision out twice, before or after reopening")
+    func compactionKeepsRevisionsUnique() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.db"
+        do {
+            let store = try SQLiteStore(path: path)
+            for i in 0..<3 { _ = try await store.create("/cm/\(i)", value: Array("\(i)".utf8)) }
+            try await store.compact(through: 3)
+            #expect(try await store.currentRevision() == 3)
+            #expect(try await store.delete("/cm/2", ifRevision: nil).modRevision == 4)
+            try await store.compact(through: 4)
+            #expect(try await store.create("/cm/3", value: []).modRevision == 5)
+            try await store.compact(through: 5)
+        }
+        let again = try SQLiteStore(path: path)
+        #expect(try await again.currentRevision() == 5)
+        #expect(try await again.create("/cm/4", value: []).modRevision == 6)
+        var refused: StoreError.Kind?
+        do { _ = try await again.watch(prefix: "/cm/", after: 3) { _ in } } catch { refused = error.kind }
+        #expect(refused == .compacted(oldest: 6))
+    }
+
+    /// (Synchronous, so GRDB's blocking write.)
+    static func makeAutoincrementDatabase(_ path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE objects (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL,
+                    create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE events (revision INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL,
+                    kind INTEGER NOT NULL, value BLOB NOT NULL, create_revision INTEGER NOT NULL);
+                CREATE INDEX events_by_key ON events (key, revision);
+                CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                INSERT INTO meta (name, value) VALUES ('compacted', 7);
+                INSERT INTO objects VALUES ('/cm/a', x'7b7d', 7, 7);
+                """)
+            for _ in 1...7 {
+                try db.execute(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES ('/cm/a', 0, x'7b7d', 0)")
+            }
+            try db.execute(sql: "DELETE FROM events")
+        }
+    }
+
+    @Test("a database made with AUTOINCREMENT (before it was dropped) keeps counting from its sequence")
+    func autoincrementDatabase() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/state.db"
+        // The earlier schema, written as that version wrote it; its whole history compacted
+        // away (that version deleted every event it was asked to), so only sqlite_sequence
+        // remembers revision 7.
+        try Self.makeAutoincrementDatabase(path)
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.currentRevision() == 7)
+        #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).revision == 7)
+        #expect(try await store.create("/cm/b", value: []).modRevision == 8)
+        try await store.compact(through: 8)
+        #expect(try await store.create("/cm/c", value: []).modRevision == 9)
     }
 }
 

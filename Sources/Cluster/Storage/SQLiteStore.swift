@@ -4,8 +4,10 @@ import GRDB
 /// The default store: one SQLite file in WAL mode, through GRDB.
 ///
 /// Two tables: `objects` (the current value of every key) and `events` (every change, its
-/// AUTOINCREMENT row id being the global revision, so a revision is never reused even after
-/// compaction). Writes from concurrent callers are group-committed: whatever arrives while a
+/// row id being the global revision). A revision is never reused: compaction always keeps the
+/// newest event, so the next row id stays above every revision given out. (Databases made
+/// before carry AUTOINCREMENT, whose sqlite_sequence row cost every transaction one more WAL
+/// page; they keep it, and their revision is the larger of the two.) Writes from concurrent callers are group-committed: whatever arrives while a
 /// transaction runs goes into the next one, so 32 clients pay for a handful of commits, not
 /// 32. `synchronous=NORMAL`: a committed write survives the process being killed (it is in
 /// the WAL); only a power loss can take the last commits.
@@ -13,6 +15,8 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     let writer: WriteBatcher
     let hub = WatchHub()
+    /// Whether `events` has AUTOINCREMENT (a database made before it was dropped).
+    let sequenced: Bool
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(StoreError) {
@@ -35,7 +39,7 @@ public final class SQLiteStore: Store {
                         mod_revision INTEGER NOT NULL
                     ) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS events (
-                        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+                        revision INTEGER PRIMARY KEY,
                         key TEXT NOT NULL,
                         kind INTEGER NOT NULL,
                         value BLOB NOT NULL,
@@ -45,6 +49,9 @@ public final class SQLiteStore: Store {
                     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
                     INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
                     """)
+            }
+            sequenced = try pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sqlite_sequence'") ?? false
             }
         } catch {
             throw StoreError(.backend, "open \(path): \(error)")
@@ -71,8 +78,9 @@ public final class SQLiteStore: Store {
     }
 
     public func list(prefix: String, after: String?, limit: Int?) async throws(StoreError) -> ListPage {
-        try await read { db in
-            let revision = try Self.revision(db)
+        let sequenced = sequenced
+        return try await read { db in
+            let revision = try Self.revision(db, sequenced: sequenced)
             var sql = "SELECT key, value, create_revision, mod_revision FROM objects WHERE key >= ? AND key < ?"
             var arguments: StatementArguments = [prefix, Self.end(of: prefix)]
             if let after {
@@ -127,13 +135,16 @@ public final class SQLiteStore: Store {
     }
 
     public func currentRevision() async throws(StoreError) -> Int64 {
-        try await read { db in try Self.revision(db) }
+        let sequenced = sequenced
+        return try await read { db in try Self.revision(db, sequenced: sequenced) }
     }
 
     public func compact(through revision: Int64) async throws(StoreError) {
         do {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM events WHERE revision <= ?", arguments: [revision])
+                // The newest event stays: its row id keeps the next one above every revision.
+                try db.execute(sql: "DELETE FROM events WHERE revision <= ? AND revision < (SELECT max(revision) FROM events)",
+                               arguments: [revision])
                 try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE name = 'compacted'", arguments: [revision])
             }
         } catch {
@@ -149,8 +160,11 @@ public final class SQLiteStore: Store {
         }
     }
 
-    static func revision(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'")) ?? 0
+    static func revision(_ db: Database, sequenced: Bool) throws -> Int64 {
+        let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(revision) FROM events")) ?? 0
+        guard sequenced else { return newest }
+        let sequence = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'")) ?? 0
+        return max(newest, sequence)
     }
 
     static func object(_ db: Database, _ key: String) throws -> StoredObject? {
