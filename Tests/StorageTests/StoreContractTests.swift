@@ -211,8 +211,11 @@ struct SQLiteStoreTests {
         #expect(refused == .compacted(oldest: 6))
     }
 
+    /// A database of the earlier schema (AUTOINCREMENT, events_by_key, no prev_revision), as
+    /// that version wrote it. `history`: /cm/a created ("v1") and modified ("v2"), both events
+    /// kept; else seven events compacted away, so only sqlite_sequence remembers revision 7.
     /// (Synchronous, so GRDB's blocking write.)
-    static func makeAutoincrementDatabase(_ path: String) throws {
+    static func makeEarlierDatabase(_ path: String, history: Bool) throws {
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
             try db.execute(sql: """
@@ -222,13 +225,45 @@ struct SQLiteStoreTests {
                     kind INTEGER NOT NULL, value BLOB NOT NULL, create_revision INTEGER NOT NULL);
                 CREATE INDEX events_by_key ON events (key, revision);
                 CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
-                INSERT INTO meta (name, value) VALUES ('compacted', 7);
-                INSERT INTO objects VALUES ('/cm/a', x'7b7d', 7, 7);
                 """)
-            for _ in 1...7 {
-                try db.execute(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES ('/cm/a', 0, x'7b7d', 0)")
+            if history {
+                try db.execute(sql: """
+                    INSERT INTO meta (name, value) VALUES ('compacted', 0);
+                    INSERT INTO events (key, kind, value, create_revision) VALUES ('/cm/a', 0, CAST('v1' AS BLOB), 0);
+                    INSERT INTO events (key, kind, value, create_revision) VALUES ('/cm/a', 1, CAST('v2' AS BLOB), 1);
+                    INSERT INTO objects VALUES ('/cm/a', CAST('v2' AS BLOB), 1, 2);
+                    """)
+            } else {
+                try db.execute(sql: "INSERT INTO meta (name, value) VALUES ('compacted', 7); INSERT INTO objects VALUES ('/cm/a', x'7b7d', 7, 7)")
+                for _ in 1...7 {
+                    try db.execute(sql: "INSERT INTO events (key, kind, value, create_revision) VALUES ('/cm/a', 0, x'7b7d', 0)")
+                }
+                try db.execute(sql: "DELETE FROM events")
             }
-            try db.execute(sql: "DELETE FROM events")
+        }
+    }
+
+    @Test("a watch replaying history gives each modified event its previous value, in databases of either schema")
+    func replayedPreviousValues() async throws {
+        for earlier in [false, true] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let path = dir + "/state.db"
+            if earlier { try Self.makeEarlierDatabase(path, history: true) }
+            let store = try SQLiteStore(path: path)
+            if !earlier {
+                _ = try await store.create("/cm/a", value: Array("v1".utf8))
+                _ = try await store.update("/cm/a", value: Array("v2".utf8), ifRevision: 1)
+            }
+            #expect(try await store.update("/cm/a", value: Array("v3".utf8), ifRevision: 2).modRevision == 3)
+            var iterator = try await store.watch(prefix: "/cm/", after: 0).makeAsyncIterator()
+            var events: [StoreEvent] = []
+            while events.count < 3, let event = try await iterator.next() { events.append(event) }
+            #expect(events.map(\.revision) == [1, 2, 3], "earlier schema: \(earlier)")
+            #expect(events.map(\.kind) == [.added, .modified, .modified])
+            #expect(events[1].previous == Array("v1".utf8), "earlier schema: \(earlier)")
+            #expect(events[2].previous == Array("v2".utf8), "earlier schema: \(earlier)")
         }
     }
 
@@ -241,7 +276,7 @@ struct SQLiteStoreTests {
         // The earlier schema, written as that version wrote it; its whole history compacted
         // away (that version deleted every event it was asked to), so only sqlite_sequence
         // remembers revision 7.
-        try Self.makeAutoincrementDatabase(path)
+        try Self.makeEarlierDatabase(path, history: false)
         let store = try SQLiteStore(path: path)
         #expect(try await store.currentRevision() == 7)
         #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).revision == 7)

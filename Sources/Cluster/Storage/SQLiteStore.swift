@@ -17,6 +17,9 @@ public final class SQLiteStore: Store {
     let hub = WatchHub()
     /// Whether `events` has AUTOINCREMENT (a database made before it was dropped).
     let sequenced: Bool
+    /// Whether `events` has the (key, revision) index of databases made before events named
+    /// their previous revision: their older modified events find the previous value through it.
+    let indexedByKey: Bool
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(StoreError) {
@@ -43,15 +46,25 @@ public final class SQLiteStore: Store {
                         key TEXT NOT NULL,
                         kind INTEGER NOT NULL,
                         value BLOB NOT NULL,
-                        create_revision INTEGER NOT NULL
+                        create_revision INTEGER NOT NULL,
+                        prev_revision INTEGER
                     );
-                    CREATE INDEX IF NOT EXISTS events_by_key ON events (key, revision);
                     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
                     INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
                     """)
             }
             sequenced = try pool.read { db in
                 try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sqlite_sequence'") ?? false
+            }
+            // A database made before modified events named their previous revision finds the
+            // previous value through its events_by_key index (kept for those events).
+            try pool.write { db in
+                if try !db.columns(in: "events").contains(where: { $0.name == "prev_revision" }) {
+                    try db.execute(sql: "ALTER TABLE events ADD COLUMN prev_revision INTEGER")
+                }
+            }
+            indexedByKey = try pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'events_by_key'") ?? false
             }
         } catch {
             throw StoreError(.backend, "open \(path): \(error)")
@@ -108,14 +121,19 @@ public final class SQLiteStore: Store {
         // database, then release the held events newer than the replay: no gap, no duplicate.
         let id = hub.subscribe(prefix: prefix, deliver: deliver)
         let hub = self.hub
+        // A modified event's previous value: the event its prev_revision names; for events
+        // written before that column, the key's event before it (through events_by_key).
+        let previous = indexedByKey ? """
+            CASE WHEN e.prev_revision IS NOT NULL THEN (SELECT p.value FROM events p WHERE p.revision = e.prev_revision)
+                ELSE (SELECT p.value FROM events p WHERE p.key = e.key AND p.revision < e.revision ORDER BY p.revision DESC LIMIT 1) END
+            """ : "(SELECT p.value FROM events p WHERE p.revision = e.prev_revision)"
         do throws(StoreError) {
             let (compacted, history) = try await read { db in
                 let compacted = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
                 guard revision >= compacted else { return (compacted, [StoreEvent]()) }
                 let rows = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT revision, key, kind, value, CASE create_revision WHEN 0 THEN revision ELSE create_revision END,
-                        CASE kind WHEN 1 THEN (SELECT p.value FROM events p WHERE p.key = e.key
-                            AND p.revision < e.revision ORDER BY p.revision DESC LIMIT 1) END
+                        CASE kind WHEN 1 THEN \(previous) END
                     FROM events e
                     WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision
                     """), arguments: [revision, prefix, Self.end(of: prefix)])
