@@ -246,7 +246,7 @@ let package = Package(
         // Test helpers: throwaway namespaces, command runner for independent witnesses.
         .target(name: "NetplaneTestSupport", dependencies: ["NetNamespace"], path: "Sources/TestSupport", swiftSettings: strict),
         .executableTarget(name: "netplane-bench",
-                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS", "PolicyCore", "Authorization", "Storage",
+                          dependencies: ["Netlink", "NFTables", "Client", "JSON", "APITypes", "NetplaneTestSupport", "Proxy", "Overlay", "IPVS", "PolicyCore", "Authorization", "Storage", "APIServer", "NetAddress",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                          .product(name: "NIOCore", package: "swift-nio"),
