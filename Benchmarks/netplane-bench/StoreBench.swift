@@ -34,6 +34,7 @@ struct StoreBench: AsyncParsableCommand {
     @Flag(help: "Skip the HTTPS ceiling (GET /healthz of the API server, and of nginx when installed).") var skipCeiling = false
     @Flag(help: "Skip RBAC on vs AlwaysAllow.") var skipRBAC = false
     @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
+    @Flag(help: "Only the in-process creates (APIServer.handle on SQLite, no HTTP): for profiling the API's own work.") var inProcessOnly = false
 
     func run() async throws {
         let binary = netplane ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -43,9 +44,14 @@ struct StoreBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: scratch) } }
 
+        let value = String(repeating: "x", count: 1024)
+        if inProcessOnly {
+            let api = try await inProcess(scratch: scratch, value: value)
+            print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f unit=us", api.rate, api.cpu))
+            return
+        }
         let etcd = try EtcdCluster()
         defer { etcd.stop() }
-        let value = String(repeating: "x", count: 1024)
 
         // The anchor: what the etcd backend sends for a create (a put only if the key has
         // never been created, one gRPC Txn), straight from the same client library.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import JSON
 
@@ -22,6 +23,39 @@ import JSON
         for (value, printed) in cases {
             #expect(JSONValue.string(value).jsonString == printed)
             #expect(try JSONValue.parse(printed) == .string(value))
+        }
+    }
+
+    /// The writer skips clean runs eight bytes at a time: a byte to escape at any offset of a
+    /// word, after clean words, and the bytes just outside the escaped ranges (space, DEL,
+    /// `!`, `#`, `[`, `]`, multibyte UTF-8), all come out as a byte-by-byte escaper prints them.
+    @Test func escapingIsTheSameAtEveryOffsetOfAWord() throws {
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for byte in s.utf8 {
+                switch byte {
+                case 0x22: out += "\\\""
+                case 0x5C: out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                case ..<0x20: out += String(format: "\\u%04x", byte)
+                default: out += String(decoding: [byte], as: UTF8.self)
+                }
+            }
+            return out + "\""
+        }
+        let specials = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "\u{0}"]
+        let neighbours = [" ", "\u{7f}", "!", "#", "[", "]", "é", "😀"]
+        for offset in 0..<24 {
+            for inserted in specials + neighbours {
+                let text = String(repeating: "a", count: offset) + inserted + String(repeating: "b", count: 24 - offset)
+                let printed = JSONValue.string(text).jsonString
+                if inserted.unicodeScalars.allSatisfy({ $0.isASCII }) {
+                    #expect(printed == reference(text), "offset \(offset), \(inserted.debugDescription)")
+                }
+                #expect(try JSONValue.parse(printed) == .string(text), "offset \(offset), \(inserted.debugDescription)")
+            }
         }
     }
 

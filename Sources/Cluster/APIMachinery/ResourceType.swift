@@ -89,10 +89,26 @@ public struct ResourceRegistry: Sendable {
     public let resources: [ResourceType]
     /// What the CRDs say of each custom resource version, by "group/version/plural".
     let custom: [String: CustomResource]
+    /// The first resource of each group, version and plural (every request looks its own up).
+    let byPath: [PathKey: Int]
+
+    struct PathKey: Hashable {
+        var group: String, version: String, plural: String
+    }
 
     public init(_ resources: [ResourceType]) {
+        self.init(resources, custom: [:])
+    }
+
+    init(_ resources: [ResourceType], custom: [String: CustomResource]) {
         self.resources = resources
-        self.custom = [:]
+        self.custom = custom
+        var byPath: [PathKey: Int] = [:]
+        for (index, r) in resources.enumerated() {
+            let key = PathKey(group: r.group, version: r.version, plural: r.plural)
+            if byPath[key] == nil { byPath[key] = index }
+        }
+        self.byPath = byPath
     }
 
     /// The built-in resources followed by the served versions of these custom resources.
@@ -122,8 +138,7 @@ public struct ResourceRegistry: Sendable {
             custom[key] = cr
             resources.append(r)
         }
-        self.resources = resources
-        self.custom = custom
+        self.init(resources, custom: custom)
     }
 
     /// The custom resource behind a resource, if a CRD defines it.
@@ -137,7 +152,7 @@ public struct ResourceRegistry: Sendable {
 
     /// The resource at /api/v1/<plural> (group "") or /apis/<group>/<version>/<plural>.
     public func resource(group: String, version: String, plural: String) -> ResourceType? {
-        resources.first { $0.group == group && $0.version == version && $0.plural == plural }
+        byPath[PathKey(group: group, version: version, plural: plural)].map { resources[$0] }
     }
 
     public func resource(apiVersion: String, kind: String) -> ResourceType? {

@@ -73,24 +73,27 @@ public enum APITime {
 /// Random RFC 4122 version-4 UUIDs for `metadata.uid`.
 public enum UIDGenerator {
     public static func make() -> String {
-        // Two draws of 8 bytes (each is a getrandom call; one per byte made it 16).
+        // Two draws of 8 bytes (each is a getrandom call; one per byte made it 16), printed
+        // straight into the string's storage.
         var g = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        for _ in 0..<2 {
-            let word = g.next()
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        let high = g.next(), low = g.next()
+        let hex: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var at = 0
+            for i in 0..<16 {
+                var byte = UInt8(truncatingIfNeeded: (i < 8 ? high : low) >> UInt64(8 * (i % 8)))
+                if i == 6 { byte = byte & 0x0F | 0x40 }
+                if i == 8 { byte = byte & 0x3F | 0x80 }
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                out[at] = hex.utf8Start[Int(byte >> 4)]
+                out[at + 1] = hex.utf8Start[Int(byte & 0xF)]
+                at += 2
+            }
+            return at
         }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for (i, b) in bytes.enumerated() {
-            if [4, 6, 8, 10].contains(i) { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The random suffix `generateName` gets: five of kubernetes' unambiguous alphanumerics.

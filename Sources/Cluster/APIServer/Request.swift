@@ -52,6 +52,9 @@ public struct APIRequest: Sendable {
 
     /// Whether the client prefers protobuf answers (listed before JSON in Accept).
     var prefersProtobuf: Bool {
+        // The common case (what most clients send, or what a missing header becomes) without
+        // splitting strings: it was 2.5% of a create's CPU.
+        if accept == "application/json" { return false }
         let types = accept.split(separator: ",").map { String($0.split(separator: ";").first ?? "").filter { $0 != " " } }
         guard let first = types.firstIndex(where: { $0 == ProtobufCodec.mediaType }) else { return false }
         let json = types.firstIndex(where: { $0 == "application/json" || $0 == "*/*" }) ?? types.count
@@ -60,6 +63,7 @@ public struct APIRequest: Sendable {
 
     /// Whether a JSON answer is acceptable (JSON, any type, or no Accept at all).
     var acceptsJSON: Bool {
+        if accept == "application/json" { return true }
         let types = accept.split(separator: ",").map { String($0.split(separator: ";").first ?? "").filter { $0 != " " } }
         return types.isEmpty || types.contains { ["application/json", "*/*", "application/*", ""].contains($0) }
     }
