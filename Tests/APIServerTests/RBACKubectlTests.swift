@@ -317,5 +317,9 @@ import Testing
         #expect(try canI(node1, ["list", "deployments.apps", "-A"]) == "no")
         #expect(try canI(node1, ["patch", "nodes/n1"]) == "yes")
         #expect(try canI(node1, ["patch", "nodes/n2"]) == "no")
+        // Once its pod is gone, so is the node's right to the pod's Secret (the server's own
+        // watch of the pods answers these questions, and must forget the pod too).
+        #expect(try api.kubectl(["delete", "pod", "p1", "--grace-period=0", "--force"]).succeeded)
+        #expect(eventually { (try? kubectl(node1, ["get", "secret", "mine"]))?.succeeded == false })
     }
 }

@@ -243,6 +243,9 @@ struct NodeGraph: NodeAuthorizer.Graph {
     }
 
     func node(_ node: String, uses kind: PodReferences.Kind, namespace: String, name: String) async -> Bool {
+        // The server's own watch of the pods answers yes at once; no (a pod bound a moment
+        // ago, or the watch restarting) is checked against the store.
+        if server.podUses.isIndexed(PodUses.key(node: node, namespace: namespace, kind, name)) { return true }
         let pods = server.registry.resource(group: "", version: "v1", plural: "pods")!
         guard let page = try? await server.store.list(prefix: pods.keyPrefix(namespace: namespace), after: nil, limit: nil) else { return false }
         for item in page.items {

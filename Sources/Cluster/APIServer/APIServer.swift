@@ -54,6 +54,7 @@ public final class APIServer: Sendable {
     let watchEvents = WatchEventCache()
     let namespaceCache = WatchedMap.activeNamespaces()
     let serviceAccountCache = WatchedMap.serviceAccounts()
+    let podUses = WatchedMap.podUses()
     /// Roles and bindings, for the RBAC authorizer.
     let rbac = RBACCache()
     /// Signs and checks service account tokens.
@@ -91,6 +92,9 @@ public final class APIServer: Sendable {
         let namespaces = registry.resource(group: "", version: "v1", plural: "namespaces")!
         namespaceCache.start(store: store, resource: namespaces)
         serviceAccountCache.start(store: store, resource: registry.resource(group: "", version: "v1", plural: "serviceaccounts")!)
+        if options.authorizationModes.contains(.node) {
+            podUses.start(store: store, resource: registry.resource(group: "", version: "v1", plural: "pods")!)
+        }
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             do {
                 _ = try await create(namespaces, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])

@@ -1,4 +1,5 @@
 import APIMachinery
+import Authorization
 import JSON
 import Storage
 import Synchronization
@@ -9,19 +10,47 @@ import Synchronization
 /// Only a hit is trusted: a key the map does not hold is read from the store by the caller,
 /// so an object created a moment ago on another API server is never taken for missing.
 final class WatchedMap<Value: Sendable>: Sendable {
-    private let entries = Mutex<[String: Value]>([:])
+    /// The entries, and how many of them give each index key.
+    struct Contents {
+        var entries: [String: Value] = [:]
+        var index: [String: Int] = [:]
+    }
+
+    private let contents = Mutex(Contents())
     private let task = Mutex<Task<Void, Never>?>(nil)
     /// The key and value for a live object; nil for an object to leave out.
     private let extract: @Sendable (JSONValue) -> (key: String, value: Value)?
+    /// The keys a value is found by through `isIndexed` (none by default).
+    private let indexKeys: @Sendable (Value) -> [String]
 
-    init(_ extract: @escaping @Sendable (JSONValue) -> (key: String, value: Value)?) { self.extract = extract }
+    init(indexedBy indexKeys: @escaping @Sendable (Value) -> [String] = { _ in [] },
+         _ extract: @escaping @Sendable (JSONValue) -> (key: String, value: Value)?) {
+        self.extract = extract
+        self.indexKeys = indexKeys
+    }
 
     deinit { task.withLock { $0?.cancel() } }
 
-    func value(_ key: String) -> Value? { entries.withLock { $0[key] } }
+    func value(_ key: String) -> Value? { contents.withLock { $0.entries[key] } }
+
+    /// Whether some entry's value gives this index key (a miss is no answer: see above).
+    func isIndexed(_ key: String) -> Bool { contents.withLock { ($0.index[key] ?? 0) > 0 } }
 
     /// Drops an entry this server is removing, before its watch says so.
-    func forget(_ key: String) { _ = entries.withLock { $0.removeValue(forKey: key) } }
+    func forget(_ key: String) { contents.withLock { set(&$0, key, nil) } }
+
+    /// Sets or removes one entry, keeping the index in step.
+    private func set(_ contents: inout Contents, _ key: String, _ value: Value?) {
+        if let old = contents.entries.removeValue(forKey: key) {
+            for k in indexKeys(old) {
+                let left = (contents.index[k] ?? 1) - 1
+                contents.index[k] = left > 0 ? left : nil
+            }
+        }
+        guard let value else { return }
+        contents.entries[key] = value
+        for k in indexKeys(value) { contents.index[k, default: 0] += 1 }
+    }
 
     /// Lists the objects, then follows their changes; starts over after any error.
     func start(store: any Store, resource: ResourceType) {
@@ -30,25 +59,28 @@ final class WatchedMap<Value: Sendable>: Sendable {
             while !Task.isCancelled {
                 do {
                     let (items, revision) = try await store.listAll(prefix: resource.keyPrefix)
-                    var fresh: [String: Value] = [:]
+                    var fresh: [(String, Value)] = []
                     for item in items {
-                        if let object = try? JSONValue.parse(item.value), let (key, value) = extract(object) { fresh[key] = value }
+                        if let object = try? JSONValue.parse(item.value), let (key, value) = extract(object) { fresh.append((key, value)) }
                     }
-                    self?.entries.withLock { $0 = fresh }
+                    self?.contents.withLock { contents in
+                        contents = Contents()
+                        for (key, value) in fresh { self?.set(&contents, key, value) }
+                    }
                     for try await event in try await store.watch(prefix: resource.keyPrefix, after: revision) {
                         guard let self, let object = try? JSONValue.parse(event.object.value) else { continue }
                         let entry = event.kind == .deleted ? nil : extract(object)
-                        self.entries.withLock { entries in
+                        self.contents.withLock { contents in
                             if let entry {
-                                entries[entry.key] = entry.value
+                                self.set(&contents, entry.key, entry.value)
                             } else if let key = Self.key(object) {
-                                entries[key] = nil
+                                self.set(&contents, key, nil)
                             }
                         }
                     }
                 } catch {}
                 // Until the watch is back, every caller reads from the store.
-                self?.entries.withLock { $0.removeAll() }
+                self?.contents.withLock { $0 = Contents() }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -79,6 +111,34 @@ extension WatchedMap<Bool?> {
         WatchedMap { object in
             guard let key = key(object) else { return nil }
             return (key, object["automountServiceAccountToken"]?.boolValue)
+        }
+    }
+}
+
+/// What the Node authorizer asks of a pod: its node, and the Secrets, ConfigMaps and
+/// ServiceAccount it uses.
+struct PodUses: Sendable {
+    var node: String
+    var keys: [String]
+
+    /// The index key of "a pod on `node` in `namespace` uses `kind` `name`".
+    static func key(node: String, namespace: String, _ kind: PodReferences.Kind, _ name: String) -> String {
+        "\(node)\u{0}\(namespace)\u{0}\(kind)\u{0}\(name)"
+    }
+}
+
+extension WatchedMap<PodUses> {
+    /// Every bound pod's uses, found by node, namespace, kind and name: a node agent's read of
+    /// a Secret or ConfigMap is judged without listing the namespace's pods.
+    static func podUses() -> WatchedMap<PodUses> {
+        WatchedMap(indexedBy: { $0.keys }) { pod in
+            guard let key = key(pod), let namespace = pod.namespace,
+                  let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty else { return nil }
+            var keys: [String] = []
+            for kind in [PodReferences.Kind.secret, .configMap, .serviceAccount] {
+                for name in PodReferences.names(pod, kind) { keys.append(PodUses.key(node: node, namespace: namespace, kind, name)) }
+            }
+            return (key, PodUses(node: node, keys: keys))
         }
     }
 }
