@@ -4,6 +4,16 @@ import Testing
 import NetplaneTestSupport
 import Storage
 
+/// A fresh directory for a database file (removed by `remove`).
+struct ScratchDatabase {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
+    var path: String { directory + "/state.db" }
+
+    init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
 /// The backends every store test runs against.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite, etcd
@@ -18,10 +28,9 @@ struct StoreContractTests {
     func withStore<T>(_ backend: Backend, _ body: (any Store, Int64) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite:
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let store = try SQLiteStore(path: dir + "/state.db")
+            let scratch = try ScratchDatabase()
+            defer { scratch.remove() }
+            let store = try SQLiteStore(path: scratch.path)
             return try await body(store, try await store.currentRevision())
         case .etcd:
             let cluster = try EtcdCluster()
@@ -171,10 +180,9 @@ struct StoreContractTests {
 struct SQLiteStoreTests {
     @Test("objects and the revision survive closing and reopening the file")
     func reopen() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/state.db"
+        let scratch = try ScratchDatabase()
+        defer { scratch.remove() }
+        let path = scratch.path
         func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         do {
             let store = try SQLiteStore(path: path)
@@ -189,10 +197,9 @@ struct SQLiteStoreTests {
 
     @Test("compacting through the newest revision gives no revision out twice, before or after reopening")
     func compactionKeepsRevisionsUnique() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/state.db"
+        let scratch = try ScratchDatabase()
+        defer { scratch.remove() }
+        let path = scratch.path
         do {
             let store = try SQLiteStore(path: path)
             for i in 0..<3 { _ = try await store.create("/cm/\(i)", value: Array("\(i)".utf8)) }
@@ -246,10 +253,9 @@ struct SQLiteStoreTests {
     @Test("a watch replaying history gives each modified event its previous value, in databases of either schema")
     func replayedPreviousValues() async throws {
         for earlier in [false, true] {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let path = dir + "/state.db"
+            let scratch = try ScratchDatabase()
+            defer { scratch.remove() }
+            let path = scratch.path
             if earlier { try Self.makeEarlierDatabase(path, history: true) }
             let store = try SQLiteStore(path: path)
             if !earlier {
@@ -269,10 +275,9 @@ struct SQLiteStoreTests {
 
     @Test("a database made with AUTOINCREMENT (before it was dropped) keeps counting from its sequence")
     func autoincrementDatabase() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-store-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/state.db"
+        let scratch = try ScratchDatabase()
+        defer { scratch.remove() }
+        let path = scratch.path
         // The earlier schema, written as that version wrote it; its whole history compacted
         // away (that version deleted every event it was asked to), so only sqlite_sequence
         // remembers revision 7.
