@@ -126,9 +126,10 @@ public final class GarbageCollector: Sendable {
 
     /// One pass over the whole graph; returns what failed (retried with back-off).
     func pass() async -> [String] {
-        let custom = syncCustomSources()
-        if custom.count < customSources.withLock({ $0.count }) { work.markFull(after: .milliseconds(200)) }
-        let nodes = (sources + custom).flatMap { $0.nodes() }
+        // A custom resource's informer that lists for the first time reports each object it
+        // finds, which marks the next pass: no polling while one is still listing (or keeps
+        // failing to).
+        let nodes = (sources + syncCustomSources()).flatMap { $0.nodes() }
         var failures: [String] = []
         for action in GarbageCollection.plan(nodes) {
             do throws(ClientError) {
