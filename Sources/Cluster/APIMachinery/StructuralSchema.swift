@@ -36,14 +36,15 @@ public final class StructuralSchema: Sendable {
     public init(_ json: JSONValue) {
         self.json = json
         self.root = SchemaNode(json)
-        self.unevaluatedRules = Self.celRulePaths(json, "")
+        self.unevaluatedRules = Self.celRulePaths(json)
     }
 
     /// Where the schema has x-kubernetes-validations (CEL) rules, which this server does not
-    /// evaluate: each path with its rule count ("" is the root), so a write can say so.
+    /// evaluate: each path with its rule count, so a write can say so.
     public let unevaluatedRules: [String]
 
-    static func celRulePaths(_ json: JSONValue, _ path: String) -> [String] {
+    /// `unevaluatedRules` of a schema not (yet) compiled, as a CRD's write checks it.
+    public static func celRulePaths(_ json: JSONValue, _ path: String = "") -> [String] {
         guard let schema = json.objectValue else { return [] }
         var found: [String] = []
         if let rules = schema["x-kubernetes-validations"]?.arrayValue, !rules.isEmpty {

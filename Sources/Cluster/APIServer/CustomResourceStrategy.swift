@@ -30,7 +30,7 @@ struct CustomResourceDefinitionStrategy: KindStrategy {
     func admit(_ object: inout JSONValue, previous: JSONValue?, _ resource: ResourceType, in server: APIServer) async throws(APIError) {
         for version in object[path: ["spec", "versions"]]?.arrayValue ?? [] {
             guard let schema = version[path: ["schema", "openAPIV3Schema"]] else { continue }
-            let rules = StructuralSchema(schema).unevaluatedRules
+            let rules = StructuralSchema.celRulePaths(schema)
             if !rules.isEmpty {
                 APIServer.warnings?.add("version \(version["name"]?.stringValue ?? ""): x-kubernetes-validations rules are stored and published but not evaluated by this server (it does not run CEL): \(rules.joined(separator: ", "))")
             }

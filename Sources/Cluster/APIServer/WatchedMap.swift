@@ -115,10 +115,9 @@ extension WatchedMap<Bool?> {
     }
 }
 
-/// What the Node authorizer asks of a pod: its node, and the Secrets, ConfigMaps and
-/// ServiceAccount it uses.
+/// What the Node authorizer asks of a pod: the Secrets, ConfigMaps and ServiceAccount it
+/// uses on its node, as index keys.
 struct PodUses: Sendable {
-    var node: String
     var keys: [String]
 
     /// The index key of "a pod on `node` in `namespace` uses `kind` `name`".
@@ -138,7 +137,7 @@ extension WatchedMap<PodUses> {
             for kind in [PodReferences.Kind.secret, .configMap, .serviceAccount] {
                 for name in PodReferences.names(pod, kind) { keys.append(PodUses.key(node: node, namespace: namespace, kind, name)) }
             }
-            return (key, PodUses(node: node, keys: keys))
+            return (key, PodUses(keys: keys))
         }
     }
 }

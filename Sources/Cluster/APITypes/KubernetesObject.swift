@@ -57,12 +57,16 @@ public struct CustomResourceDefinition: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// The resource its objects are read through: the storage version when it is served,
-    /// else the first served one (every served version shows the same objects). Nil until
-    /// the definition is Established, and once it is being deleted.
-    public var servedResource: ResourceType? {
+    public var group: String { json[path: ["spec", "group"]]?.stringValue ?? "" }
+    public var kind: String { json[path: ["spec", "names", "kind"]]?.stringValue ?? "" }
+
+    /// The resource its objects are read through: `apiVersion`'s version when it is served,
+    /// else the storage version when it is, else the first served one (every served version
+    /// shows the same objects). Nil until the definition is Established, and once it is being
+    /// deleted.
+    public func servedResource(apiVersion: String? = nil) -> ResourceType? {
         let served = CustomResourceDefinitions.resources(of: json).map(\.resource)
-        return served.first { $0.version == $0.storageVersion } ?? served.first
+        return served.first { $0.apiVersion == apiVersion } ?? served.first { $0.version == $0.storageVersion } ?? served.first
     }
 }
 

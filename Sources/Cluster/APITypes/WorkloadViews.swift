@@ -14,6 +14,9 @@ public struct OwnerReference: Sendable, Hashable {
     /// A foreground deletion of the owner waits for this dependent to go.
     public var blockOwnerDeletion: Bool
 
+    /// The API group of `apiVersion` ("" for the core group's "v1").
+    public var group: String { apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : "" }
+
     public init(apiVersion: String, kind: String, name: String, uid: String, controller: Bool = false,
                 blockOwnerDeletion: Bool = false) {
         self.apiVersion = apiVersion

@@ -65,12 +65,8 @@ public final class GarbageCollector: Sendable {
                    watch(Secret.self), watch(PersistentVolumeClaim.self), watch(Node.self), watch(Namespace.self)]
         let undefinedKinds = undefinedKinds
         definitions = daemon.informer(CustomResourceDefinition.self) { event in
-            let names = event.object.json[path: ["spec", "names", "kind"]]?.stringValue.map { kind in
-                kind + "." + (event.object.json[path: ["spec", "group"]]?.stringValue ?? "")
-            }
-            if let names {
-                if case .deleted = event { undefinedKinds.insert(names) } else { undefinedKinds.remove(names) }
-            }
+            let kind = Self.kindKey(event.object.kind, group: event.object.group)
+            if case .deleted = event { undefinedKinds.insert(kind) } else { undefinedKinds.remove(kind) }
             work.markFull()
         }
         loop = daemon.syncLoop(work, .init(resyncPeriod: resyncPeriod, name: "garbagecollector"))
@@ -90,7 +86,7 @@ public final class GarbageCollector: Sendable {
     func syncCustomSources() -> [Source] {
         var wanted: [String: ResourceType] = [:]
         for definition in definitions.list() {
-            if let resource = definition.servedResource { wanted[resource.qualifiedName] = resource }
+            if let resource = definition.servedResource() { wanted[resource.qualifiedName] = resource }
         }
         let work = work
         return customSources.withLock { running in
@@ -185,9 +181,8 @@ public final class GarbageCollector: Sendable {
     /// does not know otherwise is never taken for gone.
     func isGone(_ owner: OwnerReference, of node: GarbageCollection.Node) async throws(ClientError) -> Bool {
         guard let resource = ResourceRegistry.builtin.resource(apiVersion: owner.apiVersion, kind: owner.kind)
-                ?? customResource(apiVersion: owner.apiVersion, kind: owner.kind) else {
-            let group = owner.apiVersion.contains("/") ? String(owner.apiVersion.split(separator: "/")[0]) : ""
-            return undefinedKinds.contains(owner.kind + "." + group)
+                ?? customResource(owner) else {
+            return undefinedKinds.contains(Self.kindKey(owner.kind, group: owner.group))
         }
         do {
             let found = try await client.get(resource, namespace: resource.namespaced ? node.namespace : nil, name: owner.name)
@@ -198,17 +193,15 @@ public final class GarbageCollector: Sendable {
         }
     }
 
-    /// The defined custom resource of a kind: its version named in `apiVersion` when served,
-    /// else the one the collector reads it through.
-    func customResource(apiVersion: String, kind: String) -> ResourceType? {
-        let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
-        for definition in definitions.list() {
-            let served = CustomResourceDefinitions.resources(of: definition.json).map(\.resource)
-            guard let any = served.first, any.group == group, any.kind == kind else { continue }
-            return served.first { $0.apiVersion == apiVersion } ?? definition.servedResource
-        }
-        return nil
+    /// The defined custom resource an owner reference names: its version when served, else
+    /// the one the collector reads the kind through.
+    func customResource(_ owner: OwnerReference) -> ResourceType? {
+        let definition = definitions.list().first { $0.group == owner.group && $0.kind == owner.kind }
+        return definition?.servedResource(apiVersion: owner.apiVersion)
     }
+
+    /// How `undefinedKinds` names a kind.
+    static func kindKey(_ kind: String, group: String) -> String { kind + "." + group }
 
     func resource(_ node: GarbageCollection.Node) throws(ClientError) -> ResourceType {
         if let source = sources.first(where: { $0.resource.qualifiedName == node.resource }) { return source.resource }
