@@ -296,7 +296,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "APIMachineryTests", dependencies: ["APIMachinery", "JSON", "ProtobufWire"], swiftSettings: strict),
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "APIMachinery", "JSON"], swiftSettings: strict),
-        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport"],
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport",
+                                                         .product(name: "NIOEmbedded", package: "swift-nio")],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

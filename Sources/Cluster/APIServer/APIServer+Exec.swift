@@ -7,6 +7,7 @@ import JSON
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// `kubectl exec`, the API server's part. kubectl (1.30 and later) asks for
@@ -246,7 +247,8 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
     }
 }
 
-/// The WebSocket upgrade channel with a ForeignUpgradeFilter in its pipeline.
+/// The WebSocket upgrade channel with a ForeignUpgradeFilter in its pipeline, and under TLS a
+/// FlushCoalescingHandler (one TLS record per flush).
 struct FilteredUpgradeChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
     let base: HTTP1WebSocketUpgradeChannel
@@ -256,6 +258,9 @@ struct FilteredUpgradeChannel: ServerChildChannel {
             let pipeline = channel.pipeline.syncOperations
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try pipeline.addHandler(ForeignUpgradeFilter(), position: .after(decoder))
+            if let tls = try? pipeline.handler(type: NIOSSLServerHandler.self) {
+                try pipeline.addHandler(FlushCoalescingHandler(), position: .after(tls))
+            }
             return value
         }
     }

@@ -1,0 +1,62 @@
+import NIOCore
+
+/// Joins the writes made between two flushes into one buffer on their way to TLS. NIOSSL
+/// seals every write in a record of its own, and HTTP/1 writes a response as several: a
+/// create's head and body are two records, a watch line in chunked encoding three (size line,
+/// line, CRLF), each sealed by the server and opened by the client. Joined, every flush is
+/// one record. Sits between the TLS handler and the HTTP encoder.
+final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// What was written since the last flush: a lone buffer is passed on as it is (no copy).
+    private var pending: ByteBuffer?
+    private var promises: [EventLoopPromise<Void>] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .byteBuffer(var buffer) = unwrapOutboundIn(data) else {
+            // A file region cannot join a buffer: what came before it goes first.
+            passOn(context: context)
+            context.write(data, promise: promise)
+            return
+        }
+        if pending == nil {
+            pending = buffer
+        } else {
+            pending!.writeBuffer(&buffer)
+        }
+        if let promise { promises.append(promise) }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        passOn(context: context)
+        context.flush()
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        // Unflushed writes meet the close below as they would have without this handler.
+        passOn(context: context)
+        context.close(mode: mode, promise: promise)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        passOn(context: context)
+    }
+
+    /// Writes what is pending as one buffer; its promises complete with that write.
+    private func passOn(context: ChannelHandlerContext) {
+        guard let buffer = pending else { return }
+        pending = nil
+        let waiting = promises
+        promises = []
+        var promise: EventLoopPromise<Void>?
+        if waiting.count == 1 {
+            promise = waiting[0]
+        } else if !waiting.isEmpty {
+            let joined = context.eventLoop.makePromise(of: Void.self)
+            for each in waiting { joined.futureResult.cascade(to: each) }
+            promise = joined
+        }
+        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+    }
+}
