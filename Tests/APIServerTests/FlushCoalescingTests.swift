@@ -35,6 +35,22 @@ import NIOEmbedded
         _ = try channel.finish()
     }
 
+    @Test func aLargeWriteFollowsWhatWasPendingUncopied() throws {
+        let seen = Recorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([seen, FlushCoalescingHandler()])
+        let body = ByteBuffer(string: String(repeating: "y", count: FlushCoalescingHandler.recordSize))
+        channel.write(IOData.byteBuffer(ByteBuffer(string: "head")), promise: nil)
+        channel.write(IOData.byteBuffer(body), promise: nil)
+        channel.write(IOData.byteBuffer(ByteBuffer(string: "end")), promise: nil)
+        channel.flush()
+        #expect(seen.events.map { $0.prefix(10) } == ["write head", "write yyyy", "write end", "flush"])
+        _ = try channel.readOutbound(as: IOData.self)
+        guard case .byteBuffer(let passed) = try #require(try channel.readOutbound(as: IOData.self)) else { Issue.record("not a buffer"); return }
+        #expect(passed.withUnsafeReadableBytes { $0.baseAddress } == body.withUnsafeReadableBytes { $0.baseAddress })
+        _ = try channel.finish()
+    }
+
     @Test func unflushedWritesReachTheCloseBeforeIt() throws {
         // What the handler passes on toward the socket, in order.
         let seen = Recorder()

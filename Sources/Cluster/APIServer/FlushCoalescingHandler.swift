@@ -4,18 +4,23 @@ import NIOCore
 /// seals every write in a record of its own, and HTTP/1 writes a response as several: a
 /// create's head and body are two records, a watch line in chunked encoding three (size line,
 /// line, CRLF), each sealed by the server and opened by the client. Joined, every flush is
-/// one record. Sits between the TLS handler and the HTTP encoder.
+/// one record. Sits between the TLS handler and the HTTP encoder. A write of a full record or
+/// more (a large list's body) passes on as it is, after what was pending: it takes records of
+/// its own anyway, and copying it would only cost.
 final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
+
+    /// TLS's largest record: 16 KiB of plaintext.
+    static let recordSize = 16 * 1024
 
     /// What was written since the last flush: a lone buffer is passed on as it is (no copy).
     private var pending: ByteBuffer?
     private var promises: [EventLoopPromise<Void>] = []
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .byteBuffer(var buffer) = unwrapOutboundIn(data) else {
-            // A file region cannot join a buffer: what came before it goes first.
+        guard case .byteBuffer(var buffer) = unwrapOutboundIn(data), buffer.readableBytes < Self.recordSize else {
+            // A file region cannot join a buffer, a large one need not: what came before goes first.
             passOn(context: context)
             context.write(data, promise: promise)
             return
