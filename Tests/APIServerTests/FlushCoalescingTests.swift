@@ -36,9 +36,7 @@ import NIOEmbedded
     }
 
     @Test func aLargeWriteFollowsWhatWasPendingUncopied() throws {
-        let seen = Recorder()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers([seen, FlushCoalescingHandler()])
+        let (seen, channel) = try Recorder.behindTheHandler()
         let body = ByteBuffer(string: String(repeating: "y", count: FlushCoalescingHandler.recordSize))
         channel.write(IOData.byteBuffer(ByteBuffer(string: "head")), promise: nil)
         channel.write(IOData.byteBuffer(body), promise: nil)
@@ -53,9 +51,7 @@ import NIOEmbedded
 
     @Test func unflushedWritesReachTheCloseBeforeIt() throws {
         // What the handler passes on toward the socket, in order.
-        let seen = Recorder()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers([seen, FlushCoalescingHandler()])
+        let (seen, channel) = try Recorder.behindTheHandler()
         channel.write(IOData.byteBuffer(ByteBuffer(string: "a")), promise: nil)
         channel.write(IOData.byteBuffer(ByteBuffer(string: "b")), promise: nil)
         #expect(seen.events == [])
@@ -70,6 +66,14 @@ import NIOEmbedded
 private final class Recorder: ChannelOutboundHandler {
     typealias OutboundIn = IOData
     var events: [String] = []
+
+    /// A channel whose FlushCoalescingHandler passes what it writes on to a Recorder.
+    static func behindTheHandler() throws -> (Recorder, EmbeddedChannel) {
+        let seen = Recorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([seen, FlushCoalescingHandler()])
+        return (seen, channel)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .byteBuffer(let buffer) = unwrapOutboundIn(data) { events.append("write " + String(buffer: buffer)) }
