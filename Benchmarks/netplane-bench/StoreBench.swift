@@ -7,6 +7,7 @@ import Foundation
 import JSON
 import NetAddress
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NetplaneTestSupport
@@ -35,6 +36,7 @@ struct StoreBench: AsyncParsableCommand {
     @Flag(help: "Skip RBAC on vs AlwaysAllow.") var skipRBAC = false
     @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
     @Flag(help: "Only the in-process creates (APIServer.handle on SQLite, no HTTP): for profiling the API's own work.") var inProcessOnly = false
+    @Flag(help: "Only the breakdown of a create's cost: the API server's and the client's CPU per request for GET /healthz, a GET of a ConfigMap, a dry-run create and a create, from one raw HTTPS client.") var breakdownOnly = false
 
     func run() async throws {
         let binary = netplane ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -47,7 +49,12 @@ struct StoreBench: AsyncParsableCommand {
         let value = String(repeating: "x", count: 1024)
         if inProcessOnly {
             let api = try await inProcess(scratch: scratch, value: value)
-            print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f unit=us", api.rate, api.cpu))
+            let dry = try await inProcess(scratch: scratch, value: value, dryRun: true)
+            print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu))
+            return
+        }
+        if breakdownOnly {
+            try await breakdown(binary: binary, scratch: scratch, value: value)
             return
         }
         let etcd = try EtcdCluster()
@@ -103,9 +110,10 @@ struct StoreBench: AsyncParsableCommand {
                 print(String(format: "RESULT store-sqlite-cpu-32 apiserver=%.0f client=%.0f ceiling_apiserver=%.0f ceiling_client=%.0f share=%.2f unit=us",
                              createCPU.server, createCPU.client, noop.server, noop.client, bound))
                 let api = try await inProcess(scratch: scratch, value: value)
-                print(String(format: "in process (APIServer.handle, no HTTP): %.0f creates/s from 32 tasks, %.0f µs of CPU each; over HTTPS the server spends %.0f µs more per create than per GET /healthz",
-                             api.rate, api.cpu, createCPU.server - noop.server))
-                print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f unit=us", api.rate, api.cpu))
+                let dry = try await inProcess(scratch: scratch, value: value, dryRun: true)
+                print(String(format: "in process (APIServer.handle, no HTTP): %.0f creates/s from 32 tasks, %.0f µs of CPU each (%.0f µs as dry runs: the store's write is the rest); over HTTPS the server spends %.0f µs more per create than per GET /healthz",
+                             api.rate, api.cpu, dry.cpu, createCPU.server - noop.server))
+                print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu))
             }
             if backend == "sqlite" {
                 // The watchers' own connections (one each), beside the writer's.
@@ -233,8 +241,9 @@ struct StoreBench: AsyncParsableCommand {
     /// The API's own work per create, without HTTP or TLS: the same creates through
     /// `APIServer.handle` in this process, on a fresh SQLite store, 32 at a time (as the admin,
     /// whom the authorizers let through). Returns creates/s and this process's CPU per create.
-    func inProcess(scratch: String, value: String) async throws -> (rate: Double, cpu: Double) {
-        let dir = scratch + "/inprocess"
+    /// With `dryRun`, everything but the store's write (`?dryRun=All`).
+    func inProcess(scratch: String, value: String, dryRun: Bool = false) async throws -> (rate: Double, cpu: Double) {
+        let dir = scratch + (dryRun ? "/inprocess-dry-run" : "/inprocess")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let api = APIServer(store: try SQLiteStore(path: dir + "/state.db"),
                             options: .init(serviceClusterIPRange: try IPPrefix("10.96.0.0/16")))
@@ -244,7 +253,7 @@ struct StoreBench: AsyncParsableCommand {
         let rate = try await throughput(count: concurrentCount, clients: 32) { i in
             var cm = ConfigMap(name: "inprocess-\(i)", namespace: "default")
             cm.data = ["payload": value]
-            let request = APIRequest(method: "POST", path: "/api/v1/namespaces/default/configmaps", body: cm.json.jsonBytes(), user: admin)
+            let request = APIRequest(method: "POST", path: "/api/v1/namespaces/default/configmaps", query: dryRun ? ["dryRun": "All"] : [:], body: cm.json.jsonBytes(), user: admin)
             switch await api.handle(request) {
             case .json(201, _), .bytes(201, _, _): break
             case let other: throw ValidationError("in-process create: \(other)")
@@ -311,6 +320,42 @@ struct StoreBench: AsyncParsableCommand {
         }
         await probe.shutdown()
         return cpu
+    }
+
+    /// Where a create's cost goes, request kind by request kind, from the same raw HTTPS client
+    /// (AsyncHTTPClient, 64 connections) at 32 clients: what the API server and this process
+    /// spend per request on GET /healthz (no token, no body), a GET of a 1 KiB ConfigMap
+    /// (token, authorization, a store read, a 1 KiB answer), a dry-run create (the whole API
+    /// path but the store: a 1 KiB body each way) and a create.
+    func breakdown(binary: String, scratch: String, value: String) async throws {
+        let server = try APIServerProcess(binary: binary, dataDir: "\(scratch)/apiserver-breakdown")
+        defer { server.stop() }
+        let probe = HTTPSProbe()
+        defer { Task { await probe.shutdown() } }
+        let base = server.server + "/api/v1/namespaces/default/configmaps"
+        @Sendable func body(_ name: String) -> ByteBuffer {
+            var cm = ConfigMap(name: name, namespace: "default")
+            cm.data = ["payload": value]
+            return ByteBuffer(bytes: cm.json.jsonBytes())
+        }
+        try await probe.send(.POST, base, token: server.token, body: body("read-me"), expect: 201)
+        let kinds: [(String, @Sendable (Int) async throws -> Void)] = [
+            ("GET /healthz", { _ in try await probe.get(server.server + "/healthz") }),
+            ("GET configmap", { _ in try await probe.send(.GET, base + "/read-me", token: server.token, expect: 200) }),
+            ("dry-run create", { i in try await probe.send(.POST, base + "?dryRun=All", token: server.token, body: body("dry-\(i)"), expect: 201) }),
+            ("create", { i in try await probe.send(.POST, base, token: server.token, body: body("made-\(i)"), expect: 201) }),
+        ]
+        for round in 0..<2 {
+            for (name, request) in kinds {
+                _ = try await throughput(count: 500, clients: 32) { i in try await request(1_000_000 * (round + 1) + i) }
+                let before = (cpuSeconds(server.process.processIdentifier), cpuSeconds(getpid()))
+                let rate = try await throughput(count: concurrentCount, clients: 32) { i in try await request(i + 10_000_000 * (round + 1)) }
+                let n = Double(concurrentCount) / 1e6
+                let cpu = ((cpuSeconds(server.process.processIdentifier) - before.0) / n, (cpuSeconds(getpid()) - before.1) / n)
+                print(String(format: "breakdown round %d: %@: %.0f/s, API server %.0f µs + client %.0f µs per request",
+                             round + 1, name, rate, cpu.0, cpu.1))
+            }
+        }
     }
 
     func create(_ client: APIClient, namespace: String, name: String, _ value: String) async throws {
@@ -414,6 +459,22 @@ final class HTTPSProbe: Sendable {
         let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw ValidationError("GET \(url): HTTP \(response.status.code)") }
+    }
+
+    /// A request with the admin's token; fails unless the answer has status `expect`.
+    func send(_ method: HTTPMethod, _ url: String, token: String, body: ByteBuffer? = nil, expect: UInt) async throws {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer " + token)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let answer = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code == expect else {
+            throw ValidationError("\(method) \(url): HTTP \(response.status.code): \(String(buffer: answer))")
+        }
     }
 
     func shutdown() async { try? await http.shutdown() }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import NetplaneTestSupport
-import Storage
+@testable import Storage
 
 /// A fresh directory for a database file (removed by `remove`).
 struct ScratchDatabase {
@@ -285,9 +285,57 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(path: path)
         #expect(try await store.currentRevision() == 7)
         #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).revision == 7)
+        // The object whose event was compacted away keeps its value (written back to event 7).
+        #expect(try await store.get("/cm/a").value == Array("{}".utf8))
         #expect(try await store.create("/cm/b", value: []).modRevision == 8)
         try await store.compact(through: 8)
         #expect(try await store.create("/cm/c", value: []).modRevision == 9)
+        #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).items.map(\.key) == ["/cm/a", "/cm/b", "/cm/c"])
+        #expect(try await store.get("/cm/a").value == Array("{}".utf8))
+    }
+
+    @Test("a database whose objects kept a copy of their values: opened, each object keeps its value and revisions, once, and reopening changes nothing")
+    func valuesMovedToEvents() async throws {
+        for history in [false, true] {
+            let scratch = try ScratchDatabase()
+            defer { scratch.remove() }
+            let path = scratch.path
+            try Self.makeEarlierDatabase(path, history: history)
+            let expected = history ? Array("v2".utf8) : Array("{}".utf8)
+            for _ in 0..<2 {
+                let store = try SQLiteStore(path: path)
+                let object = try await store.get("/cm/a")
+                #expect(object.value == expected, "history: \(history)")
+                #expect(object.createRevision == (history ? 1 : 7) && object.modRevision == (history ? 2 : 7))
+                #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).items.map(\.value) == [expected])
+                let columns = try await store.pool.read { db in try db.columns(in: "objects").map(\.name) }
+                #expect(columns == ["key", "create_revision", "mod_revision"])
+            }
+        }
+    }
+
+    @Test("compaction forgets history but keeps every current value")
+    func compactionKeepsCurrentValues() async throws {
+        let scratch = try ScratchDatabase()
+        defer { scratch.remove() }
+        let store = try SQLiteStore(path: scratch.path)
+        _ = try await store.create("/cm/a", value: Array("a1".utf8))                      // 1
+        _ = try await store.create("/cm/b", value: Array("b1".utf8))                      // 2
+        _ = try await store.update("/cm/a", value: Array("a2".utf8), ifRevision: 1)       // 3
+        _ = try await store.delete("/cm/b", ifRevision: nil)                              // 4
+        _ = try await store.create("/cm/c", value: Array("c1".utf8))                      // 5
+        _ = try await store.update("/cm/c", value: Array("c2".utf8), ifRevision: 5)       // 6
+        try await store.compact(through: 6)
+        #expect(try await store.get("/cm/a").value == Array("a2".utf8))
+        #expect(try await store.get("/cm/c").value == Array("c2".utf8))
+        #expect(try await store.list(prefix: "/cm/", after: nil, limit: nil).items.map(\.key) == ["/cm/a", "/cm/c"])
+        // What stays of the history: the events of a's and c's current values.
+        let kept = try await store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT revision FROM events ORDER BY revision") }
+        #expect(kept == [3, 6])
+        #expect(try await store.update("/cm/a", value: Array("a3".utf8), ifRevision: 3).modRevision == 7)
+        try await store.compact(through: 7)
+        #expect(try await store.get("/cm/a").value == Array("a3".utf8))
+        #expect((try? await store.get("/cm/b")) == nil)
     }
 }
 

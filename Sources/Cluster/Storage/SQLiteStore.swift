@@ -3,8 +3,12 @@ import GRDB
 
 /// The default store: one SQLite file in WAL mode, through GRDB.
 ///
-/// Two tables: `objects` (the current value of every key) and `events` (every change, its
-/// row id being the global revision). A revision is never reused: compaction always keeps the
+/// Two tables: `events` (every change with the value it wrote, its row id being the global
+/// revision) and `objects` (every key that exists, with the revision of the event holding its
+/// current value). A value is written once, in its event: keeping a second copy in `objects`
+/// cost every create a second 1 KiB row in a table ordered by key, where new keys land on
+/// scattered pages, and so most of a create's WAL frames. Compaction forgets history but keeps
+/// the events that hold current values. A revision is never reused: compaction always keeps the
 /// newest event, so the next row id stays above every revision given out. (Databases made
 /// before carry AUTOINCREMENT, whose sqlite_sequence row cost every transaction one more WAL
 /// page; they keep it, and their revision is the larger of the two.) Writes from concurrent callers are group-committed: whatever arrives while a
@@ -37,7 +41,6 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: """
                     CREATE TABLE IF NOT EXISTS objects (
                         key TEXT PRIMARY KEY NOT NULL,
-                        value BLOB NOT NULL,
                         create_revision INTEGER NOT NULL,
                         mod_revision INTEGER NOT NULL
                     ) WITHOUT ROWID;
@@ -61,6 +64,9 @@ public final class SQLiteStore: Store {
             try pool.write { db in
                 if try !db.columns(in: "events").contains(where: { $0.name == "prev_revision" }) {
                     try db.execute(sql: "ALTER TABLE events ADD COLUMN prev_revision INTEGER")
+                }
+                if try db.columns(in: "objects").contains(where: { $0.name == "value" }) {
+                    try Self.moveValuesToEvents(db)
                 }
             }
             indexedByKey = try pool.read { db in
@@ -94,13 +100,13 @@ public final class SQLiteStore: Store {
         let sequenced = sequenced
         return try await read { db in
             let revision = try Self.revision(db, sequenced: sequenced)
-            var sql = "SELECT key, value, create_revision, mod_revision FROM objects WHERE key >= ? AND key < ?"
+            var sql = "SELECT \(Self.objectColumns) WHERE o.key >= ? AND o.key < ?"
             var arguments: StatementArguments = [prefix, Self.end(of: prefix)]
             if let after {
-                sql += " AND key > ?"
+                sql += " AND o.key > ?"
                 arguments += [after]
             }
-            sql += " ORDER BY key"
+            sql += " ORDER BY o.key"
             if let limit {
                 sql += " LIMIT ?"
                 arguments += [limit + 1]
@@ -161,8 +167,11 @@ public final class SQLiteStore: Store {
         do {
             try await pool.write { db in
                 // The newest event stays: its row id keeps the next one above every revision.
-                try db.execute(sql: "DELETE FROM events WHERE revision <= ? AND revision < (SELECT max(revision) FROM events)",
-                               arguments: [revision])
+                // So do the events holding current values.
+                try db.execute(sql: """
+                    DELETE FROM events WHERE revision <= ? AND revision < (SELECT max(revision) FROM events)
+                        AND revision NOT IN (SELECT mod_revision FROM objects)
+                    """, arguments: [revision])
                 try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE name = 'compacted'", arguments: [revision])
             }
         } catch {
@@ -188,8 +197,33 @@ public final class SQLiteStore: Store {
     static func object(_ db: Database, _ key: String) throws -> StoredObject? {
         // Cached statements: preparing the SQL again on every call was a tenth of the API
         // server's CPU under load.
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT key, value, create_revision, mod_revision FROM objects WHERE key = ?"),
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(objectColumns) WHERE o.key = ?"),
                          arguments: [key]).map(object(from:))
+    }
+
+    /// An object's key, value, and revisions, for a query that goes on with WHERE: its value
+    /// is in the event its mod_revision names.
+    static let objectColumns = "o.key, e.value, o.create_revision, o.mod_revision FROM objects o JOIN events e ON e.revision = o.mod_revision"
+
+    /// Rewrites a database made when `objects` kept a copy of each value: every object's value
+    /// is in the event of its mod_revision (written back for an object whose event was
+    /// compacted away; its revision, below the compacted mark, is never replayed), then
+    /// `objects` loses its value column. One transaction: a crash leaves the old schema whole.
+    static func moveValuesToEvents(_ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO events (revision, key, kind, value, create_revision, prev_revision)
+                SELECT o.mod_revision, o.key, CASE WHEN o.create_revision = o.mod_revision THEN 0 ELSE 1 END,
+                    o.value, o.create_revision, NULL
+                FROM objects o WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.revision = o.mod_revision);
+            CREATE TABLE objects_by_reference (
+                key TEXT PRIMARY KEY NOT NULL,
+                create_revision INTEGER NOT NULL,
+                mod_revision INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO objects_by_reference SELECT key, create_revision, mod_revision FROM objects;
+            DROP TABLE objects;
+            ALTER TABLE objects_by_reference RENAME TO objects;
+            """)
     }
 
     static func object(from row: Row) -> StoredObject {

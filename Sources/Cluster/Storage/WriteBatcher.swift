@@ -80,8 +80,8 @@ actor WriteBatcher {
                 }
                 let revision = try record(db, key: key, kind: .added, value: value, createRevision: nil)
                 let object = StoredObject(key: key, value: value, createRevision: revision, modRevision: revision)
-                try db.cachedStatement(sql: "INSERT INTO objects (key, value, create_revision, mod_revision) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [key, Data(value), revision, revision])
+                try db.cachedStatement(sql: "INSERT INTO objects (key, create_revision, mod_revision) VALUES (?, ?, ?)")
+                    .execute(arguments: [key, revision, revision])
                 return .success((object, StoreEvent(kind: .added, object: object, revision: revision)))
             case .update(let key, let value, let expected):
                 guard let current = try SQLiteStore.object(db, key) else {
@@ -93,8 +93,8 @@ actor WriteBatcher {
                 }
                 let revision = try record(db, key: key, kind: .modified, value: value, createRevision: current.createRevision,
                                           previousRevision: current.modRevision)
-                try db.cachedStatement(sql: "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?")
-                    .execute(arguments: [Data(value), revision, key])
+                try db.cachedStatement(sql: "UPDATE objects SET mod_revision = ? WHERE key = ?")
+                    .execute(arguments: [revision, key])
                 let object = StoredObject(key: key, value: value, createRevision: current.createRevision, modRevision: revision)
                 return .success((object, StoreEvent(kind: .modified, object: object, revision: revision,
                                                     previous: current.value)))
