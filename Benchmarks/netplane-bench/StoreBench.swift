@@ -452,6 +452,7 @@ final class HTTPSProbe: Sendable {
         var config = HTTPClient.Configuration(tlsConfiguration: tls)
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         config.httpVersion = .http1Only
+        config.tracing.tracer = nil  // as APIClient: the ceiling's client does no more than the creates'
         http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
     }
 

@@ -110,6 +110,9 @@ public final class APIClient: Sendable {
                                           concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         httpConfig.timeout = .init(connect: .seconds(5), read: nil)
         httpConfig.httpVersion = .http1Only
+        // No tracer is bootstrapped in Netplane, yet the default configuration still opens a
+        // no-op span per request and fills in its attributes: ~5% of a request's client CPU.
+        httpConfig.tracing.tracer = nil
         http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: httpConfig)
     }
 
