@@ -37,6 +37,7 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "Where etcd and SQLite keep their files (default: a new directory under /tmp).") var dir: String?
     @Flag(help: "Only the in-process creates (APIServer.handle on SQLite, no HTTP): for profiling the API's own work.") var inProcessOnly = false
     @Flag(help: "Only the breakdown of a create's cost: the API server's and the client's CPU per request for GET /healthz, a GET of a ConfigMap, a dry-run create and a create, from one raw HTTPS client.") var breakdownOnly = false
+    @Option(help: "The request kinds of the breakdown (comma-separated: healthz, get, dry-run, create), for profiling one.") var breakdownKinds = "healthz,get,dry-run,create"
 
     func run() async throws {
         let binary = netplane ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -339,17 +340,24 @@ struct StoreBench: AsyncParsableCommand {
             return ByteBuffer(bytes: cm.json.jsonBytes())
         }
         try await probe.send(.POST, base, token: server.token, body: body("read-me"), expect: 201)
-        let kinds: [(String, @Sendable (Int) async throws -> Void)] = [
-            ("GET /healthz", { _ in try await probe.get(server.server + "/healthz") }),
-            ("GET configmap", { _ in try await probe.send(.GET, base + "/read-me", token: server.token, expect: 200) }),
-            ("dry-run create", { i in try await probe.send(.POST, base + "?dryRun=All", token: server.token, body: body("dry-\(i)"), expect: 201) }),
-            ("create", { i in try await probe.send(.POST, base, token: server.token, body: body("made-\(i)"), expect: 201) }),
+        // Names as the creates of the main run have them: in key order they are not in the
+        // order made (r0-1, r0-10, r0-100, ...), as names of real objects are not.
+        let all: [(String, String, @Sendable (String) async throws -> Void)] = [
+            ("healthz", "GET /healthz", { _ in try await probe.get(server.server + "/healthz") }),
+            ("get", "GET configmap", { _ in try await probe.send(.GET, base + "/read-me", token: server.token, expect: 200) }),
+            ("dry-run", "dry-run create", { i in try await probe.send(.POST, base + "?dryRun=All", token: server.token, body: body("dry-" + i), expect: 201) }),
+            ("create", "create", { i in try await probe.send(.POST, base, token: server.token, body: body("made-" + i), expect: 201) }),
         ]
+        let chosen = breakdownKinds.split(separator: ",").map(String.init)
+        guard chosen.allSatisfy({ kind in all.contains { $0.0 == kind } }) else {
+            throw ValidationError("--breakdown-kinds takes \(all.map(\.0).joined(separator: ", ")), not \(breakdownKinds)")
+        }
+        let kinds = all.filter { chosen.contains($0.0) }.map { ($0.1, $0.2) }
         for round in 0..<2 {
             for (name, request) in kinds {
-                _ = try await throughput(count: 500, clients: 32) { i in try await request(1_000_000 * (round + 1) + i) }
+                _ = try await throughput(count: 500, clients: 32) { i in try await request("w\(round)-\(i)") }
                 let before = (cpuSeconds(server.process.processIdentifier), cpuSeconds(getpid()))
-                let rate = try await throughput(count: concurrentCount, clients: 32) { i in try await request(i + 10_000_000 * (round + 1)) }
+                let rate = try await throughput(count: concurrentCount, clients: 32) { i in try await request("r\(round)-\(i)") }
                 let n = Double(concurrentCount) / 1e6
                 let cpu = ((cpuSeconds(server.process.processIdentifier) - before.0) / n, (cpuSeconds(getpid()) - before.1) / n)
                 print(String(format: "breakdown round %d: %@: %.0f/s, API server %.0f µs + client %.0f µs per request",
