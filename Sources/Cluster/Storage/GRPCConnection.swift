@@ -187,9 +187,15 @@ final class GRPCConnection: Sendable {
         let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + 1_000_000_000)) {
             channel.pipeline.fireErrorCaught(Failure(code: Failure.deadlineExceeded, message: "no answer within \(timeout)"))
         }
-        // A write the connection refuses (after a GOAWAY, say) fails the call at once.
-        channel.write(headers).whenFailure { channel.pipeline.fireErrorCaught($0) }
-        channel.writeAndFlush(body).whenFailure { channel.pipeline.fireErrorCaught($0) }
+        // A write the connection refuses (after a GOAWAY, say) fails the call at once. As a
+        // Failure: the refusal can be ChannelError.eof (the stream closed as the connection
+        // went), which a pipeline must never be handed as an error (NIO asserts it).
+        let place = "\(host):\(port)"
+        let refused: @Sendable (any Error) -> Void = { error in
+            channel.pipeline.fireErrorCaught(Failure(code: Failure.unavailable, message: "\(place): write: \(error)"))
+        }
+        channel.write(headers).whenFailure(refused)
+        channel.writeAndFlush(body).whenFailure(refused)
         defer { deadline.cancel() }
         do {
             return try await reply.get()
