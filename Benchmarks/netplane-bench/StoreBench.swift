@@ -51,7 +51,7 @@ struct StoreBench: AsyncParsableCommand {
         if inProcessOnly {
             let api = try await inProcess(scratch: scratch, value: value)
             let dry = try await inProcess(scratch: scratch, value: value, dryRun: true)
-            print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu))
+            print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f get_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu, api.getCPU))
             return
         }
         if breakdownOnly {
@@ -114,7 +114,7 @@ struct StoreBench: AsyncParsableCommand {
                 let dry = try await inProcess(scratch: scratch, value: value, dryRun: true)
                 print(String(format: "in process (APIServer.handle, no HTTP): %.0f creates/s from 32 tasks, %.0f µs of CPU each (%.0f µs as dry runs: the store's write is the rest); over HTTPS the server spends %.0f µs more per create than per GET /healthz",
                              api.rate, api.cpu, dry.cpu, createCPU.server - noop.server))
-                print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu))
+                print(String(format: "RESULT store-sqlite-inprocess-32 rate=%.0f cpu=%.0f dry_run_cpu=%.0f get_cpu=%.0f unit=us", api.rate, api.cpu, dry.cpu, api.getCPU))
             }
             if backend == "sqlite" {
                 // The watchers' own connections (one each), beside the writer's.
@@ -242,8 +242,9 @@ struct StoreBench: AsyncParsableCommand {
     /// The API's own work per create, without HTTP or TLS: the same creates through
     /// `APIServer.handle` in this process, on a fresh SQLite store, 32 at a time (as the admin,
     /// whom the authorizers let through). Returns creates/s and this process's CPU per create.
-    /// With `dryRun`, everything but the store's write (`?dryRun=All`).
-    func inProcess(scratch: String, value: String, dryRun: Bool = false) async throws -> (rate: Double, cpu: Double) {
+    /// With `dryRun`, everything but the store's write (`?dryRun=All`). Then (not for dry runs)
+    /// as many GETs of the objects made, 32 at a time: `getCPU` is this process's CPU per GET.
+    func inProcess(scratch: String, value: String, dryRun: Bool = false) async throws -> (rate: Double, cpu: Double, getCPU: Double) {
         let dir = scratch + (dryRun ? "/inprocess-dry-run" : "/inprocess")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let api = APIServer(store: try SQLiteStore(path: dir + "/state.db"),
@@ -260,7 +261,17 @@ struct StoreBench: AsyncParsableCommand {
             case let other: throw ValidationError("in-process create: \(other)")
             }
         }
-        return (rate, (cpuSeconds(getpid()) - before) / Double(concurrentCount) * 1e6)
+        let cpu = (cpuSeconds(getpid()) - before) / Double(concurrentCount) * 1e6
+        if dryRun { return (rate, cpu, 0) }
+        let beforeGets = cpuSeconds(getpid())
+        try await runConcurrently(concurrentCount, clients: 32) { i in
+            let request = APIRequest(method: "GET", path: "/api/v1/namespaces/default/configmaps/inprocess-\(i)", user: admin)
+            switch await api.handle(request) {
+            case .json(200, _), .bytes(200, _, _): break
+            case let other: throw ValidationError("in-process get: \(other)")
+            }
+        }
+        return (rate, cpu, (cpuSeconds(getpid()) - beforeGets) / Double(concurrentCount) * 1e6)
     }
 
     /// What the fastest request costs here: GET /healthz (no token, no body, no store, a

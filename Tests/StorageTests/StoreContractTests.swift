@@ -314,6 +314,39 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test("a point read never waits: with every point reader in use it reports none free, and the store reads through the pool")
+    func pointReadersNeverWait() async throws {
+        let scratch = try ScratchDatabase()
+        defer { scratch.remove() }
+        let store = try SQLiteStore(path: scratch.path)
+        _ = try await store.create("/cm/a", value: Array("a".utf8))
+        let readers = try PointReaders(path: scratch.path, count: 1)
+        let nested = try readers.read { _ in try readers.read { _ in 1 } }
+        #expect(nested == .some(nil), "the only reader is taken by the outer read")
+        #expect(try readers.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM objects") } == 1)
+        // Every one of the store's point readers held by another thread: a GET still answers,
+        // through the pool.
+        let release = DispatchSemaphore(value: 0)
+        let holder = DispatchGroup()
+        await withCheckedContinuation { (holding: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async(group: holder) {
+                func hold() {
+                    // Takes one more reader inside the read that holds the last, until none is free.
+                    if (try? store.pointReaders.read({ _ in hold() })) == nil {
+                        holding.resume()
+                        release.wait()
+                    }
+                }
+                hold()
+            }
+        }
+        #expect(try store.pointReaders.read { _ in 1 } == nil)
+        #expect(try await store.get("/cm/a").value == Array("a".utf8))
+        release.signal()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in holder.notify(queue: .global()) { done.resume() } }
+        #expect(try store.pointReaders.read { _ in 1 } == 1)
+    }
+
     @Test("compaction forgets history but keeps every current value")
     func compactionKeepsCurrentValues() async throws {
         let scratch = try ScratchDatabase()

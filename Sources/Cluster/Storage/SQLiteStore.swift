@@ -18,6 +18,7 @@ import GRDB
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     let writer: WriteBatcher
+    let pointReaders: PointReaders
     let hub = WatchHub()
     /// Whether `events` has AUTOINCREMENT (a database made before it was dropped).
     let sequenced: Bool
@@ -76,6 +77,7 @@ public final class SQLiteStore: Store {
             throw StoreError(.backend, "open \(path): \(error)")
         }
         writer = WriteBatcher(pool: pool, hub: hub)
+        do { pointReaders = try PointReaders(path: path) } catch { throw StoreError(.backend, "open \(path) for reading: \(error)") }
     }
 
     public func create(_ key: String, value: [UInt8]) async throws(StoreError) -> StoredObject {
@@ -91,7 +93,11 @@ public final class SQLiteStore: Store {
     }
 
     public func get(_ key: String) async throws(StoreError) -> StoredObject {
-        let found = try await read { db in try Self.object(db, key) }
+        let found: StoredObject?
+        switch try readHere({ db in try Self.object(db, key) }) {
+        case .some(let here): found = here
+        case .none: found = try await read { db in try Self.object(db, key) }
+        }
         guard let found else { throw StoreError(.notFound, "\(key) not found") }
         return found
     }
@@ -180,6 +186,11 @@ public final class SQLiteStore: Store {
     }
 
     // MARK: - SQL helpers
+
+    /// `body` on a point reader, on this thread; nil (not read) when every one is in use.
+    func readHere<T>(_ body: (Database) throws -> T) throws(StoreError) -> T? {
+        do { return try pointReaders.read(body) } catch { throw StoreError(.backend, "read: \(error)") }
+    }
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
         do { return try await pool.read(body) } catch let error as StoreError { throw error } catch {
