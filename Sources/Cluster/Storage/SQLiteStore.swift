@@ -187,7 +187,8 @@ public final class SQLiteStore: Store {
 
     // MARK: - SQL helpers
 
-    /// `body` on a point reader, on this thread; nil (not read) when every one is in use.
+    /// `body` (one statement) on a point reader, on this thread; nil (not read) when every one
+    /// is in use.
     func readHere<T>(_ body: (Database) throws -> T) throws(StoreError) -> T? {
         do { return try pointReaders.read(body) } catch { throw StoreError(.backend, "read: \(error)") }
     }
