@@ -5,8 +5,8 @@ import Synchronization
 /// Read-only connections for reading one object on the calling thread.
 ///
 /// GRDB's asynchronous read hops three times (to the pool's semaphore queue, to a reader's
-/// queue, back to the caller's executor): in process a GET cost ~100 µs of CPU that way, ~55
-/// µs reading here (`netplane-bench store --in-process-only`, get_cpu). Reading on the calling
+/// queue, back to the caller's executor): in process a GET cost 82–104 µs of CPU that way,
+/// 19–22 µs reading here (`netplane-bench store --in-process-only`, get_cpu). Reading on the calling
 /// thread is only safe while it never waits: a cooperative thread blocked on GRDB's reader
 /// pool could wait for a reader that an asynchronous read returns only once it resumes on a
 /// cooperative thread. So these connections are their own, taken without waiting; when all
@@ -23,7 +23,7 @@ final class PointReaders: Sendable {
         // As GRDB's own readers: a WAL reader is busy only in rare moments (another process
         // recovering the WAL, the last connection closing), waited out briefly.
         config.busyMode = .timeout(10)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 268435456") }
+        config.prepareDatabase { db in try db.execute(sql: SQLiteStore.mapReads) }
         idle = Mutex(try (0..<count).map { _ in try DatabaseQueue(path: path, configuration: config) })
     }
 

@@ -34,17 +34,13 @@ public final class SQLiteStore: Store {
             // Checkpoint the WAL every ~16 MB rather than every 4 MB: each checkpoint ends in an
             // fsync, and a busy API server writes several MB a second. Reads map the file.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
-            try db.execute(sql: "PRAGMA mmap_size = 268435456")
+            try db.execute(sql: Self.mapReads)
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try pool.write { db in
                 try db.execute(sql: """
-                    CREATE TABLE IF NOT EXISTS objects (
-                        key TEXT PRIMARY KEY NOT NULL,
-                        create_revision INTEGER NOT NULL,
-                        mod_revision INTEGER NOT NULL
-                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS objects (\(Self.objectsTable)) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS events (
                         revision INTEGER PRIMARY KEY,
                         key TEXT NOT NULL,
@@ -93,10 +89,11 @@ public final class SQLiteStore: Store {
     }
 
     public func get(_ key: String) async throws(StoreError) -> StoredObject {
+        let lookup: @Sendable (Database) throws -> StoredObject? = { db in try Self.object(db, key) }
         let found: StoredObject?
-        switch try readHere({ db in try Self.object(db, key) }) {
+        switch try readHere(lookup) {
         case .some(let here): found = here
-        case .none: found = try await read { db in try Self.object(db, key) }
+        case .none: found = try await read(lookup)
         }
         guard let found else { throw StoreError(.notFound, "\(key) not found") }
         return found
@@ -213,6 +210,12 @@ public final class SQLiteStore: Store {
                          arguments: [key]).map(object(from:))
     }
 
+    /// The columns of `objects`: a key and its revisions (its value is in `events`).
+    static let objectsTable = "key TEXT PRIMARY KEY NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL"
+
+    /// Reads map the file (every connection: the pool's and the point readers).
+    static let mapReads = "PRAGMA mmap_size = 268435456"
+
     /// An object's key, value, and revisions, for a query that goes on with WHERE: its value
     /// is in the event its mod_revision names.
     static let objectColumns = "o.key, e.value, o.create_revision, o.mod_revision FROM objects o JOIN events e ON e.revision = o.mod_revision"
@@ -227,11 +230,7 @@ public final class SQLiteStore: Store {
                 SELECT o.mod_revision, o.key, CASE WHEN o.create_revision = o.mod_revision THEN 0 ELSE 1 END,
                     o.value, o.create_revision, NULL
                 FROM objects o WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.revision = o.mod_revision);
-            CREATE TABLE objects_by_reference (
-                key TEXT PRIMARY KEY NOT NULL,
-                create_revision INTEGER NOT NULL,
-                mod_revision INTEGER NOT NULL
-            ) WITHOUT ROWID;
+            CREATE TABLE objects_by_reference (\(objectsTable)) WITHOUT ROWID;
             INSERT INTO objects_by_reference SELECT key, create_revision, mod_revision FROM objects;
             DROP TABLE objects;
             ALTER TABLE objects_by_reference RENAME TO objects;
