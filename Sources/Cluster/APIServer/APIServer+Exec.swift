@@ -247,8 +247,8 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
     }
 }
 
-/// The WebSocket upgrade channel with a ForeignUpgradeFilter in its pipeline, and under TLS a
-/// FlushCoalescingHandler (one TLS record per flush).
+/// The WebSocket upgrade channel with a ForeignUpgradeFilter and a ClientGoneHandler in its
+/// pipeline, and under TLS a FlushCoalescingHandler (one TLS record per flush).
 struct FilteredUpgradeChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
     let base: HTTP1WebSocketUpgradeChannel
@@ -260,6 +260,9 @@ struct FilteredUpgradeChannel: ServerChildChannel {
             try pipeline.addHandler(ForeignUpgradeFilter(), position: .after(decoder))
             if let tls = try? pipeline.handler(type: NIOSSLServerHandler.self) {
                 try pipeline.addHandler(FlushCoalescingHandler(), position: .after(tls))
+                try pipeline.addHandler(ClientGoneHandler(), position: .after(tls))
+            } else {
+                try pipeline.addHandler(ClientGoneHandler(), position: .first)
             }
             return value
         }

@@ -6,19 +6,21 @@ import Synchronization
 /// Every open watch, so shutdown can end them: a watch never ends by itself, and a graceful
 /// HTTP shutdown waits for open responses.
 final class WatchRegistry: Sendable {
-    private let state = Mutex<(next: UInt64, open: [UInt64: AsyncStream<[UInt8]>.Continuation], closed: Bool)>((0, [:], false))
+    private let state = Mutex<(next: UInt64, open: [UInt64: WatchOutput], closed: Bool)>((0, [:], false))
 
-    /// Registers a watch; false once the server is shutting down.
-    func add(_ continuation: AsyncStream<[UInt8]>.Continuation) -> UInt64? {
+    /// Registers a watch; nil once the server is shutting down.
+    func add(_ output: WatchOutput) -> UInt64? {
         state.withLock { s in
             if s.closed { return nil }
             s.next += 1
-            s.open[s.next] = continuation
+            s.open[s.next] = output
             return s.next
         }
     }
 
     func remove(_ id: UInt64) { _ = state.withLock { $0.open.removeValue(forKey: id) } }
+
+    var count: Int { state.withLock { $0.open.count } }
 
     func closeAll() {
         let open = state.withLock { s in
@@ -26,7 +28,7 @@ final class WatchRegistry: Sendable {
             defer { s.open = [:] }
             return Array(s.open.values)
         }
-        for c in open { c.finish() }
+        for output in open { output.finish() }
     }
 }
 
@@ -63,11 +65,11 @@ extension APIServer {
         }
 
         // The store calls `deliver` for each change (on its own thread, in order); the lines go
-        // straight into the response stream. Only the timeout and bookmarks need a task.
-        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
-        for object in initial { continuation.yield(present.watchEvent("ADDED", stored: object)) }
+        // straight to the response's connection. Only the timeout and bookmarks need a task.
+        let output = WatchOutput()
+        for object in initial { output.send(present.watchEvent("ADDED", stored: object)) }
         if initialEnd {
-            continuation.yield(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true)))
+            output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true)))
         }
         let delivered = DeliveredRevision(start)
         let shared = watchEvents
@@ -76,23 +78,23 @@ extension APIServer {
             handle = try await store.watch(prefix: prefix, after: start) { delivery in
                 switch delivery {
                 case .event(let event):
-                    for line in Self.lines(for: event, filter, shared, present) { continuation.yield(line) }
+                    for line in Self.lines(for: event, filter, shared, present) { output.send(line) }
                     delivered.value.store(event.revision, ordering: .sequentiallyConsistent)
                 case .end(let error):
                     // etcd tells of a compacted start only once the watch runs.
                     if let error, case .compacted = error.kind {
-                        continuation.yield(present.watchEvent("ERROR", Self.tooOld(start, error).status))
+                        output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
                     }
-                    continuation.finish()
+                    output.finish()
                 }
             }
         } catch {
             if case .compacted = error.kind {
-                continuation.yield(present.watchEvent("ERROR", Self.tooOld(start, error).status))
-                continuation.finish()
-                return .stream(contentType: present.watchContentType, stream)
+                output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
+                output.finish()
+                return .watch(contentType: present.watchContentType, output)
             }
-            continuation.finish()
+            output.finish()
             throw ObjectStore.apiError(error, resource, "")
         }
 
@@ -106,22 +108,23 @@ extension APIServer {
                 // The bookmark carries the last revision already delivered, never a later one:
                 // a client resuming from it must not skip an event still in flight.
                 let revision = delivered.value.load(ordering: .sequentiallyConsistent)
-                continuation.yield(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision)))
+                output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision)))
             }
-            continuation.finish()
+            output.finish()
         }
-        guard let id = watches.add(continuation) else {
+        guard let id = watches.add(output) else {
             timer.cancel()
             handle.cancel()
+            output.finish()
             throw .serviceUnavailable("the server is shutting down")
         }
         let registry = watches
-        continuation.onTermination = { _ in
+        output.whenFinished {
             timer.cancel()
             handle.cancel()
             registry.remove(id)
         }
-        return .stream(contentType: present.watchContentType, stream)
+        return .watch(contentType: present.watchContentType, output)
     }
 
     static func tooOld(_ start: Int64, _ error: StoreError) -> APIError {

@@ -117,6 +117,9 @@ public final class APIServer: Sendable {
     /// Ends every open watch (at shutdown; clients reconnect elsewhere or later).
     public func closeWatches() { watches.closeAll() }
 
+    /// How many watches are open.
+    public var openWatches: Int { watches.count }
+
     // MARK: - Entry point
 
     public func handle(_ request: APIRequest) async -> APIResponse {

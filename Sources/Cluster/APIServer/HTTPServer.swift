@@ -1,6 +1,7 @@
 public import Hummingbird
 import HummingbirdTLS
-import NIOCore
+public import NIOCore
+import NIOHTTPTypes
 public import NIOSSL
 public import Logging
 import JSON
@@ -12,11 +13,23 @@ import Dispatch
 import Glibc
 #endif
 
+/// A request's context: Hummingbird's, and the connection it came on, which a watch's lines
+/// are written to directly (see `APIHTTPResponder.response`).
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Carries the API over HTTPS (HTTP/1.1; Hummingbird on SwiftNIO): bearer-token
 /// authentication, the body size limit, and streaming for watches. (pods/exec upgrades to a
 /// WebSocket before it gets here: ExecProxy, APIServer+Exec.swift.)
 public struct APIHTTPResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = APIRequestContext
     let api: APIServer
     let tokens: TokenAuthenticator
 
@@ -25,7 +38,7 @@ public struct APIHTTPResponder: HTTPResponder {
         self.tokens = tokens
     }
 
-    public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    public func respond(to request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
         let path = request.uri.path
         // Health endpoints answer without a token, as kube-apiserver's do for probes.
@@ -33,17 +46,17 @@ public struct APIHTTPResponder: HTTPResponder {
         if !["/healthz", "/readyz", "/livez"].contains(path) {
             switch await Self.identify(request.headers, api: api, tokens: tokens) {
             case .success(let who): user = who
-            case .failure(let error): return Self.response(.error(error))
+            case .failure(let error): return Self.response(.error(error), on: context.channel)
             }
         }
         // pods/NAME/exec that was not upgraded to a WebSocket: kubectl's SPDY retry.
         if let exec = ExecRoute(path: path) {
             if let user {
                 let (attributes, decision) = await api.authorize(method: request.method.rawValue, path: path, user: user)
-                guard decision.allowed else { return Self.response(.error(APIServer.forbidden(attributes, reason: decision.reason))) }
+                guard decision.allowed else { return Self.response(.error(APIServer.forbidden(attributes, reason: decision.reason)), on: context.channel) }
             }
             let query = Self.queryItems(request.uri.query ?? "")
-            return Self.response(await api.execWithoutWebSocket(exec, query: query))
+            return Self.response(await api.execWithoutWebSocket(exec, query: query), on: context.channel)
         }
         var body: [UInt8] = []
         if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method.rawValue) {
@@ -51,7 +64,7 @@ public struct APIHTTPResponder: HTTPResponder {
                 let buffer = try await request.collectBody(upTo: api.options.maxRequestBytes)
                 body = Array(buffer.readableBytesView)
             } catch is NIOTooManyBytesError {
-                return Self.response(.error(.tooLarge(limit: api.options.maxRequestBytes)))
+                return Self.response(.error(.tooLarge(limit: api.options.maxRequestBytes)), on: context.channel)
             }
         }
         let query = Self.queryParameters(request.uri.query ?? "")
@@ -60,7 +73,7 @@ public struct APIHTTPResponder: HTTPResponder {
                                     contentType: request.headers[.contentType] ?? "application/json", body: body, user: user,
                                     userAgent: request.headers[.userAgent] ?? "")
         let (answer, warnings) = await api.handleWithWarnings(apiRequest)
-        var response = Self.response(answer)
+        var response = Self.response(answer, on: context.channel)
         // (HTTPField is not re-exported by Hummingbird: built by inference.)
         for warning in warnings { response.headers.append(.init(name: .init("Warning")!, value: Warnings.header(warning))) }
         return response
@@ -151,7 +164,8 @@ public struct APIHTTPResponder: HTTPResponder {
         }
     }
 
-    static func response(_ response: APIResponse) -> Response {
+    /// The HTTP response for an answer; a watch's lines are written to `channel`.
+    static func response(_ response: APIResponse, on channel: any Channel) -> Response {
         switch response {
         case .json(let status, let value):
             return Response(status: .init(code: status), headers: [.contentType: "application/json"],
@@ -162,14 +176,35 @@ public struct APIHTTPResponder: HTTPResponder {
         case .stream(let type, let lines):
             return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache, private"],
                             body: ResponseBody(asyncSequence: lines.map { ByteBuffer(bytes: $0) }))
+        case .watch(let type, let output):
+            // However the connection ends (the client goes or stops sending, the server
+            // stops), the watch ends with it, even if the response never started.
+            channel.closeFuture.whenComplete { _ in output.finish() }
+            ClientGoneHandler.whenGone(channel) { output.finish() }
+            return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache, private"],
+                            body: ResponseBody { writer in
+                // Hummingbird has written the head. Each line goes to the connection's event
+                // loop from the thread that sends it, without a task per watcher in between;
+                // always through `execute`, so a line sent on that loop never writes (and
+                // perhaps closes the connection, which finishes the watch) while the output's
+                // lock is held.
+                output.attach { line in
+                    let part = HTTPResponsePart.body(ByteBuffer(bytes: line))
+                    channel.eventLoop.execute { channel.writeAndFlush(part, promise: nil) }
+                }
+                await output.finished()
+                try await writer.finish(nil)
+            })
         }
     }
 }
 
 /// Starts the HTTPS server and runs it until cancelled.
 public enum APIHTTPServer {
+    /// `handleSignals`: end on SIGTERM/SIGINT (a server in a test process ends by cancellation
+    /// alone, leaving the process's signals as they were).
     public static func run(api: APIServer, tokens: TokenAuthenticator, host: String, port: Int,
-                           tls: TLSConfiguration, logger: Logger,
+                           tls: TLSConfiguration, logger: Logger, handleSignals: Bool = true,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         // HTTP/1 with WebSocket upgrades, for pods/exec: ExecProxy takes an upgrade or refuses
         // it; every other request goes to the responder as before.
@@ -183,7 +218,7 @@ public enum APIHTTPServer {
         // responses, and a watch never finishes on its own), then stop serving.
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
+        for sig in [SIGTERM, SIGINT] where handleSignals {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {

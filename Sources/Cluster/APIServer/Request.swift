@@ -74,13 +74,16 @@ public struct APIRequest: Sendable {
     }
 }
 
-/// What the server answers: a JSON document, other bytes, or a stream of watch events.
+/// What the server answers: a JSON document, other bytes, a stream of bytes (a pod's log), or
+/// the events of a watch.
 public enum APIResponse: Sendable {
     case json(status: Int, JSONValue)
     case bytes(status: Int, contentType: String, [UInt8])
-    /// Watch events (newline-separated JSON, or length-prefixed protobuf frames) until the
-    /// stream ends.
+    /// Bytes until the stream ends.
     case stream(contentType: String, AsyncStream<[UInt8]>)
+    /// Watch events (newline-separated JSON, or length-prefixed protobuf frames) until the
+    /// watch finishes. Whoever takes this answer attaches to the output or finishes it.
+    case watch(contentType: String, WatchOutput)
 
     static func error(_ e: APIError) -> APIResponse { .json(status: e.code, e.status) }
 }

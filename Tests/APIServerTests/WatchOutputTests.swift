@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+@testable import APIServer
+import Client
+import JSON
+import NetAddress
+import Storage
+
+/// A watch's lines go from the store's thread straight to the connection (WatchOutput): in
+/// order, none lost before the connection attaches, and the watch ends with its connection.
+@Suite struct WatchOutputTests {
+    static func text(_ lines: [[UInt8]]) -> [String] { lines.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func linesWaitForTheCarrierThenGoStraightToIt() async {
+        let output = WatchOutput()
+        let carried = Mutex<[[UInt8]]>([])
+        let ended = Mutex(0)
+        output.whenFinished { ended.withLock { $0 += 1 } }
+        output.send(Array("a".utf8))
+        output.send(Array("b".utf8))
+        #expect(carried.withLock { $0 }.isEmpty)
+        #expect(output.attach { line in carried.withLock { $0.append(line) } })
+        #expect(Self.text(carried.withLock { $0 }) == ["a", "b"])
+        output.send(Array("c".utf8))
+        #expect(Self.text(carried.withLock { $0 }) == ["a", "b", "c"])
+        output.finish()
+        output.finish()
+        output.send(Array("late".utf8))
+        await output.finished()
+        #expect(Self.text(carried.withLock { $0 }) == ["a", "b", "c"], "nothing after the end")
+        #expect(ended.withLock { $0 } == 1, "the end's actions run once")
+        // One registered after the end runs at once.
+        output.whenFinished { ended.withLock { $0 += 1 } }
+        #expect(ended.withLock { $0 } == 2)
+    }
+
+    @Test func aWatchThatEndedBeforeItsConnectionStillHandsOverItsLastLines() {
+        // A compacted start: the ERROR event is sent and the watch ends before the response starts.
+        let output = WatchOutput()
+        output.send(Array("ERROR".utf8))
+        output.finish()
+        let carried = Mutex<[[UInt8]]>([])
+        #expect(!output.attach { line in carried.withLock { $0.append(line) } }, "finished")
+        #expect(Self.text(carried.withLock { $0 }) == ["ERROR"])
+    }
+
+    @Test func aCancelledWaiterEndsTheWatch() async {
+        let output = WatchOutput()
+        let waiter = Task { await output.finished() }
+        waiter.cancel()
+        await waiter.value
+        let carried = Mutex(0)
+        #expect(!output.attach { _ in carried.withLock { $0 += 1 } })
+    }
+
+    /// Over HTTPS, in process: two watchers get every event in order; when one client's
+    /// connection closes, the server's watch for it ends (no store watch left behind), and the
+    /// other keeps getting events.
+    @Test func aWatchEndsWithItsConnection() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-watch-output-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = APIServer(store: try SQLiteStore(path: dir + "/state.db"),
+                            options: .init(serviceClusterIPRange: try IPPrefix("10.96.0.0/16")))
+        try await api.bootstrap()
+        let pki = try PKI.loadOrCreate(directory: dir + "/pki", hosts: ["127.0.0.1"])
+        let token = TokenAuthenticator.generateToken()
+        let tokens = TokenAuthenticator(users: [token: .init(name: "admin", uid: "admin", groups: ["system:masters"])])
+        let (ports, listening) = AsyncStream<Int>.makeStream()
+        let server = Task {
+            try await APIHTTPServer.run(api: api, tokens: tokens, host: "127.0.0.1", port: 0, tls: try pki.tlsConfiguration(),
+                                        logger: Logger(label: "test"), handleSignals: false) { listening.yield($0) }
+        }
+        defer { server.cancel() }
+        var portIterator = ports.makeAsyncIterator()
+        let port = try #require(await portIterator.next())
+        let config = ClientConfig(server: "https://127.0.0.1:\(port)", token: token, insecureSkipTLSVerify: true)
+        let writer = try APIClient(config), staying = try APIClient(config), leaving = try APIClient(config)
+        let from = try await writer.list(ConfigMap.resource, namespace: "default").resourceVersion
+
+        /// The names of the ConfigMaps a client's watch sees ADDED, in order, until `count`.
+        func watch(_ client: APIClient, count: Int, seen: Names) -> Task<Void, any Error> {
+            Task {
+                for try await event in client.watch(ConfigMap.resource, namespace: "default", resourceVersion: from)
+                where event.kind == .added {
+                    let done = seen.value.withLock { seen in
+                        seen.append(event.object.name ?? "")
+                        return seen.count == count
+                    }
+                    if done { return }
+                }
+            }
+        }
+        let stayingSaw = Names(), leavingSaw = Names()
+        let stayingWatch = watch(staying, count: 40, seen: stayingSaw)
+        let leavingWatch = watch(leaving, count: 20, seen: leavingSaw)
+        func eventually(_ condition: () -> Bool) async -> Bool {
+            for _ in 0..<200 {
+                if condition() { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return condition()
+        }
+        #expect(await eventually { api.openWatches == 2 }, "\(api.openWatches) watches open")
+        let names = (0..<40).map { String(format: "cm-%02d", $0) }
+        for name in names.prefix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
+        try await leavingWatch.value
+        #expect(leavingSaw.value.withLock { $0 } == Array(names.prefix(20)))
+
+        // The leaving client closes its connection: the server's watch for it ends.
+        await leaving.shutdown()
+        #expect(await eventually { api.openWatches == 1 }, "\(api.openWatches) watches open after a client left")
+        for name in names.suffix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
+        try await stayingWatch.value
+        #expect(stayingSaw.value.withLock { $0 } == names)
+        await staying.shutdown()
+        #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open after both left")
+        await writer.shutdown()
+    }
+}
+
+private final class Names: Sendable {
+    let value = Mutex<[String]>([])
+}
