@@ -46,19 +46,23 @@ actor WriteBatcher {
             let batch = pending
             pending = []
             let ops = batch.map(\.op)
-            let outcome: Result<[Result<(StoredObject, StoreEvent), StoreError>], any Error>
-            do {
-                // On GRDB's writer queue, not this thread: a commit that checkpoints the WAL
-                // waits for an fsync, which must not hold one of the cooperative pool's threads.
-                outcome = .success(try await pool.write { db in try ops.map { op in try Self.apply(op, db) } })
-            } catch {
-                outcome = .failure(error)
+            let hub = self.hub
+            // On GRDB's writer queue, not this thread: a commit that checkpoints the WAL
+            // waits for an fsync, which must not hold one of the cooperative pool's threads.
+            // The events go to the watchers from that queue, right after the commit (the
+            // completion runs there): a change reaches its watchers without first waiting for
+            // a cooperative thread to wake. The writers are answered from here, as before:
+            // resuming each of them from the writer's queue made creates slower.
+            let outcome = await withCheckedContinuation { (committed: CheckedContinuation<Result<[Result<(StoredObject, StoreEvent), StoreError>], any Error>, Never>) in
+                pool.asyncWrite({ db in try ops.map { op in try Self.apply(op, db) } }, completion: { _, outcome in
+                    if case .success(let results) = outcome { hub.publish(results.compactMap { try? $0.get().1 }) }
+                    committed.resume(returning: outcome)
+                })
             }
             switch outcome {
             case .failure(let error):
                 for item in batch { item.done.resume(throwing: StoreError(.backend, "write: \(error)")) }
             case .success(let results):
-                hub.publish(results.compactMap { try? $0.get().1 })
                 for (item, result) in zip(batch, results) {
                     switch result {
                     case .success(let (object, _)): item.done.resume(returning: object)
