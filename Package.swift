@@ -302,6 +302,7 @@ let package = Package(
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "APIMachinery", "JSON"], swiftSettings: strict),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Client", "APIMachinery", "JSON", "Storage", "NetplaneTestSupport",
                                                          "NetAddress", .product(name: "Logging", package: "swift-log"),
+                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                          .product(name: "NIOEmbedded", package: "swift-nio")],
                     swiftSettings: strict),
     ],

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 import Testing
 @testable import APIServer
@@ -11,23 +12,24 @@ import Storage
 /// A watch's lines go from the store's thread straight to the connection (WatchOutput): in
 /// order, none lost before the connection attaches, and the watch ends with its connection.
 @Suite struct WatchOutputTests {
-    static func text(_ lines: [[UInt8]]) -> [String] { lines.map { String(decoding: $0, as: UTF8.self) } }
+    static func text(_ lines: [WatchLine]) -> [String] { lines.map { String(decoding: $0.bytes, as: UTF8.self) } }
+    static func line(_ text: String) -> WatchLine { WatchLine(Array(text.utf8)) }
 
     @Test func linesWaitForTheCarrierThenGoStraightToIt() async {
         let output = WatchOutput()
-        let carried = Mutex<[[UInt8]]>([])
+        let carried = Mutex<[WatchLine]>([])
         let ended = Mutex(0)
         output.whenFinished { ended.withLock { $0 += 1 } }
-        output.send(Array("a".utf8))
-        output.send(Array("b".utf8))
+        output.send(Self.line("a"))
+        output.send(Self.line("b"))
         #expect(carried.withLock { $0 }.isEmpty)
         #expect(output.attach { line in carried.withLock { $0.append(line) } })
         #expect(Self.text(carried.withLock { $0 }) == ["a", "b"])
-        output.send(Array("c".utf8))
+        output.send(Self.line("c"))
         #expect(Self.text(carried.withLock { $0 }) == ["a", "b", "c"])
         output.finish()
         output.finish()
-        output.send(Array("late".utf8))
+        output.send(Self.line("late"))
         await output.finished()
         #expect(Self.text(carried.withLock { $0 }) == ["a", "b", "c"], "nothing after the end")
         #expect(ended.withLock { $0 } == 1, "the end's actions run once")
@@ -36,12 +38,18 @@ import Storage
         #expect(ended.withLock { $0 } == 2)
     }
 
+    @Test func aLineIsFramedAsOneHTTPChunk() {
+        #expect(String(buffer: Self.line("{\"type\":\"A\"}\n").chunk) == "d\r\n{\"type\":\"A\"}\n\r\n")
+        let long = String(repeating: "x", count: 300)
+        #expect(String(buffer: Self.line(long).chunk) == "12c\r\n" + long + "\r\n")
+    }
+
     @Test func aWatchThatEndedBeforeItsConnectionStillHandsOverItsLastLines() {
         // A compacted start: the ERROR event is sent and the watch ends before the response starts.
         let output = WatchOutput()
-        output.send(Array("ERROR".utf8))
+        output.send(Self.line("ERROR"))
         output.finish()
-        let carried = Mutex<[[UInt8]]>([])
+        let carried = Mutex<[WatchLine]>([])
         #expect(!output.attach { line in carried.withLock { $0.append(line) } }, "finished")
         #expect(Self.text(carried.withLock { $0 }) == ["ERROR"])
     }

@@ -67,9 +67,9 @@ extension APIServer {
         // The store calls `deliver` for each change (on its own thread, in order); the lines go
         // straight to the response's connection. Only the timeout and bookmarks need a task.
         let output = WatchOutput()
-        for object in initial { output.send(present.watchEvent("ADDED", stored: object)) }
+        for object in initial { output.send(WatchLine(present.watchEvent("ADDED", stored: object))) }
         if initialEnd {
-            output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true)))
+            output.send(WatchLine(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true))))
         }
         let delivered = DeliveredRevision(start)
         let shared = watchEvents
@@ -83,14 +83,14 @@ extension APIServer {
                 case .end(let error):
                     // etcd tells of a compacted start only once the watch runs.
                     if let error, case .compacted = error.kind {
-                        output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
+                        output.send(WatchLine(present.watchEvent("ERROR", Self.tooOld(start, error).status)))
                     }
                     output.finish()
                 }
             }
         } catch {
             if case .compacted = error.kind {
-                output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
+                output.send(WatchLine(present.watchEvent("ERROR", Self.tooOld(start, error).status)))
                 output.finish()
                 return .watch(contentType: present.watchContentType, output)
             }
@@ -108,7 +108,7 @@ extension APIServer {
                 // The bookmark carries the last revision already delivered, never a later one:
                 // a client resuming from it must not skip an event still in flight.
                 let revision = delivered.value.load(ordering: .sequentiallyConsistent)
-                output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision)))
+                output.send(WatchLine(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision))))
             }
             output.finish()
         }
@@ -136,10 +136,10 @@ extension APIServer {
     /// encoded lines come from `shared`, so N watchers of one event cost one decode and one
     /// encode per line type, not N.
     static func lines(for event: StoreEvent, _ filter: WatchFilter, _ shared: WatchEventCache,
-                      _ present: Presenter) -> [[UInt8]] {
+                      _ present: Presenter) -> [WatchLine] {
         guard let object = shared.object(event) else { return [] }
         let now = filter.matches(object)
-        func line(_ type: String) -> [[UInt8]] { [shared.line(type, event, object, present)] }
+        func line(_ type: String) -> [WatchLine] { [shared.line(type, event, object, present)] }
         switch event.kind {
         case .added:
             return now ? line("ADDED") : []
@@ -179,7 +179,7 @@ extension APIServer {
 final class WatchEventCache: Sendable {
     struct Entry {
         var object: JSONValue
-        var lines: [String: [UInt8]] = [:]
+        var lines: [String: WatchLine] = [:]
     }
 
     private struct Key: Hashable {
@@ -209,11 +209,11 @@ final class WatchEventCache: Sendable {
     }
 
     /// The watch line of `type` for the event, in the watcher's resource and encoding.
-    func line(_ type: String, _ event: StoreEvent, _ object: JSONValue, _ present: Presenter) -> [UInt8] {
+    func line(_ type: String, _ event: StoreEvent, _ object: JSONValue, _ present: Presenter) -> WatchLine {
         let key = Key(revision: event.revision, key: event.object.key)
         let lineKey = type + " " + present.watchEncoding
         if let hit = entries.withLock({ $0[key]?.lines[lineKey] }) { return hit }
-        let line = present.watchEvent(type, stored: object)
+        let line = WatchLine(present.watchEvent(type, stored: object))
         entries.withLock { $0[key]?.lines[lineKey] = line }
         return line
     }

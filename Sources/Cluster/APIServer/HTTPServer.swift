@@ -1,6 +1,7 @@
 public import Hummingbird
 import HummingbirdTLS
 public import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 public import NIOSSL
 public import Logging
@@ -183,14 +184,27 @@ public struct APIHTTPResponder: HTTPResponder {
             ClientGoneHandler.whenGone(channel) { output.finish() }
             return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache, private"],
                             body: ResponseBody { writer in
-                // Hummingbird has written the head. Each line goes to the connection's event
-                // loop from the thread that sends it, without a task per watcher in between;
-                // always through `execute`, so a line sent on that loop never writes (and
-                // perhaps closes the connection, which finishes the watch) while the output's
-                // lock is held.
-                output.attach { line in
-                    let part = HTTPResponsePart.body(ByteBuffer(bytes: line))
-                    channel.eventLoop.execute { channel.writeAndFlush(part, promise: nil) }
+                // Hummingbird has written the head (HTTP/1.1, chunked). Each line goes to the
+                // connection's event loop from the thread that sends it, without a task per
+                // watcher in between; always through `execute`, so a line sent on that loop
+                // never writes (and perhaps closes the connection, which finishes the watch)
+                // while the output's lock is held. There it enters the pipeline below the HTTP
+                // encoder, as the chunk it already is: one buffer, framed once for every
+                // watcher of the event, written to TLS as it is (no per-watcher conversion to
+                // NIO's HTTP parts, chunk framing and copy). The encoder ends the response.
+                let encoder = try? await channel.eventLoop.submit {
+                    NIOLoopBound(try channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self),
+                                 eventLoop: channel.eventLoop)
+                }.get()
+                if let encoder {
+                    output.attach { line in
+                        channel.eventLoop.execute { encoder.value.writeAndFlush(NIOAny(IOData.byteBuffer(line.chunk)), promise: nil) }
+                    }
+                } else {
+                    output.attach { line in
+                        let part = HTTPResponsePart.body(ByteBuffer(bytes: line.bytes))
+                        channel.eventLoop.execute { channel.writeAndFlush(part, promise: nil) }
+                    }
                 }
                 await output.finished()
                 try await writer.finish(nil)

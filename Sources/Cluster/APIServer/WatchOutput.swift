@@ -1,4 +1,26 @@
+public import NIOCore
 import Synchronization
+
+/// One line of a watch (a JSON event and its newline, or a length-prefixed protobuf frame),
+/// made once and shared by every watcher it goes to.
+public final class WatchLine: Sendable {
+    public let bytes: [UInt8]
+    /// The line as one HTTP/1.1 chunk (its size in hex, CRLF, the line, CRLF), framed once for
+    /// all its watchers: the connection writes it as it is (APIHTTPResponder.response).
+    public let chunk: ByteBuffer
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        let size = String(bytes.count, radix: 16)
+        var chunk = ByteBuffer()
+        chunk.reserveCapacity(size.utf8.count + bytes.count + 4)
+        chunk.writeString(size)
+        chunk.writeStaticString("\r\n")
+        chunk.writeBytes(bytes)
+        chunk.writeStaticString("\r\n")
+        self.chunk = chunk
+    }
+}
 
 /// The lines of one watch response on their way to its client. Lines sent before a carrier
 /// (the HTTP connection) attaches wait here; after, each goes to the carrier on the thread
@@ -8,8 +30,8 @@ import Synchronization
 public final class WatchOutput: Sendable {
     private struct State {
         /// Lines sent before the carrier attached.
-        var pending: [[UInt8]] = []
-        var carry: (@Sendable ([UInt8]) -> Void)?
+        var pending: [WatchLine] = []
+        var carry: (@Sendable (WatchLine) -> Void)?
         var finished = false
         /// Called once, when the watch finishes (they stop the store's watch and the timer).
         var onFinish: [@Sendable () -> Void] = []
@@ -24,7 +46,7 @@ public final class WatchOutput: Sendable {
     /// Sends a line; dropped once the watch has finished. The carrier is called under the
     /// lock, so lines from different threads (the store's, the bookmark timer's) keep the
     /// order in which they were sent; it must hand the line on, never call back in.
-    public func send(_ line: [UInt8]) {
+    public func send(_ line: WatchLine) {
         state.withLock { state in
             if state.finished { return }
             if let carry = state.carry { carry(line) } else { state.pending.append(line) }
@@ -35,7 +57,7 @@ public final class WatchOutput: Sendable {
     /// (an ERROR event before the end) are handed over even when the watch has finished;
     /// the answer says whether it has not.
     @discardableResult
-    public func attach(_ carry: @escaping @Sendable ([UInt8]) -> Void) -> Bool {
+    public func attach(_ carry: @escaping @Sendable (WatchLine) -> Void) -> Bool {
         state.withLock { state in
             precondition(state.carry == nil, "a watch has one carrier")
             for line in state.pending { carry(line) }
