@@ -12,7 +12,7 @@ import Storage
 /// A watch's lines go from the store's thread straight to the connection (WatchOutput): in
 /// order, none lost before the connection attaches, and the watch ends with its connection.
 @Suite struct WatchOutputTests {
-    static func text(_ lines: [WatchLine]) -> [String] { lines.map { String(decoding: $0.bytes, as: UTF8.self) } }
+    static func text(_ lines: [WatchLine]) -> [String] { lines.map { String(buffer: $0.line) } }
     static func line(_ text: String) -> WatchLine { WatchLine(Array(text.utf8)) }
 
     @Test func linesWaitForTheCarrierThenGoStraightToIt() async {
@@ -23,7 +23,7 @@ import Storage
         output.send(Self.line("a"))
         output.send(Self.line("b"))
         #expect(carried.withLock { $0 }.isEmpty)
-        #expect(output.attach { line in carried.withLock { $0.append(line) } })
+        #expect(output.attach { lines in carried.withLock { $0 += lines } })
         #expect(Self.text(carried.withLock { $0 }) == ["a", "b"])
         output.send(Self.line("c"))
         #expect(Self.text(carried.withLock { $0 }) == ["a", "b", "c"])
@@ -50,7 +50,7 @@ import Storage
         output.send(Self.line("ERROR"))
         output.finish()
         let carried = Mutex<[WatchLine]>([])
-        #expect(!output.attach { line in carried.withLock { $0.append(line) } }, "finished")
+        #expect(!output.attach { lines in carried.withLock { $0 += lines } }, "finished")
         #expect(Self.text(carried.withLock { $0 }) == ["ERROR"])
     }
 
@@ -63,10 +63,21 @@ import Storage
         #expect(!output.attach { _ in carried.withLock { $0 += 1 } })
     }
 
-    /// Over HTTPS, in process: two watchers get every event in order; when one client's
-    /// connection closes, the server's watch for it ends (no store watch left behind), and the
-    /// other keeps getting events.
-    @Test func aWatchEndsWithItsConnection() async throws {
+    @Test func anEmptyLineIsNeverSent() {
+        // As a chunk it would be "0", CRLF, CRLF: the end of the response.
+        let empty = WatchLine([])
+        #expect(empty.chunk.readableBytes == 0)
+        let output = WatchOutput()
+        let carried = Mutex<[WatchLine]>([])
+        output.attach { lines in carried.withLock { $0 += lines } }
+        output.send(empty)
+        output.send(Self.line("x"))
+        #expect(Self.text(carried.withLock { $0 }) == ["x"])
+    }
+
+    /// An API server over HTTPS in this process (a port of its own, no signal handlers), and a
+    /// client configuration for it; the server is stopped and its files removed after `body`.
+    func withServer(_ body: (APIServer, ClientConfig) async throws -> Void) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-watch-output-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -81,51 +92,121 @@ import Storage
             try await APIHTTPServer.run(api: api, tokens: tokens, host: "127.0.0.1", port: 0, tls: try pki.tlsConfiguration(),
                                         logger: Logger(label: "test"), handleSignals: false) { listening.yield($0) }
         }
-        defer { server.cancel() }
         var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
-        let config = ClientConfig(server: "https://127.0.0.1:\(port)", token: token, insecureSkipTLSVerify: true)
-        let writer = try APIClient(config), staying = try APIClient(config), leaving = try APIClient(config)
-        let from = try await writer.list(ConfigMap.resource, namespace: "default").resourceVersion
+        guard let port = await portIterator.next() else {
+            Issue.record("the server did not start: \(String(describing: await server.result))")
+            return
+        }
+        do {
+            try await body(api, ClientConfig(server: "https://127.0.0.1:\(port)", token: token, insecureSkipTLSVerify: true))
+        } catch {
+            server.cancel()
+            _ = await server.result
+            throw error
+        }
+        server.cancel()
+        _ = await server.result
+    }
 
-        /// The names of the ConfigMaps a client's watch sees ADDED, in order, until `count`.
-        func watch(_ client: APIClient, count: Int, seen: Names) -> Task<Void, any Error> {
-            Task {
-                for try await event in client.watch(ConfigMap.resource, namespace: "default", resourceVersion: from)
-                where event.kind == .added {
-                    let done = seen.value.withLock { seen in
-                        seen.append(event.object.name ?? "")
-                        return seen.count == count
+    func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<200 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    /// Over HTTPS, in process: two watchers get every event in order; when one client's
+    /// connection closes, the server's watch for it ends (no store watch left behind), and the
+    /// other keeps getting events.
+    @Test(.timeLimit(.minutes(1))) func aWatchEndsWithItsConnection() async throws {
+        try await withServer { api, config in
+            let writer = try APIClient(config), staying = try APIClient(config), leaving = try APIClient(config)
+            let from = try await writer.list(ConfigMap.resource, namespace: "default").resourceVersion
+
+            /// The names of the ConfigMaps a client's watch sees ADDED, in order, until `count`.
+            func watch(_ client: APIClient, count: Int, seen: Names) -> Task<Void, any Error> {
+                Task {
+                    for try await event in client.watch(ConfigMap.resource, namespace: "default", resourceVersion: from)
+                    where event.kind == .added {
+                        let done = seen.value.withLock { seen in
+                            seen.append(event.object.name ?? "")
+                            return seen.count == count
+                        }
+                        if done { return }
                     }
-                    if done { return }
                 }
             }
-        }
-        let stayingSaw = Names(), leavingSaw = Names()
-        let stayingWatch = watch(staying, count: 40, seen: stayingSaw)
-        let leavingWatch = watch(leaving, count: 20, seen: leavingSaw)
-        func eventually(_ condition: () -> Bool) async -> Bool {
-            for _ in 0..<200 {
-                if condition() { return true }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return condition()
-        }
-        #expect(await eventually { api.openWatches == 2 }, "\(api.openWatches) watches open")
-        let names = (0..<40).map { String(format: "cm-%02d", $0) }
-        for name in names.prefix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
-        try await leavingWatch.value
-        #expect(leavingSaw.value.withLock { $0 } == Array(names.prefix(20)))
+            let stayingSaw = Names(), leavingSaw = Names()
+            let stayingWatch = watch(staying, count: 40, seen: stayingSaw)
+            let leavingWatch = watch(leaving, count: 20, seen: leavingSaw)
+            #expect(await eventually { api.openWatches == 2 }, "\(api.openWatches) watches open")
+            let names = (0..<40).map { String(format: "cm-%02d", $0) }
+            for name in names.prefix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
+            try await leavingWatch.value
+            #expect(leavingSaw.value.withLock { $0 } == Array(names.prefix(20)))
 
-        // The leaving client closes its connection: the server's watch for it ends.
-        await leaving.shutdown()
-        #expect(await eventually { api.openWatches == 1 }, "\(api.openWatches) watches open after a client left")
-        for name in names.suffix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
-        try await stayingWatch.value
-        #expect(stayingSaw.value.withLock { $0 } == names)
-        await staying.shutdown()
-        #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open after both left")
-        await writer.shutdown()
+            // The leaving client closes its connection: the server's watch for it ends.
+            await leaving.shutdown()
+            #expect(await eventually { api.openWatches == 1 }, "\(api.openWatches) watches open after a client left")
+            for name in names.suffix(20) { _ = try await writer.create(ConfigMap(name: name, namespace: "default")) }
+            try await stayingWatch.value
+            #expect(stayingSaw.value.withLock { $0 } == names)
+            await staying.shutdown()
+            #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open after both left")
+            await writer.shutdown()
+        }
+    }
+
+    /// A watch from the current state (its ADDED events queued before the response starts)
+    /// that ends by its timeout ends its response cleanly: the client sees the events and the
+    /// end, and its connection serves the next request.
+    @Test(.timeLimit(.minutes(1))) func aWatchThatEndsLeavesItsConnectionReady() async throws {
+        try await withServer { api, config in
+            let client = try APIClient(config, maxConnections: 1)
+            let names = ["a", "b", "c"]
+            for name in names { _ = try await client.create(ConfigMap(name: name, namespace: "default")) }
+            var added: [String] = []
+            for try await event in client.watch(ConfigMap.resource, namespace: "default", resourceVersion: "", timeoutSeconds: 1)
+            where event.kind == .added {
+                added.append(event.object.name ?? "")
+            }
+            #expect(added.sorted() == names)
+            #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open")
+            // One connection in the pool: the list goes over the watch's connection.
+            #expect(try await client.list(ConfigMap.resource, namespace: "default").items.count == 3)
+            await client.shutdown()
+        }
+    }
+}
+
+/// A watch through EncryptingStore whose event cannot be decrypted (a key this server does
+/// not have) ends with the error, and the store keeps taking writes: the end used to be
+/// delivered from inside the store's delivery, whose receiver then stopped the watch under
+/// the store's own lock (with SQLite on GRDB's writer queue: every later write stuck).
+@Suite struct EncryptedWatchTests {
+    static func transformers(_ key: String) throws -> [String: ValueTransformer] {
+        let secret = Data(repeating: UInt8(ascii: key.unicodeScalars.first!), count: 32).base64EncodedString()
+        let config: JSONValue = ["kind": "EncryptionConfiguration", "apiVersion": "apiserver.config.k8s.io/v1",
+                                 "resources": [["resources": ["secrets"],
+                                                "providers": [["aescbc": ["keys": [["name": .string(key), "secret": .string(secret)]]]]]]]]
+        return try EncryptionConfiguration(json: config).transformers()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func anUndecryptableEventEndsTheWatchAndWritesGoOn() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-encrypted-watch-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = try SQLiteStore(path: dir + "/state.db")
+        let writer = EncryptingStore(base: base, transformers: try Self.transformers("a"))
+        let reader = EncryptingStore(base: base, transformers: try Self.transformers("b"))
+        let key = "/registry/core/secrets/default/"
+        let events = try await reader.watch(prefix: key, after: try await base.currentRevision())
+        _ = try await writer.create(key + "s1", value: Array(#"{"data":{}}"#.utf8))
+        await #expect(throws: StoreError.self) { for try await _ in events {} }
+        // The store still writes (and its other watchers are not stuck).
+        _ = try await writer.create(key + "s2", value: Array(#"{"data":{}}"#.utf8))
+        #expect(try await writer.get(key + "s2").key == key + "s2")
     }
 }
 

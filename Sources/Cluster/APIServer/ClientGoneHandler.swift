@@ -1,44 +1,55 @@
 import NIOCore
 
-/// Tells when the client has stopped sending: its half of the connection closed (a FIN, or
-/// TLS close_notify) or the whole connection gone. Hummingbird lets a client half-close
+/// Ends the watches answered on a connection when its client stops sending (its half closed:
+/// a FIN, or TLS close_notify) or the connection goes. Hummingbird lets a client half-close
 /// (allowRemoteHalfClosure) and notices a client gone only when a write to it fails, so a
 /// watch with nothing to say until the next change would keep its store watch until then.
 /// kube-apiserver (Go's net/http) ends a request when its connection reads EOF; a watch here
-/// ends the same way (APIHTTPResponder.response). Sits right after the TLS handler.
+/// ends the same way. Sits right after the TLS handler. The watches are held here, not in
+/// callbacks on the connection's futures: a keep-alive connection serves watch after watch,
+/// and each finished one leaves.
 final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    /// Completed when the client stops sending or the connection goes (always, at the latest
-    /// when the handler leaves the pipeline).
-    private(set) var gone: EventLoopPromise<Void>?
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        gone = context.eventLoop.makePromise()
-    }
+    private var watches: [ObjectIdentifier: WatchOutput] = [:]
+    private var gone = false
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed { gone?.succeed() }
+        if let event = event as? ChannelEvent, event == .inputClosed { clientGone() }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        gone?.succeed()
+        clientGone()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        gone?.succeed()
+        clientGone()
     }
 
-    /// Runs `action` (on the channel's event loop) once the client of `channel` is gone; at
-    /// once when the channel has no such handler.
-    static func whenGone(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) {
-        channel.eventLoop.execute {
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: ClientGoneHandler.self),
-                  let gone = handler.gone
-            else { return action() }
-            gone.futureResult.whenComplete { _ in action() }
+    private func clientGone() {
+        guard !gone else { return }
+        gone = true
+        let open = watches.values
+        watches = [:]
+        for output in open { output.finish() }
+    }
+
+    /// Ends `output` when the client of `channel` is gone (at once if it is). Without this
+    /// handler in the pipeline, when the connection closes.
+    static func track(_ output: WatchOutput, on channel: any Channel) {
+        let loop = channel.eventLoop
+        loop.execute {
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: ClientGoneHandler.self) else {
+                channel.closeFuture.whenComplete { [weak output] _ in output?.finish() }
+                return
+            }
+            if handler.gone { return output.finish() }
+            let id = ObjectIdentifier(output)
+            handler.watches[id] = output
+            let bound = NIOLoopBound(handler, eventLoop: loop)
+            output.whenFinished { loop.execute { bound.value.watches[id] = nil } }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 public import APIMachinery
 import Crypto
 import Foundation
@@ -233,14 +234,24 @@ public final class EncryptingStore: Store {
 
     public func watch(prefix: String, after revision: Int64,
                       deliver: @escaping @Sendable (WatchDelivery) -> Void) async throws(StoreError) -> StoreWatch {
-        try await base.watch(prefix: prefix, after: revision) { [self] delivery in
-            guard case .event(var event) = delivery, let t = transformer(event.object.key) else { return deliver(delivery) }
+        let ended = EndedOnce()
+        return try await base.watch(prefix: prefix, after: revision) { [self] delivery in
+            guard case .event(var event) = delivery else {
+                if !ended.now() { deliver(delivery) }
+                return
+            }
+            guard !ended.already else { return }
+            guard let t = transformer(event.object.key) else { return deliver(delivery) }
             do throws(StoreError) {
                 event.object.value = try t.decrypt(event.object.value, storageKey: event.object.key)
                 if let previous = event.previous { event.previous = try t.decrypt(previous, storageKey: event.object.key) }
                 deliver(.event(event))
             } catch {
-                deliver(.end(error))
+                // The watch cannot go on; its receiver is told from another task, as it may
+                // stop the watch when it ends, which a delivery must not do from inside (the
+                // store delivers under its own lock). Nothing more is delivered after.
+                guard !ended.now() else { return }
+                Task { deliver(.end(error)) }
             }
         }
     }
@@ -273,4 +284,12 @@ public final class EncryptingStore: Store {
         }
         return rewritten
     }
+}
+
+/// Whether a watch has ended, set once (by its first end).
+private final class EndedOnce: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// Whether it had ended already; it has now.
+    func now() -> Bool { flag.exchange(true, ordering: .sequentiallyConsistent) }
+    var already: Bool { flag.load(ordering: .sequentiallyConsistent) }
 }

@@ -180,30 +180,36 @@ public struct APIHTTPResponder: HTTPResponder {
         case .watch(let type, let output):
             // However the connection ends (the client goes or stops sending, the server
             // stops), the watch ends with it, even if the response never started.
-            channel.closeFuture.whenComplete { _ in output.finish() }
-            ClientGoneHandler.whenGone(channel) { output.finish() }
+            ClientGoneHandler.track(output, on: channel)
             return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache, private"],
                             body: ResponseBody { writer in
-                // Hummingbird has written the head (HTTP/1.1, chunked). Each line goes to the
-                // connection's event loop from the thread that sends it, without a task per
-                // watcher in between; always through `execute`, so a line sent on that loop
-                // never writes (and perhaps closes the connection, which finishes the watch)
-                // while the output's lock is held. There it enters the pipeline below the HTTP
-                // encoder, as the chunk it already is: one buffer, framed once for every
-                // watcher of the event, written to TLS as it is (no per-watcher conversion to
-                // NIO's HTTP parts, chunk framing and copy). The encoder ends the response.
+                // Hummingbird has queued the head (HTTP/1.1, chunked: a watch is a GET with no
+                // Content-Length) on the connection's event loop; the `submit` below is
+                // queued after it, and every line after that. Each batch of lines goes to the
+                // loop from the thread that sends it, without a task per watcher in between;
+                // always through `execute`, so lines sent on that loop never write (and
+                // perhaps close the connection, which finishes the watch) while the output's
+                // lock is held. There they enter the pipeline below the HTTP encoder, as the
+                // chunks they already are: one buffer per line, framed once for every watcher
+                // of the event, written to TLS as it is (no per-watcher conversion to NIO's
+                // HTTP parts, chunk framing and copy). The encoder writes the response's end.
                 let encoder = try? await channel.eventLoop.submit {
                     NIOLoopBound(try channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self),
                                  eventLoop: channel.eventLoop)
                 }.get()
                 if let encoder {
-                    output.attach { line in
-                        channel.eventLoop.execute { encoder.value.writeAndFlush(NIOAny(IOData.byteBuffer(line.chunk)), promise: nil) }
+                    output.attach { lines in
+                        channel.eventLoop.execute {
+                            for line in lines { encoder.value.write(NIOAny(IOData.byteBuffer(line.chunk)), promise: nil) }
+                            encoder.value.flush()
+                        }
                     }
                 } else {
-                    output.attach { line in
-                        let part = HTTPResponsePart.body(ByteBuffer(bytes: line.bytes))
-                        channel.eventLoop.execute { channel.writeAndFlush(part, promise: nil) }
+                    output.attach { lines in
+                        channel.eventLoop.execute {
+                            for line in lines { channel.write(HTTPResponsePart.body(line.line), promise: nil) }
+                            channel.flush()
+                        }
                     }
                 }
                 await output.finished()

@@ -2,23 +2,35 @@ public import NIOCore
 import Synchronization
 
 /// One line of a watch (a JSON event and its newline, or a length-prefixed protobuf frame),
-/// made once and shared by every watcher it goes to.
+/// made once and shared by every watcher it goes to, already framed as the HTTP/1.1 chunk
+/// the connection writes as it is (APIHTTPResponder.response).
 public final class WatchLine: Sendable {
-    public let bytes: [UInt8]
-    /// The line as one HTTP/1.1 chunk (its size in hex, CRLF, the line, CRLF), framed once for
-    /// all its watchers: the connection writes it as it is (APIHTTPResponder.response).
+    /// The chunk: the line's size in hex, CRLF, the line, CRLF. Empty for an empty line, which
+    /// as a chunk ("0", CRLF, CRLF) would end the response.
     public let chunk: ByteBuffer
+    /// Where the line starts in `chunk`.
+    private let start: Int
 
     public init(_ bytes: [UInt8]) {
-        self.bytes = bytes
+        guard !bytes.isEmpty else {
+            chunk = ByteBuffer()
+            start = 0
+            return
+        }
         let size = String(bytes.count, radix: 16)
         var chunk = ByteBuffer()
         chunk.reserveCapacity(size.utf8.count + bytes.count + 4)
         chunk.writeString(size)
         chunk.writeStaticString("\r\n")
+        start = chunk.writerIndex
         chunk.writeBytes(bytes)
         chunk.writeStaticString("\r\n")
         self.chunk = chunk
+    }
+
+    /// The line itself (a view into the chunk, no copy).
+    public var line: ByteBuffer {
+        chunk.getSlice(at: chunk.readerIndex + start, length: max(0, chunk.readableBytes - start - 2)) ?? ByteBuffer()
     }
 }
 
@@ -31,7 +43,7 @@ public final class WatchOutput: Sendable {
     private struct State {
         /// Lines sent before the carrier attached.
         var pending: [WatchLine] = []
-        var carry: (@Sendable (WatchLine) -> Void)?
+        var carry: (@Sendable ([WatchLine]) -> Void)?
         var finished = false
         /// Called once, when the watch finishes (they stop the store's watch and the timer).
         var onFinish: [@Sendable () -> Void] = []
@@ -43,24 +55,26 @@ public final class WatchOutput: Sendable {
 
     public init() {}
 
-    /// Sends a line; dropped once the watch has finished. The carrier is called under the
-    /// lock, so lines from different threads (the store's, the bookmark timer's) keep the
-    /// order in which they were sent; it must hand the line on, never call back in.
+    /// Sends a line; dropped once the watch has finished, or if it is empty. The carrier is
+    /// called under the lock, so lines from different threads (the store's, the bookmark
+    /// timer's) keep the order in which they were sent; it must hand the lines on, never call
+    /// back in.
     public func send(_ line: WatchLine) {
+        guard line.chunk.readableBytes > 0 else { return }
         state.withLock { state in
             if state.finished { return }
-            if let carry = state.carry { carry(line) } else { state.pending.append(line) }
+            if let carry = state.carry { carry([line]) } else { state.pending.append(line) }
         }
     }
 
-    /// Hands the waiting lines and every later one to `carry`. Lines sent before a finish
-    /// (an ERROR event before the end) are handed over even when the watch has finished;
-    /// the answer says whether it has not.
+    /// Hands the waiting lines (in one call) and every later one to `carry`. Lines sent before
+    /// a finish (an ERROR event before the end) are handed over even when the watch has
+    /// finished; the answer says whether it has not.
     @discardableResult
-    public func attach(_ carry: @escaping @Sendable (WatchLine) -> Void) -> Bool {
+    public func attach(_ carry: @escaping @Sendable ([WatchLine]) -> Void) -> Bool {
         state.withLock { state in
             precondition(state.carry == nil, "a watch has one carrier")
-            for line in state.pending { carry(line) }
+            if !state.pending.isEmpty { carry(state.pending) }
             state.pending = []
             if state.finished { return false }
             state.carry = carry
@@ -92,12 +106,14 @@ public final class WatchOutput: Sendable {
         if now { action() }
     }
 
-    /// Returns once the watch has finished; a cancelled caller finishes it.
+    /// Returns once the watch has finished; a cancelled caller finishes it. One caller: the
+    /// carrier.
     public func finished() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
                     if state.finished { return true }
+                    precondition(state.waiter == nil, "one caller waits for a watch's end")
                     state.waiter = continuation
                     return false
                 }

@@ -85,8 +85,9 @@ public protocol Store: Sendable {
     func list(prefix: String, after: String?, limit: Int?) async throws(StoreError) -> ListPage
     /// Every change under `prefix` with a revision above `revision`, history first, then live,
     /// without gaps or duplicates, handed to `deliver` in revision order as the store sees
-    /// them (on the store's own thread: `deliver` must be quick, must not block, and must not
-    /// cancel this watch from inside), then one `.end`. Throws `.compacted` if that history is
+    /// them (on the store's own thread, for SQLite the writer's, right after the commit:
+    /// `deliver` must be quick, must not block, and must not cancel this watch from inside),
+    /// then one `.end`. Throws `.compacted` if that history is
     /// known gone at the start. Stop it with the returned handle. The push form lets 100
     /// watchers of one write cost 100 calls, not 100 task wake-ups (see `watch(prefix:after:)`
     /// for a stream).
