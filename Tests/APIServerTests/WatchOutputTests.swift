@@ -77,12 +77,13 @@ import Storage
 
     /// An API server over HTTPS in this process (a port of its own, no signal handlers), and a
     /// client configuration for it; the server is stopped and its files removed after `body`.
-    func withServer(_ body: (APIServer, ClientConfig) async throws -> Void) async throws {
+    func withServer(stalledWatchTimeout: Duration = .seconds(30), _ body: (APIServer, ClientConfig) async throws -> Void) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("np-watch-output-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let api = APIServer(store: try SQLiteStore(path: dir + "/state.db"),
-                            options: .init(serviceClusterIPRange: try IPPrefix("10.96.0.0/16")))
+        var options = APIServer.Options(serviceClusterIPRange: try IPPrefix("10.96.0.0/16"))
+        options.stalledWatchTimeout = stalledWatchTimeout
+        let api = APIServer(store: try SQLiteStore(path: dir + "/state.db"), options: options)
         try await api.bootstrap()
         let pki = try PKI.loadOrCreate(directory: dir + "/pki", hosts: ["127.0.0.1"])
         let token = TokenAuthenticator.generateToken()
@@ -178,6 +179,55 @@ import Storage
             #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open")
             // One connection in the pool: the list goes over the watch's connection.
             #expect(try await client.list(ConfigMap.resource, namespace: "default").items.count == 3)
+            await client.shutdown()
+        }
+    }
+}
+
+extension WatchOutputTests {
+    /// A watcher that sends its request and never reads: once its connection has refused its
+    /// data for the stalled-watch timeout, the server closes it and its watch ends, instead of
+    /// buffering its events without bound.
+    @Test func aWatcherThatStopsReadingIsDropped() async throws {
+        try await withServer(stalledWatchTimeout: .seconds(1)) { api, config in
+            let client = try APIClient(config)
+            let from = try await client.list(ConfigMap.resource, namespace: "default").resourceVersion
+            let stuck = Process()
+            stuck.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            stuck.arguments = ["-c", """
+                import socket, ssl, sys, time
+                port, token, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+                raw = socket.socket()
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                raw.connect(("127.0.0.1", port))
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+                s.sendall(("GET %s HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nAuthorization: Bearer %s\\r\\n\\r\\n" % (path, token)).encode())
+                sys.stdin.read()
+                """, String(config.server.split(separator: ":").last!), config.token!,
+                "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=\(from)"]
+            // It lives until its stdin closes (with this test, or this process), and leaves
+            // the test runner's output alone.
+            let stdin = Pipe()
+            stuck.standardInput = stdin
+            stuck.standardOutput = FileHandle.nullDevice
+            stuck.standardError = FileHandle.nullDevice
+            try stuck.run()
+            defer {
+                try? stdin.fileHandleForWriting.close()
+                stuck.terminate()
+            }
+            #expect(await eventually { api.openWatches == 1 }, "the stuck watcher's watch did not start")
+            // 8 MiB of events: more than the kernel's socket buffers take.
+            let value = String(repeating: "x", count: 512 * 1024)
+            for i in 0..<16 {
+                var cm = ConfigMap(name: "big-\(i)", namespace: "default")
+                cm.data = ["v": value]
+                _ = try await client.create(cm)
+            }
+            #expect(await eventually { api.openWatches == 0 }, "\(api.openWatches) watches open: the stuck one was kept")
             await client.shutdown()
         }
     }

@@ -113,7 +113,7 @@ enum ExecProxy {
         HTTPServerBuilder { responder in
             FilteredUpgradeChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration) { head, _, logger in
                 await shouldUpgrade(head, api: api, tokens: tokens, logger: logger)
-            })
+            }, stalledWatchTimeout: api.options.stalledWatchTimeout)
         }
     }
 
@@ -252,6 +252,7 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
 struct FilteredUpgradeChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
     let base: HTTP1WebSocketUpgradeChannel
+    let stalledWatchTimeout: Duration
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -260,9 +261,9 @@ struct FilteredUpgradeChannel: ServerChildChannel {
             try pipeline.addHandler(ForeignUpgradeFilter(), position: .after(decoder))
             if let tls = try? pipeline.handler(type: NIOSSLServerHandler.self) {
                 try pipeline.addHandler(FlushCoalescingHandler(), position: .after(tls))
-                try pipeline.addHandler(ClientGoneHandler(), position: .after(tls))
+                try pipeline.addHandler(ClientGoneHandler(stalledWatchTimeout: stalledWatchTimeout), position: .after(tls))
             } else {
-                try pipeline.addHandler(ClientGoneHandler(), position: .first)
+                try pipeline.addHandler(ClientGoneHandler(stalledWatchTimeout: stalledWatchTimeout), position: .first)
             }
             return value
         }

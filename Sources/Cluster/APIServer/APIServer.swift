@@ -19,6 +19,11 @@ public final class APIServer: Sendable {
         public var maxRequestBytes: Int
         /// How often a watch that asked for bookmarks gets one.
         public var bookmarkInterval: Duration
+        /// How long a connection with watches may refuse its data (its client not reading,
+        /// NIO's buffer above its high-water mark) before it is closed and its watches end:
+        /// otherwise the server would buffer a stuck watcher's events without bound.
+        /// kube-apiserver likewise drops a watcher that does not keep up.
+        public var stalledWatchTimeout: Duration = .seconds(30)
         /// The tolerationSeconds every new pod gets for the not-ready and unreachable NoExecute
         /// taints (kube-apiserver's DefaultTolerationSeconds admission).
         public var defaultNotReadyTolerationSeconds: Int

@@ -7,12 +7,37 @@ import NIOCore
 /// kube-apiserver (Go's net/http) ends a request when its connection reads EOF; a watch here
 /// ends the same way. Sits right after the TLS handler. The watches are held here, not in
 /// callbacks on the connection's futures: a keep-alive connection serves watch after watch,
-/// and each finished one leaves.
+/// and each finished one leaves. A connection with watches whose client stops taking its
+/// data (NIO's buffer stays above its high-water mark for `stalledWatchTimeout`) is closed:
+/// its events would otherwise pile up here without bound.
 final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     private var watches: [ObjectIdentifier: WatchOutput] = [:]
     private var gone = false
+    let stalledWatchTimeout: Duration
+    private var stalled: Scheduled<Void>?
+
+    init(stalledWatchTimeout: Duration) {
+        self.stalledWatchTimeout = stalledWatchTimeout
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stalled?.cancel()
+            stalled = nil
+        } else if stalled == nil, !watches.isEmpty {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            stalled = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(stalledWatchTimeout.components.seconds) * 1_000_000_000
+                                                                     + stalledWatchTimeout.components.attoseconds / 1_000_000_000)) {
+                let context = bound.value
+                guard !context.channel.isWritable else { return }
+                // The watches end with the connection (channelInactive).
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed { clientGone() }
@@ -29,6 +54,8 @@ final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func clientGone() {
+        stalled?.cancel()
+        stalled = nil
         guard !gone else { return }
         gone = true
         let open = watches.values
