@@ -67,9 +67,9 @@ extension APIServer {
         // The store calls `deliver` for each change (on its own thread, in order); the lines go
         // straight to the response's connection. Only the timeout and bookmarks need a task.
         let output = WatchOutput()
-        for object in initial { output.send(WatchLine(present.watchEvent("ADDED", stored: object))) }
+        for object in initial { output.send(present.watchEvent("ADDED", stored: object)) }
         if initialEnd {
-            output.send(WatchLine(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true))))
+            output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, start, initialEventsEnd: true)))
         }
         let delivered = DeliveredRevision(start)
         let shared = watchEvents
@@ -83,14 +83,14 @@ extension APIServer {
                 case .end(let error):
                     // etcd tells of a compacted start only once the watch runs.
                     if let error, case .compacted = error.kind {
-                        output.send(WatchLine(present.watchEvent("ERROR", Self.tooOld(start, error).status)))
+                        output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
                     }
                     output.finish()
                 }
             }
         } catch {
             if case .compacted = error.kind {
-                output.send(WatchLine(present.watchEvent("ERROR", Self.tooOld(start, error).status)))
+                output.send(present.watchEvent("ERROR", Self.tooOld(start, error).status))
                 output.finish()
                 return .watch(contentType: present.watchContentType, output)
             }
@@ -108,7 +108,7 @@ extension APIServer {
                 // The bookmark carries the last revision already delivered, never a later one:
                 // a client resuming from it must not skip an event still in flight.
                 let revision = delivered.value.load(ordering: .sequentiallyConsistent)
-                output.send(WatchLine(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision))))
+                output.send(present.watchEvent("BOOKMARK", Self.bookmark(present.view, revision)))
             }
             output.finish()
         }

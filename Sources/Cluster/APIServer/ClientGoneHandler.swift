@@ -28,8 +28,7 @@ final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
             stalled = nil
         } else if stalled == nil, !watches.isEmpty {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            stalled = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(stalledWatchTimeout.components.seconds) * 1_000_000_000
-                                                                     + stalledWatchTimeout.components.attoseconds / 1_000_000_000)) {
+            stalled = context.eventLoop.scheduleTask(in: TimeAmount(stalledWatchTimeout)) {
                 let context = bound.value
                 guard !context.channel.isWritable else { return }
                 // The watches end with the connection (channelInactive).

@@ -4,9 +4,10 @@ import NIOCore
 /// seals every write in a record of its own, and HTTP/1 writes a response as several: a
 /// create's head and body are two records, a chunk of a streamed body three (size line,
 /// data, CRLF), each sealed by the server and opened by the client. Joined, every flush is
-/// one record. (Watch lines come already framed, one buffer each: WatchLine.) Sits between the TLS handler and the HTTP encoder. A write of a full record or
-/// more (a large list's body) passes on as it is, after what was pending: it takes records of
-/// its own anyway, and copying it would only cost.
+/// one record. (Watch lines come already framed, one buffer each: WatchLine.) Sits between
+/// the TLS handler and the HTTP encoder. A write of a full record or more (a large list's
+/// body) passes on as it is, after what was pending: it takes records of its own anyway, and
+/// copying it would only cost.
 final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData

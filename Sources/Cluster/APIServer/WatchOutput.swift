@@ -67,6 +67,10 @@ public final class WatchOutput: Sendable {
         }
     }
 
+    /// Sends the line `bytes` make (one made for this watch alone: an initial ADDED, a
+    /// bookmark, an ERROR).
+    public func send(_ bytes: [UInt8]) { send(WatchLine(bytes)) }
+
     /// Hands the waiting lines (in one call) and every later one to `carry`. Lines sent before
     /// a finish (an ERROR event before the end) are handed over even when the watch has
     /// finished; the answer says whether it has not.
