@@ -375,6 +375,70 @@ struct StoreBench: AsyncParsableCommand {
                              round + 1, name, rate, cpu.0, cpu.1))
             }
         }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") {
+            try wrkBreakdown(server: server, chosen: chosen, scratch: scratch, value: value)
+        }
+    }
+
+    /// The same requests from wrk (Debian's `wrk`: one write per request, as Go's net/http
+    /// sends kubectl's and client-go's, and a client that costs little CPU), so the API
+    /// server's own cost per request is seen apart from this process's HTTP client, which
+    /// sends a request's head and body in two writes (two TLS records, two reads here).
+    func wrkBreakdown(server: APIServerProcess, chosen: [String], scratch: String, value: String) throws {
+        let script = scratch + "/wrk-post.lua"
+        // Each thread (wrk -t1: one) numbers its own requests; PREFIX keeps runs apart.
+        try """
+        local counter = 0
+        local payload = string.rep("x", \(value.utf8.count))
+        local prefix = os.getenv("PREFIX")
+        local path = os.getenv("WPATH")
+        request = function()
+          counter = counter + 1
+          local body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"' .. prefix .. '-' .. counter .. '"},"data":{"payload":"' .. payload .. '"}}'
+          return wrk.format("POST", path, {["Authorization"]="Bearer \(server.token)", ["Content-Type"]="application/json"}, body)
+        end
+        response = function(status, headers, body)
+          if status ~= 201 then print("unexpected status " .. status) end
+        end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let base = server.server + "/api/v1/namespaces/default/configmaps"
+        let kinds: [(String, String, [String], [String: String])] = [
+            ("healthz", "GET /healthz", [server.server + "/healthz"], [:]),
+            ("get", "GET configmap", ["-H", "Authorization: Bearer \(server.token)", base + "/read-me"], [:]),
+            ("dry-run", "dry-run create", ["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps?dryRun=All"]),
+            ("create", "create", ["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps"]),
+        ].filter { chosen.contains($0.0) }
+        for round in 0..<2 {
+            for (_, name, arguments, environment) in kinds {
+                let wrk = Process()
+                wrk.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+                wrk.arguments = ["-t1", "-c32", "-d6s"] + arguments
+                wrk.environment = environment.merging(["PREFIX": "wrk\(round)", "PATH": "/usr/bin:/bin"]) { a, _ in a }
+                let out = Pipe()
+                wrk.standardOutput = out
+                var before = rusage(), after = rusage()
+                getrusage(RUSAGE_CHILDREN.rawValue, &before)
+                let serverBefore = cpuSeconds(server.process.processIdentifier)
+                try wrk.run()
+                let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                wrk.waitUntilExit()
+                let serverCPU = cpuSeconds(server.process.processIdentifier) - serverBefore
+                getrusage(RUSAGE_CHILDREN.rawValue, &after)
+                func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+                let clientCPU = seconds(after.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_utime) - seconds(before.ru_stime)
+                // "  123456 requests in 6.00s, ..." and "Requests/sec:  20576.12"
+                let words = text.split(whereSeparator: \.isWhitespace)
+                guard let at = words.firstIndex(of: "requests"), at > words.startIndex, let count = Double(words[words.index(before: at)]),
+                      let rateAt = words.firstIndex(of: "Requests/sec:"), let rate = Double(words[words.index(after: rateAt)]), count > 0 else {
+                    throw ValidationError("wrk printed no result: \(text)")
+                }
+                guard !text.contains("unexpected status"), !text.contains("Non-2xx") else {
+                    throw ValidationError("wrk's \(name) requests failed: \(text)")
+                }
+                print(String(format: "breakdown (wrk) round %d: %@: %.0f/s, API server %.0f µs + wrk %.0f µs per request",
+                             round + 1, name, rate, serverCPU / count * 1e6, clientCPU / count * 1e6))
+            }
+        }
     }
 
     func create(_ client: APIClient, namespace: String, name: String, _ value: String) async throws {

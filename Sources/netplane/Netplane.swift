@@ -8,6 +8,7 @@ import APIMachinery
 import Storage
 import NetAddress
 import Authorization
+import DaemonRuntime
 
 /// The Netplane daemon: one subcommand per role.
 @main
@@ -141,7 +142,7 @@ struct APIServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { DeferredMetadataLogHandler(StreamLogHandler.standardError(label: $0)) }
         var logger = Logger(label: "netplane.apiserver")
         logger.logLevel = .info
         let settings = try settings()

@@ -45,6 +45,9 @@ struct ExecRoute: Sendable, Equatable {
 
     /// The route of /api/v1/namespaces/NS/pods/NAME/{exec,attach}, nil for any other path.
     init?(path: String) {
+        // Every request asks (kubectl's SPDY retry comes in as a plain request): most are
+        // turned away here, without splitting the path.
+        guard path.hasSuffix("/exec") || path.hasSuffix("/attach") else { return nil }
         let parts = path.split(separator: "/").map(String.init)
         guard parts.count == 7, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces", parts[4] == "pods",
               ["exec", "attach"].contains(parts[6]) else { return nil }

@@ -86,6 +86,8 @@ public struct APIHTTPResponder: HTTPResponder {
     /// impersonation is not allowed, 400 for one that cannot be served.
     static func identify(_ headers: HTTPFields, api: APIServer, tokens: TokenAuthenticator) async -> Result<TokenAuthenticator.User, APIError> {
         guard let user = await authenticate(headers[.authorization], api: api, tokens: tokens) else { return .failure(.unauthorized()) }
+        // Most requests impersonate nobody: one look at the names before gathering any.
+        guard headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) else { return .success(user) }
         // (Looked up by canonical name: HTTPField.Name is not re-exported by Hummingbird.)
         func values(_ name: String) -> [String] { headers.filter { $0.name.canonicalName == name }.map(\.value) }
         let asUser = values("impersonate-user").first.flatMap { $0.isEmpty ? nil : $0 }

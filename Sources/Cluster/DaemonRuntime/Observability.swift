@@ -38,7 +38,7 @@ public struct Observability: Sendable {
             if let existing { return existing }
             let observability = Observability()
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = DeferredMetadataLogHandler(StreamLogHandler.standardError(label: label))
                 handler.logLevel = logLevel
                 return handler
             }
