@@ -11,13 +11,16 @@ import Testing
         let box: Box
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .info
+        var metadataProvider: Logger.MetadataProvider?
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            // As StreamLogHandler merges: the handler's own metadata under the event's.
-            let merged = metadata.merging(event.metadata ?? [:]) { _, fromEvent in fromEvent }
+            // As StreamLogHandler merges: its own metadata, the provider's, the event's.
+            var merged = metadata
+            if let provided = metadataProvider?.get() { merged.merge(provided) { _, fromProvider in fromProvider } }
+            merged.merge(event.metadata ?? [:]) { _, fromEvent in fromEvent }
             box.events.withLock { $0.append((event.level, "\(event.message)", merged)) }
         }
     }
@@ -42,5 +45,16 @@ import Testing
         #expect(events.first?.2 == ["request": "r1", "user": "bob", "extra": "1"])
         #expect(events.last?.2 == ["request": "r2", "user": "alice"])
         #expect(logger[metadataKey: "request"] == "r1")
+    }
+
+    @Test func aMetadataProviderKeepsItsPlaceBetweenTheLoggersMetadataAndTheEvents() {
+        let box = Box()
+        var recorder = Recorder(box: box)
+        recorder.metadataProvider = Logger.MetadataProvider { ["a": "provider", "b": "provider"] }
+        var logger = Logger(label: "test") { _ in DeferredMetadataLogHandler(recorder) }
+        logger[metadataKey: "a"] = "logger"
+        logger[metadataKey: "c"] = "logger"
+        logger.info("x", metadata: ["b": "event"])
+        #expect(box.events.withLock { $0.first?.2 } == ["a": "provider", "b": "event", "c": "logger"])
     }
 }

@@ -32,8 +32,12 @@ public struct DeferredMetadataLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var event = event
         if !metadata.isEmpty {
-            // The event's own metadata wins over the logger's, as in every swift-log handler.
-            event.metadata = metadata.merging(event.metadata ?? [:]) { _, fromEvent in fromEvent }
+            // swift-log's order: the logger's metadata, then the provider's, then the event's
+            // own, each winning over the one before (the wrapped handler asks its provider
+            // again, for the same values).
+            var merged = metadata
+            if let provided = wrapped.metadataProvider?.get() { merged.merge(provided) { _, fromProvider in fromProvider } }
+            event.metadata = merged.merging(event.metadata ?? [:]) { _, fromEvent in fromEvent }
         }
         wrapped.log(event: event)
     }
