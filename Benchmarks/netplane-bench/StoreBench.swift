@@ -387,12 +387,13 @@ struct StoreBench: AsyncParsableCommand {
         try await probe.send(.POST, base, token: server.token, body: body("read-me"), expect: 201)
         // Names as the creates of the main run have them: in key order they are not in the
         // order made (r0-1, r0-10, r0-100, ...), as names of real objects are not.
-        let all: [(String, String, @Sendable (String) async throws -> Void)] = [
-            ("healthz", "GET /healthz", { _ in try await probe.get(server.server + "/healthz") }),
-            ("get", "GET configmap", { _ in try await probe.send(.GET, base + "/read-me", token: server.token, expect: 200) }),
-            ("dry-run", "dry-run create", { i in try await probe.send(.POST, base + "?dryRun=All", token: server.token, body: body("dry-" + i), expect: 201) }),
-            ("create", "create", { i in try await probe.send(.POST, base, token: server.token, body: body("made-" + i), expect: 201) }),
+        let requests: [String: @Sendable (String) async throws -> Void] = [
+            "healthz": { _ in try await probe.get(server.server + "/healthz") },
+            "get": { _ in try await probe.send(.GET, base + "/read-me", token: server.token, expect: 200) },
+            "dry-run": { i in try await probe.send(.POST, base + "?dryRun=All", token: server.token, body: body("dry-" + i), expect: 201) },
+            "create": { i in try await probe.send(.POST, base, token: server.token, body: body("made-" + i), expect: 201) },
         ]
+        let all = Self.breakdownRequests.map { ($0.kind, $0.name, requests[$0.kind]!) }
         let chosen = breakdownKinds.split(separator: ",").map(String.init)
         guard chosen.allSatisfy({ kind in all.contains { $0.0 == kind } }) else {
             throw ValidationError("--breakdown-kinds takes \(all.map(\.0).joined(separator: ", ")), not \(breakdownKinds)")
@@ -413,6 +414,10 @@ struct StoreBench: AsyncParsableCommand {
             try wrkBreakdown(server: server, chosen: chosen, scratch: scratch, value: value)
         }
     }
+
+    /// The breakdown's request kinds (the flag's words) and how the lines name them.
+    static let breakdownRequests = [(kind: "healthz", name: "GET /healthz"), (kind: "get", name: "GET configmap"),
+                                    (kind: "dry-run", name: "dry-run create"), (kind: "create", name: "create")]
 
     /// The same requests from wrk (Debian's `wrk`: one write per request, as Go's net/http
     /// sends kubectl's and client-go's, and a client that costs little CPU), so the API
@@ -436,14 +441,17 @@ struct StoreBench: AsyncParsableCommand {
         end
         """.write(toFile: script, atomically: true, encoding: .utf8)
         let base = server.server + "/api/v1/namespaces/default/configmaps"
-        let kinds: [(String, String, [String], [String: String])] = [
-            ("healthz", "GET /healthz", [server.server + "/healthz"], [:]),
-            ("get", "GET configmap", ["-H", "Authorization: Bearer \(server.token)", base + "/read-me"], [:]),
-            ("dry-run", "dry-run create", ["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps?dryRun=All"]),
-            ("create", "create", ["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps"]),
-        ].filter { chosen.contains($0.0) }
+        // wrk's arguments and environment per kind.
+        let requests: [String: ([String], [String: String])] = [
+            "healthz": ([server.server + "/healthz"], [:]),
+            "get": (["-H", "Authorization: Bearer \(server.token)", base + "/read-me"], [:]),
+            "dry-run": (["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps?dryRun=All"]),
+            "create": (["-s", script, server.server], ["WPATH": "/api/v1/namespaces/default/configmaps"]),
+        ]
+        let kinds = Self.breakdownRequests.filter { chosen.contains($0.kind) }.map { ($0.name, requests[$0.kind]!) }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         for round in 0..<2 {
-            for (_, name, arguments, environment) in kinds {
+            for (name, (arguments, environment)) in kinds {
                 let wrk = Process()
                 wrk.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
                 wrk.arguments = ["-t1", "-c32", "-d6s"] + arguments
@@ -458,7 +466,6 @@ struct StoreBench: AsyncParsableCommand {
                 wrk.waitUntilExit()
                 let serverCPU = cpuSeconds(server.process.processIdentifier) - serverBefore
                 getrusage(RUSAGE_CHILDREN.rawValue, &after)
-                func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
                 let clientCPU = seconds(after.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_utime) - seconds(before.ru_stime)
                 // "  123456 requests in 6.00s, ..." and "Requests/sec:  20576.12"
                 let words = text.split(whereSeparator: \.isWhitespace)

@@ -9,8 +9,14 @@ public import Logging
 public struct DeferredMetadataLogHandler: LogHandler {
     var wrapped: any LogHandler
     public var metadata: Logger.Metadata = [:]
+    /// Taken over from the wrapped handler, so that its metadata lands between the logger's
+    /// and the event's (swift-log's order) and is asked for once per event.
+    public var metadataProvider: Logger.MetadataProvider?
 
     public init(_ wrapped: any LogHandler) {
+        var wrapped = wrapped
+        metadataProvider = wrapped.metadataProvider
+        wrapped.metadataProvider = nil
         self.wrapped = wrapped
     }
 
@@ -19,26 +25,18 @@ public struct DeferredMetadataLogHandler: LogHandler {
         set { wrapped.logLevel = newValue }
     }
 
-    public var metadataProvider: Logger.MetadataProvider? {
-        get { wrapped.metadataProvider }
-        set { wrapped.metadataProvider = newValue }
-    }
-
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
+        // swift-log's order: the logger's metadata, then the provider's, then the event's own,
+        // each winning over the one before.
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, fromProvider in fromProvider } }
         var event = event
-        if !metadata.isEmpty {
-            // swift-log's order: the logger's metadata, then the provider's, then the event's
-            // own, each winning over the one before (the wrapped handler asks its provider
-            // again, for the same values).
-            var merged = metadata
-            if let provided = wrapped.metadataProvider?.get() { merged.merge(provided) { _, fromProvider in fromProvider } }
-            event.metadata = merged.merging(event.metadata ?? [:]) { _, fromEvent in fromEvent }
-        }
+        if !merged.isEmpty { event.metadata = merged.merging(event.metadata ?? [:]) { _, fromEvent in fromEvent } }
         wrapped.log(event: event)
     }
 }
