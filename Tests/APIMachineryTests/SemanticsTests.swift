@@ -107,7 +107,34 @@ import APIMachinery
         #expect(APITime.format(0) == "1970-01-01T00:00:00Z")
         #expect(APITime.parse("2026-11-24T10:00:00Z") == APITime.parse("2026-11-24T11:00:00+01:00"))
         #expect(APITime.parse(APITime.format(1_795_000_000)) == 1_795_000_000)
+        // Every field zero-padded to its width, at both ends of the four-digit years.
+        #expect(APITime.format(1_795_000_000) == "2026-11-18T11:06:40Z")
+        #expect(APITime.format(951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(APITime.format(-62_135_596_800) == "0001-01-01T00:00:00Z")
+        #expect(APITime.format(253_402_300_799) == "9999-12-31T23:59:59Z")
         #expect(APITime.age(since: 0, now: 90) == "90s")
         #expect(APITime.age(since: 0, now: 3 * 86400) == "3d")
+    }
+
+    /// The subdomain check agrees with the regex kube-apiserver names in its message, on every
+    /// string of up to four characters from an alphabet with each kind of character in it.
+    @Test func subdomainCheckAgreesWithTheRegex() throws {
+        let regex = try Regex("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+        let alphabet = ["a", "0", "-", ".", "A", "_", "é"]
+        var strings = [""]
+        var all: [String] = []
+        for _ in 1...4 {
+            strings = strings.flatMap { s in alphabet.map { s + $0 } }
+            all += strings
+        }
+        var valid = 0
+        for s in all {
+            let matches = (try? regex.wholeMatch(in: s)) != nil
+            #expect((NameRules.dns1123SubdomainProblem(s) == nil) == matches, "\(s)")
+            if matches { valid += 1 }
+        }
+        #expect(valid > 50)
+        #expect(NameRules.dns1123SubdomainProblem(String(repeating: "a", count: 254)) == "must be no more than 253 characters")
+        #expect(NameRules.dns1123SubdomainProblem("") == "must not be empty")
     }
 }

@@ -10,7 +10,6 @@ public enum NameRules {
         return ok ? nil : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
     }
 
-    /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
     /// Kubernetes' ValidatePathSegmentName: anything a URL path segment can carry.
     public static func pathSegmentProblem(_ s: String) -> String? {
         if s == "." || s == ".." { return "may not be '\(s)'" }
@@ -18,14 +17,24 @@ public enum NameRules {
         return nil
     }
 
+    /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
     public static func dns1123SubdomainProblem(_ s: String) -> String? {
         if s.isEmpty { return "must not be empty" }
         if s.utf8.count > 253 { return "must be no more than 253 characters" }
-        let ok = s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
-            let bytes = Array(part.utf8)
-            return !bytes.isEmpty && bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
-                && isLowerAlnum(bytes.first!) && isLowerAlnum(bytes.last!)
+        // One pass over the bytes: every label non-empty, of [a-z0-9-], alphanumeric at both
+        // ends (a '.' and the end must follow an alphanumeric; a label must not start with '-').
+        var previous = UInt8(ascii: ".")
+        var ok = true
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "."): ok = isLowerAlnum(previous)
+            case UInt8(ascii: "-"): ok = previous != UInt8(ascii: ".")
+            default: ok = isLowerAlnum(byte)
+            }
+            if !ok { break }
+            previous = byte
         }
+        ok = ok && isLowerAlnum(previous)
         return ok ? nil : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     }
 

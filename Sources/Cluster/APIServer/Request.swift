@@ -108,7 +108,9 @@ enum Route: Equatable {
     }
 
     static func parse(_ path: String, registry: ResourceRegistry) -> Route? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split on the bytes: String's own split walks grapheme clusters, which cost every
+        // request ~3 µs here (6% of an in-process create).
+        let parts = path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
         switch parts.first {
         case "version": return parts.count == 1 ? .version : nil
         case "healthz": return .healthz
