@@ -7,5 +7,5 @@ struct NetplaneBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netplane-bench",
         abstract: "Time Netplane against its anchor (iproute2, nft, the reference CNI plugins, etcd) in the same run.",
-        subcommands: [RoutesBench.self, NFTBench.self, CNIBench.self, StoreBench.self, ProxyBench.self, OverlayBench.self, SchedulerBench.self, EndpointsBench.self, PodStartBench.self, PodStartDriver.self, PolicyBench.self])
+        subcommands: [RoutesBench.self, NFTBench.self, CNIBench.self, StoreBench.self, ProxyBench.self, OverlayBench.self, SchedulerBench.self, EndpointsBench.self, PodStartBench.self, PodStartDriver.self, PolicyBench.self, JSONBench.self])
 }

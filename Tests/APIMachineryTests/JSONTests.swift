@@ -59,6 +59,33 @@ import JSON
         }
     }
 
+    /// The parser also skips clean runs eight bytes at a time: a raw control character at
+    /// any offset of a word is still refused, and a closing quote at any offset still ends
+    /// the string there.
+    @Test func parsingFindsEveryByteThatEndsARunAtEveryOffset() throws {
+        for offset in 0..<24 {
+            let head = String(repeating: "a", count: offset)
+            for control in ["\u{0}", "\u{1}", "\n", "\u{1f}"] {
+                #expect(throws: JSONError.self, "offset \(offset)") { try JSONValue.parse("\"" + head + control + "bbbbbbbbbb\"") }
+            }
+            let value = try JSONValue.parse(#"{"k":""# + head + #"","l":"bbbbbbbbbbbbbbbbbbbb"}"#)
+            #expect(value == .object(["k": .string(head), "l": .string("bbbbbbbbbbbbbbbbbbbb")]), "offset \(offset)")
+        }
+    }
+
+    /// Objects are made whole at their end from the members read: nested objects keep their
+    /// own members, and a repeated key keeps its last value (as Go's encoding/json does).
+    @Test func nestedObjectsKeepTheirOwnMembersAndTheLastOfARepeatedKey() throws {
+        let value = try JSONValue.parse(#"{"a":{"b":{"c":1,"c":2},"d":[{"e":3},{},{"e":4,"f":{}}]},"a2":5,"a2":6,"g":{}}"#)
+        let expected: JSONValue = .object([
+            "a": .object(["b": .object(["c": .int(2)]),
+                          "d": .array([.object(["e": .int(3)]), .object([:]), .object(["e": .int(4), "f": .object([:])])])]),
+            "a2": .int(6), "g": .object([:]),
+        ])
+        #expect(value == expected)
+        #expect(value.jsonString == #"{"a":{"b":{"c":2},"d":[{"e":3},{},{"e":4,"f":{}}]},"a2":6,"g":{}}"#)
+    }
+
     @Test func rejectsMalformedDocuments() {
         for bad in ["", "{", #"{"a":}"#, "[1,]", "01", "1.", "tru", #""\x""#, "{} x", #"{"a" 1}"#, "\"a\u{1}\""] {
             #expect(throws: JSONError.self, "\(bad)") { try JSONValue.parse(bad) }

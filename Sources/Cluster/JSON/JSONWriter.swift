@@ -26,11 +26,12 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in o.keys.sorted().enumerated() {
+            // The members sorted whole: sorting the keys, then looking each up, hashed every key.
+            for (i, member) in o.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &out)
+                Self.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                o[key]!.write(to: &out)
+                member.value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -47,7 +48,8 @@ extension JSONValue {
 
     static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// How many leading bytes need no escape, counted in whole words of 8: a word is clean
+    /// How many leading bytes need no escape (the printer) and no look (the parser, inside a
+    /// string), counted in whole words of 8: a word is clean
     /// when no byte is below 0x20 and none is `"` or `\` (the classic SWAR zero-byte tests;
     /// bytes from 0x80 up, UTF-8's multibyte sequences, never count as control characters).
     static func cleanPrefix(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
