@@ -60,7 +60,7 @@ public struct APIHTTPResponder: HTTPResponder {
             return Self.response(await api.execWithoutWebSocket(exec, query: query), on: context.channel)
         }
         var body: [UInt8] = []
-        if ["POST", "PUT", "PATCH", "DELETE"].contains(request.method.rawValue) {
+        if [.post, .put, .patch, .delete].contains(request.method) {
             do {
                 let buffer = try await request.collectBody(upTo: api.options.maxRequestBytes)
                 body = Array(buffer.readableBytesView)
@@ -70,9 +70,9 @@ public struct APIHTTPResponder: HTTPResponder {
         }
         let query = Self.queryParameters(request.uri.query ?? "")
         let apiRequest = APIRequest(method: request.method.rawValue, path: path, query: query,
-                                    accept: request.headers[.accept] ?? "application/json",
-                                    contentType: request.headers[.contentType] ?? "application/json", body: body, user: user,
-                                    userAgent: request.headers[.userAgent] ?? "")
+                                    accept: request.headers.value("accept") ?? "application/json",
+                                    contentType: request.headers.value("content-type") ?? "application/json", body: body, user: user,
+                                    userAgent: request.headers.value("user-agent") ?? "")
         let (answer, warnings) = await api.handleWithWarnings(apiRequest)
         var response = Self.response(answer, on: context.channel)
         // (HTTPField is not re-exported by Hummingbird: built by inference.)
@@ -85,7 +85,7 @@ public struct APIHTTPResponder: HTTPResponder {
     /// the token's user `impersonate` each of them. 401 without a valid token, 403 when an
     /// impersonation is not allowed, 400 for one that cannot be served.
     static func identify(_ headers: HTTPFields, api: APIServer, tokens: TokenAuthenticator) async -> Result<TokenAuthenticator.User, APIError> {
-        guard let user = await authenticate(headers[.authorization], api: api, tokens: tokens) else { return .failure(.unauthorized()) }
+        guard let user = await authenticate(headers.value("authorization"), api: api, tokens: tokens) else { return .failure(.unauthorized()) }
         // Most requests impersonate nobody: one look at the names before gathering any.
         guard headers.contains(where: { $0.name.canonicalName.hasPrefix("impersonate-") }) else { return .success(user) }
         // (Looked up by canonical name: HTTPField.Name is not re-exported by Hummingbird.)
@@ -127,8 +127,8 @@ public struct APIHTTPResponder: HTTPResponder {
     /// Who `authorization` (the Authorization header) names: a bearer token of the token file,
     /// else a service account's token; nil when nobody.
     static func authenticate(_ authorization: String?, api: APIServer, tokens: TokenAuthenticator) async -> TokenAuthenticator.User? {
-        guard let header = authorization, header.hasPrefix("Bearer ") else { return nil }
-        let token = String(header.dropFirst(7))
+        guard let header = authorization, header.utf8.starts(with: "Bearer ".utf8) else { return nil }
+        let token = String(Substring(header.utf8.dropFirst(7)))
         if let user = tokens.user(for: token) { return user }
         return await api.authenticateServiceAccountToken(token)
     }
@@ -252,5 +252,19 @@ public enum APIHTTPServer {
         }
         try await group.run()
         sources.forEach { $0.cancel() }
+    }
+}
+
+extension HTTPFields {
+    /// A field's value as `self[name]` gives it (a repeated field's values joined by ", "),
+    /// found by a scan of the few fields a request has: the subscript builds an index of every
+    /// name and joins through a lazy sequence even for one value, ~1 µs over a request's
+    /// lookups. (By canonical name: HTTPField.Name is not re-exported by Hummingbird.)
+    func value(_ canonicalName: String) -> String? {
+        var found: String?
+        for field in self where field.name.canonicalName == canonicalName {
+            found = found.map { $0 + ", " + field.value } ?? field.value
+        }
+        return found
     }
 }
