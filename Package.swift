@@ -106,7 +106,8 @@ let package = Package(
         .target(name: "APITypes", dependencies: ["APIMachinery", "JSON"], path: "Sources/Cluster/APITypes",
                 swiftSettings: strict),
         // Storage: the API store's key-value layer (revisions, optimistic concurrency, watch),
-        // SQLite through GRDB by default, etcd through its JSON gateway.
+        // SQLite through GRDB by default, etcd over its gRPC API (HTTP/2 from swift-nio-http2,
+        // messages by the ProtobufWire codec).
         .target(name: "Storage", dependencies: [
             "JSON", "ProtobufWire",
             .product(name: "GRDB", package: "GRDB.swift"),
