@@ -140,14 +140,22 @@ public struct Subject: Sendable, Equatable, Hashable {
         self.namespace = namespace
     }
 
-    /// The user name or group this subject stands for, as `UserInfo.subjectKeys` lists them.
-    var key: String {
+    /// The user or group this subject stands for (a ServiceAccount is the user
+    /// system:serviceaccount:NS:NAME), as a request's user is looked up.
+    var key: SubjectKey {
         switch kind {
-        case .user: return "user:\(name)"
-        case .group: return "group:\(name)"
-        case .serviceAccount: return "user:system:serviceaccount:\(namespace):\(name)"
+        case .user: return SubjectKey(isGroup: false, name: name)
+        case .group: return SubjectKey(isGroup: true, name: name)
+        case .serviceAccount: return SubjectKey(isGroup: false, name: "system:serviceaccount:\(namespace):\(name)")
         }
     }
+}
+
+/// A user name or a group name, the key of the binding index. A request's keys are its
+/// user's name and group names as they are, with no string made per request.
+struct SubjectKey: Hashable, Sendable {
+    var isGroup: Bool
+    var name: String
 }
 
 /// The role a binding grants: a ClusterRole, or a Role of the binding's namespace.
@@ -172,6 +180,4 @@ public struct UserInfo: Sendable, Equatable, Hashable {
         self.groups = groups
     }
 
-    /// The binding index keys this user is found under.
-    var subjectKeys: [String] { ["user:\(name)"] + groups.map { "group:\($0)" } }
 }

@@ -24,8 +24,8 @@ public struct RBACPolicy: Sendable {
     public private(set) var clusterRoles: [String: [PolicyRule]] = [:]
     /// Namespace → Role name → rules.
     public private(set) var roles: [String: [String: [PolicyRule]]] = [:]
-    /// Subject key → the bindings naming it.
-    private var bindingsBySubject: [String: [Binding]] = [:]
+    /// User or group → the bindings naming it.
+    private var bindingsBySubject: [SubjectKey: [Binding]] = [:]
     /// "namespace/name" → binding, to take a changed binding out of the index.
     private var bindingsByName: [String: Binding] = [:]
 
@@ -57,27 +57,35 @@ public struct RBACPolicy: Sendable {
     }
 
     /// The bindings that apply to `user` in `namespace`: its cluster bindings, and that
-    /// namespace's bindings when there is one.
+    /// namespace's bindings when there is one; the user's own first, then each group's.
     func bindings(for user: UserInfo, namespace: String) -> [Binding] {
         var out: [Binding] = []
-        for key in user.subjectKeys {
-            for binding in bindingsBySubject[key] ?? [] where binding.namespace.isEmpty || binding.namespace == namespace {
-                out.append(binding)
-            }
-        }
+        _ = firstBinding(of: user, namespace: namespace) { out.append($0); return false }
         return out
+    }
+
+    /// The first of `user`'s bindings in `namespace` (in the order `bindings(for:)` lists
+    /// them) that `matches`, looked at one by one: a request is judged with no list made.
+    func firstBinding(of user: UserInfo, namespace: String, where matches: (Binding) -> Bool) -> Binding? {
+        func first(_ key: SubjectKey) -> Binding? {
+            bindingsBySubject[key]?.first { ($0.namespace.isEmpty || $0.namespace == namespace) && matches($0) }
+        }
+        if let found = first(SubjectKey(isGroup: false, name: user.name)) { return found }
+        for group in user.groups {
+            if let found = first(SubjectKey(isGroup: true, name: group)) { return found }
+        }
+        return nil
     }
 
     /// The RBAC authorizer: allowed when a binding of the user's grants a rule allowing it.
     public func authorize(_ attributes: RequestAttributes) -> Decision {
-        for binding in bindings(for: attributes.user, namespace: attributes.namespace) {
-            if let _ = rules(of: binding).first(where: { $0.allows(attributes) }) {
-                let via = binding.namespace.isEmpty ? "ClusterRoleBinding \"\(binding.name)\""
-                                                    : "RoleBinding \"\(binding.name)/\(binding.namespace)\""
-                return .allow(reason: "RBAC: allowed by \(via) of \(binding.roleRef.kind.rawValue) \"\(binding.roleRef.name)\"")
-            }
+        let granting = firstBinding(of: attributes.user, namespace: attributes.namespace) { binding in
+            rules(of: binding).contains { $0.allows(attributes) }
         }
-        return .noOpinion(reason: "")
+        guard let binding = granting else { return .noOpinion(reason: "") }
+        let via = binding.namespace.isEmpty ? "ClusterRoleBinding \"\(binding.name)\""
+                                            : "RoleBinding \"\(binding.name)/\(binding.namespace)\""
+        return .allow(reason: "RBAC: allowed by \(via) of \(binding.roleRef.kind.rawValue) \"\(binding.roleRef.name)\"")
     }
 
     /// Every rule `user` holds in `namespace` ("" for cluster-wide rules only): what
