@@ -36,7 +36,7 @@ struct JSONBench: ParsableCommand {
         else { throw ValidationError("the two printers disagree on the document") }
         Swift.print(String(format: "JSON, a stored ConfigMap of %d bytes: parse %.2f µs (Foundation %.2f), print %.2f µs (Foundation %.2f)",
                            bytes.count, parse, anchorParse, print, anchorPrint))
-        Swift.print(String(format: "RESULT json-parse netplane=%.2f anchor=%.2f ratio=%.2f unit=us", parse, anchorParse, parse / anchorParse))
-        Swift.print(String(format: "RESULT json-print netplane=%.2f anchor=%.2f ratio=%.2f unit=us", print, anchorPrint, print / anchorPrint))
+        Swift.print(String(format: "RESULT json-parse netplane=%.2f anchor=%.2f ratio=%.2f unit=us", parse, anchorParse, anchorParse / parse))
+        Swift.print(String(format: "RESULT json-print netplane=%.2f anchor=%.2f ratio=%.2f unit=us", print, anchorPrint, anchorPrint / print))
     }
 }
