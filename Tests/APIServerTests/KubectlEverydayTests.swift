@@ -84,6 +84,11 @@ import Testing
         _ = try ok(["create", "configmap", "zeta", "--from-literal=a=1"])
         _ = try ok(["create", "configmap", "alpha", "--from-literal=a=1", "--from-literal=b=2"])
         #expect(lines(try ok(["get", "pods", "-o", "wide"])).first?.contains("IP") == true)
+        // -o wide adds what kube-apiserver's printers add: a workload's containers, images
+        // and selector.
+        let wide = lines(try ok(["get", "deployments", "-o", "wide"])).map { $0.split(separator: " ").map(String.init) }
+        #expect(wide.first?.suffix(3) == ["CONTAINERS", "IMAGES", "SELECTOR"], "\(wide)")
+        #expect(wide.contains { $0.first == "web" && $0.contains("nginx:1.27") && $0.last == "app=web" }, "\(wide)")
         #expect(try ok(["get", "deployment", "web", "-o", "yaml"]).contains("kind: Deployment"))
         let json = try api.kubectlJSON(["get", "deployment", "web"])
         #expect((json["spec"] as? [String: Any])?["replicas"] as? Int == 5)

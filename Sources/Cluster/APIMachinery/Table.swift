@@ -84,6 +84,64 @@ public enum TableConverter {
         { o, _ in .int(o[path: path]?.int64Value ?? 0) }
     }
 
+    /// A label map as kubectl prints one (apimachinery's FormatLabels): "k=v" sorted by key,
+    /// "<none>" when empty.
+    static func labelsText(_ map: JSONValue?) -> String {
+        let labels = stringMap(map)
+        return labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    /// A LabelSelector as kubectl prints one (apimachinery's FormatLabelSelector): its
+    /// requirements sorted by key, "k=v", "k in (a,b)", "k notin (a,b)", "k", "!k"; "<none>"
+    /// when it has none.
+    static func selectorText(_ selector: JSONValue?) -> String {
+        var requirements = stringMap(selector?["matchLabels"]).map { (key: $0.key, text: "\($0.key)=\($0.value)") }
+        for expression in selector?["matchExpressions"]?.arrayValue ?? [] {
+            guard let key = expression["key"]?.stringValue else { continue }
+            let values = (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue).sorted().joined(separator: ",")
+            switch expression["operator"]?.stringValue {
+            case "In": requirements.append((key, "\(key) in (\(values))"))
+            case "NotIn": requirements.append((key, "\(key) notin (\(values))"))
+            case "Exists": requirements.append((key, key))
+            case "DoesNotExist": requirements.append((key, "!\(key)"))
+            default: continue
+            }
+        }
+        let text = requirements.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
+            .map(\.element.text).joined(separator: ",")
+        return text.isEmpty ? "<none>" : text
+    }
+
+    /// The -o wide columns of a workload: its pod template's containers and images, and (when
+    /// `selector` is given) its selector, a LabelSelector or, for a ReplicationController, a
+    /// label map.
+    static func templateColumns(_ template: [String], selector: [String]?, selectorIsMap: Bool = false) -> [Column] {
+        let containers: @Sendable (JSONValue) -> [JSONValue] = { $0[path: template + ["spec", "containers"]]?.arrayValue ?? [] }
+        var columns = [
+            Column("Containers", priority: 1) { o, _ in .string(containers(o).compactMap { $0["name"]?.stringValue }.joined(separator: ",")) },
+            Column("Images", priority: 1) { o, _ in .string(containers(o).compactMap { $0["image"]?.stringValue }.joined(separator: ",")) },
+        ]
+        if let selector {
+            columns.append(Column("Selector", priority: 1) { o, _ in
+                .string(selectorIsMap ? labelsText(o[path: selector]) : selectorText(o[path: selector]))
+            })
+        }
+        return columns
+    }
+
+    /// A Job's STATUS as kube-apiserver's printer gives it, from its conditions.
+    static func jobStatus(_ o: JSONValue) -> String {
+        let conditions = o[path: ["status", "conditions"]]?.arrayValue ?? []
+        func has(_ type: String) -> Bool { conditions.contains { $0["type"]?.stringValue == type && $0["status"]?.stringValue == "True" } }
+        if has("Complete") { return "Complete" }
+        if has("Failed") { return "Failed" }
+        if o.deletionTimestamp != nil { return "Terminating" }
+        if has("Suspended") { return "Suspended" }
+        if has("FailureTarget") { return "FailureTarget" }
+        if has("SuccessCriteriaMet") { return "SuccessCriteriaMet" }
+        return "Running"
+    }
+
     /// The columns of a resource, after Name and before Age.
     public static func columns(for resource: ResourceType) -> [Column] {
         var middle: [Column] = []
@@ -103,7 +161,15 @@ public enum TableConverter {
             ]
             return [nameColumn] + middle + [ageColumn,
                 Column("IP", priority: 1, cell: text(["status", "podIP"])),
-                Column("Node", priority: 1, cell: text(["spec", "nodeName"]))]
+                Column("Node", priority: 1, cell: text(["spec", "nodeName"])),
+                Column("Nominated Node", priority: 1, cell: text(["status", "nominatedNodeName"])),
+                Column("Readiness Gates", priority: 1) { o, _ in
+                    let gates = (o[path: ["spec", "readinessGates"]]?.arrayValue ?? []).compactMap { $0["conditionType"]?.stringValue }
+                    if gates.isEmpty { return "<none>" }
+                    let conditions = o[path: ["status", "conditions"]]?.arrayValue ?? []
+                    let met = gates.filter { gate in conditions.contains { $0["type"]?.stringValue == gate && $0["status"]?.stringValue == "True" } }
+                    return .string("\(met.count)/\(gates.count)")
+                }]
         case ("", "services"):
             middle = [
                 Column("Type", cell: text(["spec", "type"], "ClusterIP")),
@@ -129,6 +195,10 @@ public enum TableConverter {
                     return .string(ports.isEmpty ? "<none>" : ports.joined(separator: ","))
                 },
             ]
+            return [nameColumn] + middle + [ageColumn,
+                Column("Selector", priority: 1) { o, _ in .string(labelsText(o[path: ["spec", "selector"]])) }]
+        case ("", "serviceaccounts"):
+            middle = [Column("Secrets", "integer") { o, _ in .int(Int64(o["secrets"]?.arrayValue?.count ?? 0)) }]
         case ("", "nodes"):
             // kubectl's node columns: roles from node-role.kubernetes.io/ labels, the agent's
             // version, and (-o wide) addresses and what the node runs.
@@ -185,18 +255,21 @@ public enum TableConverter {
                 Column("Up-to-date", "integer", cell: int(["status", "updatedReplicas"])),
                 Column("Available", "integer", cell: int(["status", "availableReplicas"])),
             ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: ["spec", "selector"])
         case ("apps", "replicasets"):
             middle = [
                 Column("Desired", "integer") { o, _ in .int(o[path: ["spec", "replicas"]]?.int64Value ?? 1) },
                 Column("Current", "integer", cell: int(["status", "replicas"])),
                 Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
             ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: ["spec", "selector"])
         case ("apps", "statefulsets"):
             middle = [
                 Column("Ready") { o, _ in
                     .string("\(o[path: ["status", "readyReplicas"]]?.int64Value ?? 0)/\(o[path: ["spec", "replicas"]]?.int64Value ?? 1)")
                 },
             ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: nil)
         case ("apps", "controllerrevisions"):
             middle = [
                 Column("Controller") { o, _ in
@@ -213,7 +286,11 @@ public enum TableConverter {
                 Column("Desired", "integer", cell: int(["status", "desiredNumberScheduled"])),
                 Column("Current", "integer", cell: int(["status", "currentNumberScheduled"])),
                 Column("Ready", "integer", cell: int(["status", "numberReady"])),
+                Column("Up-to-date", "integer", cell: int(["status", "updatedNumberScheduled"])),
+                Column("Available", "integer", cell: int(["status", "numberAvailable"])),
+                Column("Node Selector") { o, _ in .string(labelsText(o[path: ["spec", "template", "spec", "nodeSelector"]])) },
             ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: ["spec", "selector"])
         case ("policy", "poddisruptionbudgets"):
             func bound(_ field: String) -> @Sendable (JSONValue, Int) -> JSONValue {
                 { o, _ in
@@ -249,6 +326,17 @@ public enum TableConverter {
                 Column("Address") { o, _ in
                     let ips = (o[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue ?? $0["hostname"]?.stringValue }
                     return .string(ips.joined(separator: ","))
+                },
+                Column("Ports") { o, _ in (o[path: ["spec", "tls"]]?.arrayValue ?? []).isEmpty ? "80" : "80, 443" },
+            ]
+        case ("networking.k8s.io", "ingressclasses"):
+            middle = [
+                Column("Controller", cell: text(["spec", "controller"])),
+                Column("Parameters") { o, _ in
+                    guard let parameters = o[path: ["spec", "parameters"]], let name = parameters["name"]?.stringValue else { return "<none>" }
+                    var kind = parameters["kind"]?.stringValue ?? ""
+                    if let group = parameters["apiGroup"]?.stringValue { kind += "." + group }
+                    return .string("\(kind)/\(name)")
                 },
             ]
         case ("discovery.k8s.io", "endpointslices"):
@@ -322,6 +410,25 @@ public enum TableConverter {
                 Column("Current", "integer", cell: int(["status", "replicas"])),
                 Column("Ready", "integer", cell: int(["status", "readyReplicas"])),
             ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: ["spec", "selector"], selectorIsMap: true)
+        case ("batch", "jobs"):
+            middle = [
+                Column("Status") { o, _ in .string(jobStatus(o)) },
+                Column("Completions") { o, _ in
+                    let succeeded = o[path: ["status", "succeeded"]]?.int64Value ?? 0
+                    if let completions = o[path: ["spec", "completions"]]?.int64Value { return .string("\(succeeded)/\(completions)") }
+                    if let parallelism = o[path: ["spec", "parallelism"]]?.int64Value, parallelism > 1 {
+                        return .string("\(succeeded)/1 of \(parallelism)")
+                    }
+                    return .string("\(succeeded)/1")
+                },
+                Column("Duration") { o, now in
+                    guard let start = o[path: ["status", "startTime"]]?.stringValue.flatMap(APITime.parse) else { return "" }
+                    let end = o[path: ["status", "completionTime"]]?.stringValue.flatMap(APITime.parse) ?? now
+                    return .string(APITime.humanDuration(end - start))
+                },
+            ]
+            return [nameColumn] + middle + [ageColumn] + templateColumns(["spec", "template"], selector: ["spec", "selector"])
         case ("batch", "cronjobs"):
             middle = [
                 Column("Schedule", cell: text(["spec", "schedule"])),
@@ -334,21 +441,32 @@ public enum TableConverter {
                     .string(o[path: ["status", "lastScheduleTime"]]?.stringValue.flatMap(APITime.parse).map { APITime.age(since: $0, now: now) } ?? "<none>")
                 },
             ]
-            let containers: @Sendable (JSONValue) -> [JSONValue] = {
-                $0[path: ["spec", "jobTemplate", "spec", "template", "spec", "containers"]]?.arrayValue ?? []
-            }
-            return [nameColumn] + middle + [ageColumn,
-                Column("Containers", priority: 1) { o, _ in .string(containers(o).compactMap { $0["name"]?.stringValue }.joined(separator: ",")) },
-                Column("Images", priority: 1) { o, _ in .string(containers(o).compactMap { $0["image"]?.stringValue }.joined(separator: ",")) },
-                Column("Selector", priority: 1) { o, _ in
-                    let labels = stringMap(o[path: ["spec", "jobTemplate", "spec", "selector", "matchLabels"]])
-                    return .string(labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
-                }]
+            return [nameColumn] + middle + [ageColumn]
+                + templateColumns(["spec", "jobTemplate", "spec", "template"], selector: ["spec", "jobTemplate", "spec", "selector"])
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             // kube's default table: the creation time itself, not an age.
             return [nameColumn, Column("Created At", "date", "CreationTimestamp is a timestamp representing the server time when this object was created.") { o, _ in
                 o[path: ["metadata", "creationTimestamp"]] ?? .null
             }]
+        case ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"):
+            // kube's printer: the creation time itself, not an age.
+            return [nameColumn, Column("Created At", "date") { o, _ in o[path: ["metadata", "creationTimestamp"]] ?? .null }]
+        case ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterrolebindings"):
+            func subjects(_ kind: String) -> @Sendable (JSONValue, Int) -> JSONValue {
+                { o, _ in
+                    .string((o["subjects"]?.arrayValue ?? []).filter { $0["kind"]?.stringValue == kind }.compactMap { s -> String? in
+                        guard let name = s["name"]?.stringValue else { return nil }
+                        guard kind == "ServiceAccount", let namespace = s["namespace"]?.stringValue, !namespace.isEmpty else { return name }
+                        return "\(namespace)/\(name)"
+                    }.joined(separator: ", "))
+                }
+            }
+            return [nameColumn,
+                Column("Role") { o, _ in .string("\(o[path: ["roleRef", "kind"]]?.stringValue ?? "")/\(o[path: ["roleRef", "name"]]?.stringValue ?? "")") },
+                ageColumn,
+                Column("Users", priority: 1, cell: subjects("User")),
+                Column("Groups", priority: 1, cell: subjects("Group")),
+                Column("ServiceAccounts", priority: 1, cell: subjects("ServiceAccount"))]
         case ("coordination.k8s.io", "leases"):
             middle = [Column("Holder", cell: text(["spec", "holderIdentity"], ""))]
         default:

@@ -69,16 +69,41 @@ public enum APITime {
         return seconds
     }
 
-    /// kubectl's short age: "45s", "12m", "3h", "5d", "2y".
+    /// An age as kube-apiserver's printers write it (apimachinery's HumanDuration): seconds up
+    /// to two minutes, then "4m12s" under ten minutes, minutes under three hours, "5h30m" under
+    /// eight hours, hours under two days, "3d4h" under eight days, days under two years, then
+    /// "3y20d" under eight years and years. A time a second ahead is "0s", further "<invalid>".
     public static func age(since seconds: Int, now: Int = now()) -> String {
-        let d = max(0, now - seconds)
-        switch d {
-        case ..<120: return "\(d)s"
-        case ..<(60 * 60 * 2): return "\(d / 60)m"
-        case ..<(60 * 60 * 48): return "\(d / 3600)h"
-        case ..<(60 * 60 * 24 * 365 * 2): return "\(d / 86400)d"
-        default: return "\(d / (86400 * 365))y"
+        humanDuration(now - seconds)
+    }
+
+    /// apimachinery's HumanDuration of `seconds`.
+    public static func humanDuration(_ seconds: Int) -> String {
+        if seconds < -1 { return "<invalid>" }
+        if seconds < 0 { return "0s" }
+        if seconds < 60 * 2 { return "\(seconds)s" }
+        let minutes = seconds / 60
+        if minutes < 10 {
+            let s = seconds % 60
+            return s == 0 ? "\(minutes)m" : "\(minutes)m\(s)s"
         }
+        if minutes < 60 * 3 { return "\(minutes)m" }
+        let hours = seconds / 3600
+        if hours < 8 {
+            let m = minutes % 60
+            return m == 0 ? "\(hours)h" : "\(hours)h\(m)m"
+        }
+        if hours < 48 { return "\(hours)h" }
+        if hours < 24 * 8 {
+            let h = hours % 24
+            return h == 0 ? "\(hours / 24)d" : "\(hours / 24)d\(h)h"
+        }
+        if hours < 24 * 365 * 2 { return "\(hours / 24)d" }
+        if hours < 24 * 365 * 8 {
+            let days = (hours / 24) % 365
+            return days == 0 ? "\(hours / 24 / 365)y" : "\(hours / 24 / 365)y\(days)d"
+        }
+        return "\(hours / 24 / 365)y"
     }
 }
 
