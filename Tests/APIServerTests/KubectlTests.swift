@@ -190,6 +190,32 @@ final class OutputBox: @unchecked Sendable { var text = "" }
         #expect(lines.filter { $0 == "second=9" }.count == 2, "added, then deleted: \(seen)")
     }
 
+    /// `kubectl get -w` as people type it (the default columns): the watched changes come as
+    /// one-row Tables with the list's columns, so kubectl prints them under the list's header
+    /// with the kind's own columns (DATA for ConfigMaps) instead of a second, bare header.
+    @Test func tableWatchKeepsTheListsColumns() throws {
+        let api = try RunningAPIServer()
+        defer { api.stop() }
+        try api.kubectlOK(["create", "configmap", "listed", "--from-literal=a=1"])
+        let done = DispatchSemaphore(value: 0)
+        let box = OutputBox()
+        let kubeconfig = api.kubeconfig
+        DispatchQueue.global().async {
+            box.text = (try? Command.run(["timeout", "5", "kubectl", "--kubeconfig", kubeconfig, "get", "configmaps", "-w",
+                                          "--output-watch-events"]))?.stdout ?? ""
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        try api.kubectlOK(["create", "configmap", "watched", "--from-literal=a=1", "--from-literal=b=2"])
+        try api.kubectlOK(["delete", "configmap", "watched"])
+        done.wait()
+        let rows = box.text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.filter { $0.first == "EVENT" } == [["EVENT", "NAME", "DATA", "AGE"]], "one header: \(box.text)")
+        #expect(rows.contains { $0.prefix(3) == ["ADDED", "listed", "1"] }, "\(box.text)")
+        #expect(rows.contains { $0.prefix(3) == ["ADDED", "watched", "2"] }, "\(box.text)")
+        #expect(rows.contains { $0.prefix(3) == ["DELETED", "watched", "2"] }, "\(box.text)")
+    }
+
     /// kubectl asks for aggregated discovery and, answered in that form, learns every
     /// resource from `/api` and `/apis` alone: no request per group-version.
     @Test func kubectlDiscoversEverythingFromTwoAggregatedDocuments() throws {

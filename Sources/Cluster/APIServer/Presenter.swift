@@ -112,7 +112,9 @@ struct Presenter: Sendable {
     var watchContentType: String { watchesInProtobuf ? ProtobufCodec.watchMediaType : "application/json" }
 
     /// What distinguishes this watcher's encoded events from another's, for the shared cache.
-    var watchEncoding: String { "\(view.apiVersion)/\(watchesInProtobuf ? "protobuf" : "json")" }
+    var watchEncoding: String {
+        "\(view.apiVersion)/\(watchesInProtobuf ? "protobuf" : table ? "table/\(includeObject ?? "")" : "json")"
+    }
 
     /// One watch event of an object in the client's resource and encoding. An object the
     /// protobuf schema cannot carry becomes an ERROR event naming the field (never dropped).
@@ -126,6 +128,13 @@ struct Presenter: Sendable {
         }
     }
 
-    /// A watch event of a stored object.
-    func watchEvent(_ type: String, stored: JSONValue) -> [UInt8] { watchEvent(type, object(stored)) }
+    /// A watch event of a stored object: for a watch that asked for a Table (`kubectl get -w`),
+    /// a one-row Table with the columns the list had, as kube-apiserver sends them; kubectl
+    /// prints each row under the list's header (an object instead made it print a header of
+    /// its own, without the kind's columns).
+    func watchEvent(_ type: String, stored: JSONValue) -> [UInt8] {
+        let object = object(stored)
+        guard table else { return watchEvent(type, object) }
+        return watchEvent(type, table([object], metadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
+    }
 }
