@@ -124,6 +124,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "APIServer", dependencies: [
             "APIMachinery", "Authorization", "Cron", "JSON", "ProtobufWire", "Storage", "NetAddress",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -142,7 +142,8 @@ struct APIServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { DeferredMetadataLogHandler(StreamLogHandler.standardError(label: $0)) }
+        // swift-log to stderr and swift-metrics into the Prometheus registry /metrics prints.
+        _ = Observability.bootstrap(logLevel: .info)
         var logger = Logger(label: "netplane.apiserver")
         logger.logLevel = .info
         let settings = try settings()
@@ -239,7 +240,7 @@ struct APIServerCommand: AsyncParsableCommand {
         let compactor = Task { await api.compactHistory(every: .milliseconds(Int(compactionInterval * 1000))) }
         defer { compactor.cancel() }
         try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
-                                    logger: logger) { actualPort in
+                                    logger: logger, metrics: Observability.bootstrap(logLevel: .info).render) { actualPort in
             // The kubernetes Service first: once the kubeconfig exists, in-cluster clients find it.
             do { try await api.ensureSystemPriorityClasses() } catch { log.warning("system priority classes: \(error)") }
             do {

@@ -25,6 +25,37 @@ import Testing
         return answer
     }
 
+    /// Prometheus' scrape of the API server, as with kube-apiserver: `/metrics` in the text
+    /// format with the request counters and durations by verb, resource and code, for
+    /// cluster-admin and the system:monitoring group, refused to others and without a token.
+    @Test func metricsAreServedToMonitoringAndRefusedToOthers() throws {
+        let dir = tempDir("metrics")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var api = try APIServerProcess(dataDir: dir)
+        defer { api.stop() }
+        let admin = api.kubeconfig
+        let monitor = try api.kubeconfig(user: "prometheus", groups: ["system:monitoring"])
+        let bob = try api.kubeconfig(user: "bob")
+        #expect(try kubectl(admin, ["create", "configmap", "counted", "--from-literal=a=1"]).succeeded)
+        #expect(!(try kubectl(admin, ["get", "configmap", "missing"])).succeeded)
+        let scraped = try kubectl(monitor, ["get", "--raw", "/metrics"])
+        #expect(scraped.succeeded, "\(scraped.stderr)")
+        let lines = scraped.stdout.split(separator: "\n").map(String.init)
+        func sample(_ name: String, _ labels: [String]) -> String? {
+            lines.first { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
+        }
+        #expect(sample("apiserver_request_total", [#"verb="create""#, #"resource="configmaps""#, #"code="201""#])?.hasSuffix(" 1") == true,
+                "\(lines.filter { $0.contains("configmaps") })")
+        #expect(sample("apiserver_request_total", [#"verb="get""#, #"resource="configmaps""#, #"code="404""#]) != nil)
+        #expect(sample("apiserver_request_duration_seconds_bucket", [#"verb="create""#, #"resource="configmaps""#]) != nil)
+        #expect(lines.contains("# TYPE apiserver_request_total counter"))
+        #expect(try kubectl(admin, ["get", "--raw", "/metrics"]).succeeded)
+        let refused = try kubectl(bob, ["get", "--raw", "/metrics"])
+        #expect(!refused.succeeded && refused.stderr.contains("forbidden"), "\(refused.stderr)")
+        let anonymous = try Command.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", api.server + "/metrics"])
+        #expect(anonymous.stdout == "401")
+    }
+
     @Test func rolesBindingsAndCanIAsPeopleUseThem() throws {
         let dir = tempDir("rbac")
         defer { try? FileManager.default.removeItem(atPath: dir) }

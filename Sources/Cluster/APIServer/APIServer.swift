@@ -60,6 +60,8 @@ public final class APIServer: Sendable {
     let namespaceCache = WatchedMap.activeNamespaces()
     let serviceAccountCache = WatchedMap.serviceAccounts()
     let podUses = WatchedMap.podUses()
+    /// What `/metrics` reports of the requests served.
+    let requestMetrics = RequestMetrics()
     /// Roles and bindings, for the RBAC authorizer.
     let rbac = RBACCache()
     /// Signs and checks service account tokens.
@@ -148,6 +150,18 @@ public final class APIServer: Sendable {
 
     func route(_ request: APIRequest) async throws(APIError) -> APIResponse {
         let parsed = Route.parse(request.path, registry: registry)
+        let start = ContinuousClock.now
+        do {
+            let response = try await route(request, parsed)
+            requestMetrics.record(request, parsed, code: response.statusCode, since: start)
+            return response
+        } catch {
+            requestMetrics.record(request, parsed, code: error.code, since: start)
+            throw error
+        }
+    }
+
+    func route(_ request: APIRequest, _ parsed: Route?) async throws(APIError) -> APIResponse {
         // Authorized before anything else is read, so a refusal tells nothing of what exists.
         if let user = request.user {
             try await requireAllowed(attributes(of: request, parsed, user: Self.userInfo(user)))

@@ -129,6 +129,10 @@ public enum BootstrapPolicy {
             clusterRole("system:public-info-viewer", rules: [
                 .urls(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"]),
             ]),
+            // Prometheus' scrape of /metrics, bound to the system:monitoring group as in kube.
+            clusterRole("system:monitoring", rules: [
+                .urls(["get"], ["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*"]),
+            ]),
             // What the Node authorizer grants a node agent, written out for people to read
             // (bound to nobody, as in Kubernetes: the authorizer judges nodes itself).
             clusterRole("system:node", rules: [
@@ -175,6 +179,7 @@ public enum BootstrapPolicy {
             binding("system:basic-user", role: "system:basic-user", groups: ["system:authenticated"]),
             binding("system:public-info-viewer", role: "system:public-info-viewer",
                     groups: ["system:authenticated", "system:unauthenticated"]),
+            binding("system:monitoring", role: "system:monitoring", groups: ["system:monitoring"]),
         ]
         for identity in daemons { bindings.append(binding(identity.user, role: identity.user, users: [identity.user])) }
         return bindings
