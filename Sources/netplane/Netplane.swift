@@ -143,10 +143,11 @@ struct APIServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         // swift-log to stderr and swift-metrics into the Prometheus registry /metrics prints.
-        _ = Observability.bootstrap(logLevel: .info)
+        let observability = Observability.bootstrap(logLevel: .info)
         var logger = Logger(label: "netplane.apiserver")
         logger.logLevel = .info
-        let settings = try settings()
+        var settings = try settings()
+        settings.options.metrics = observability.render
 
         // The data directory holds every Secret (state.db) and the admin token: only its owner
         // may read it, as etcd keeps its own. Files made from here on (SQLite's WAL and SHM
@@ -240,7 +241,7 @@ struct APIServerCommand: AsyncParsableCommand {
         let compactor = Task { await api.compactHistory(every: .milliseconds(Int(compactionInterval * 1000))) }
         defer { compactor.cancel() }
         try await APIHTTPServer.run(api: api, tokens: tokens, host: host, port: settings.port, tls: try pki.tlsConfiguration(),
-                                    logger: logger, metrics: Observability.bootstrap(logLevel: .info).render) { actualPort in
+                                    logger: logger) { actualPort in
             // The kubernetes Service first: once the kubeconfig exists, in-cluster clients find it.
             do { try await api.ensureSystemPriorityClasses() } catch { log.warning("system priority classes: \(error)") }
             do {

@@ -91,7 +91,7 @@ import Storage
         let (ports, listening) = AsyncStream<Int>.makeStream()
         let server = Task {
             try await APIHTTPServer.run(api: api, tokens: tokens, host: "127.0.0.1", port: 0, tls: try pki.tlsConfiguration(),
-                                        logger: Logger(label: "test"), handleSignals: false, onListening: { listening.yield($0) })
+                                        logger: Logger(label: "test"), handleSignals: false) { listening.yield($0) }
         }
         var portIterator = ports.makeAsyncIterator()
         guard let port = await portIterator.next() else {

@@ -30,6 +30,9 @@ public final class APIServer: Sendable {
         public var defaultUnreachableTolerationSeconds: Int
         /// The authorizers, in order (`--authorization-mode`; Node,RBAC by default).
         public var authorizationModes: [AuthorizationMode] = [.node, .rbac]
+        /// The Prometheus text `/metrics` answers with (nil: not served): the process's
+        /// swift-metrics registry, which `netplane apiserver` bootstraps.
+        public var metrics: (@Sendable () -> String)?
 
         public init(serviceClusterIPRange: IPPrefix, serviceNodePortRange: ClosedRange<Int> = 30000...32767,
                     clusterCIDR: IPPrefix? = nil, maxRequestBytes: Int = 3 * 1024 * 1024,
@@ -197,6 +200,11 @@ public final class APIServer: Sendable {
         switch route {
         case .version: return .json(status: 200, Discovery.version)
         case .healthz, .readyz, .livez: return .bytes(status: 200, contentType: "text/plain", Array("ok".utf8))
+        case .metrics:
+            // Prometheus' scrape, as kube-apiserver serves it, for those RBAC lets get /metrics
+            // (cluster-admin, the system:monitoring group): judged above like any path.
+            guard let metrics = options.metrics, request.method == "GET" else { throw .notFound(path: request.path) }
+            return .bytes(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", Array(metrics().utf8))
         case .apiVersions, .apiGroups:
             let core = route == .apiVersions
             if let version = Discovery.aggregatedVersion(accept: request.accept) {

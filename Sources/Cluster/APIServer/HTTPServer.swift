@@ -33,13 +33,10 @@ public struct APIHTTPResponder: HTTPResponder {
     public typealias Context = APIRequestContext
     let api: APIServer
     let tokens: TokenAuthenticator
-    /// The Prometheus text `/metrics` answers with (nil: not served).
-    let metrics: (@Sendable () -> String)?
 
-    public init(api: APIServer, tokens: TokenAuthenticator, metrics: (@Sendable () -> String)? = nil) {
+    public init(api: APIServer, tokens: TokenAuthenticator) {
         self.api = api
         self.tokens = tokens
-        self.metrics = metrics
     }
 
     public func respond(to request: Request, context: APIRequestContext) async throws -> Response {
@@ -52,16 +49,6 @@ public struct APIHTTPResponder: HTTPResponder {
             case .success(let who): user = who
             case .failure(let error): return Self.response(.error(error), on: context.channel)
             }
-        }
-        // Prometheus' scrape, as kube-apiserver serves it: for those RBAC lets get /metrics
-        // (cluster-admin, the system:monitoring group).
-        if path == "/metrics", let metrics, request.method == .get {
-            if let user {
-                let (attributes, decision) = await api.authorize(method: "GET", path: path, user: user)
-                guard decision.allowed else { return Self.response(.error(APIServer.forbidden(attributes, reason: decision.reason)), on: context.channel) }
-            }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: metrics())))
         }
         // pods/NAME/exec that was not upgraded to a WebSocket: kubectl's SPDY retry.
         if let exec = ExecRoute(path: path) {
@@ -240,12 +227,11 @@ public enum APIHTTPServer {
     /// alone, leaving the process's signals as they were).
     public static func run(api: APIServer, tokens: TokenAuthenticator, host: String, port: Int,
                            tls: TLSConfiguration, logger: Logger, handleSignals: Bool = true,
-                           metrics: (@Sendable () -> String)? = nil,
                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         // HTTP/1 with WebSocket upgrades, for pods/exec: ExecProxy takes an upgrade or refuses
         // it; every other request goes to the responder as before.
         let app = Application(
-            responder: APIHTTPResponder(api: api, tokens: tokens, metrics: metrics),
+            responder: APIHTTPResponder(api: api, tokens: tokens),
             server: try .tls(ExecProxy.server(api: api, tokens: tokens), tlsConfiguration: tls),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },

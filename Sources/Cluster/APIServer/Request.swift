@@ -90,7 +90,7 @@ public enum APIResponse: Sendable {
 
 /// Where a request goes, as parsed from its path.
 enum Route: Equatable {
-    case version, healthz, readyz, livez
+    case version, healthz, readyz, livez, metrics
     case apiVersions                                 // /api
     case apiGroups                                   // /apis
     case apiGroup(String)                            // /apis/G
@@ -114,6 +114,7 @@ enum Route: Equatable {
         switch parts.first {
         case "version": return parts.count == 1 ? .version : nil
         case "healthz": return .healthz
+        case "metrics": return parts.count == 1 ? .metrics : nil
         case "readyz": return .readyz
         case "livez": return .livez
         case "openapi":

@@ -19,10 +19,11 @@ final class RequestMetrics: Sendable {
     private let timers = Mutex<[Labels: Timer]>([:])
 
     func record(_ request: APIRequest, _ route: Route?, code: Int, since start: ContinuousClock.Instant) {
-        var labels = Labels(verb: request.method.lowercased(), group: "", version: "", resource: "", subresource: "")
-        if case .resource(let r)? = route {
-            labels = Labels(verb: APIServer.verb(request, r), group: r.resource.group, version: r.resource.version,
-                            resource: r.resource.plural, subresource: r.subresource ?? "")
+        let labels = if case .resource(let r)? = route {
+            Labels(verb: APIServer.verb(request, r), group: r.resource.group, version: r.resource.version,
+                   resource: r.resource.plural, subresource: r.subresource ?? "")
+        } else {
+            Labels(verb: request.method.lowercased(), group: "", version: "", resource: "", subresource: "")
         }
         let key = CounterKey(labels: labels, code: code)
         let counter = counters.withLock { counters in
