@@ -59,7 +59,7 @@ public enum TableConverter {
             initializing = true
             break
         }
-        let initialized = (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Initialized" && $0["status"] == "True" }
+        let initialized = hasTrueCondition(o, "Initialized")
         if !initializing || initialized {
             var running = false
             for c in (o[path: ["status", "containerStatuses"]]?.arrayValue ?? []).reversed() {
@@ -72,8 +72,7 @@ public enum TableConverter {
                 }
             }
             if reason == "Completed" && running {
-                let ready = (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
-                reason = ready ? "Running" : "NotReady"
+                reason = hasTrueCondition(o, "Ready") ? "Running" : "NotReady"
             }
         }
         if o.deletionTimestamp != nil { reason = o[path: ["status", "reason"]]?.stringValue == "NodeLost" ? "Unknown" : "Terminating" }
@@ -82,6 +81,11 @@ public enum TableConverter {
 
     static func int(_ path: [String]) -> @Sendable (JSONValue, Int) -> JSONValue {
         { o, _ in .int(o[path: path]?.int64Value ?? 0) }
+    }
+
+    /// Whether `o`'s status has the condition `type` with status "True".
+    static func hasTrueCondition(_ o: JSONValue, _ type: String) -> Bool {
+        (o[path: ["status", "conditions"]]?.arrayValue ?? []).contains { $0["type"]?.stringValue == type && $0["status"] == "True" }
     }
 
     /// A label map as kubectl prints one (apimachinery's FormatLabels): "k=v" sorted by key,
@@ -131,8 +135,7 @@ public enum TableConverter {
 
     /// A Job's STATUS as kube-apiserver's printer gives it, from its conditions.
     static func jobStatus(_ o: JSONValue) -> String {
-        let conditions = o[path: ["status", "conditions"]]?.arrayValue ?? []
-        func has(_ type: String) -> Bool { conditions.contains { $0["type"]?.stringValue == type && $0["status"]?.stringValue == "True" } }
+        func has(_ type: String) -> Bool { hasTrueCondition(o, type) }
         if has("Complete") { return "Complete" }
         if has("Failed") { return "Failed" }
         if o.deletionTimestamp != nil { return "Terminating" }
@@ -166,8 +169,7 @@ public enum TableConverter {
                 Column("Readiness Gates", priority: 1) { o, _ in
                     let gates = (o[path: ["spec", "readinessGates"]]?.arrayValue ?? []).compactMap { $0["conditionType"]?.stringValue }
                     if gates.isEmpty { return "<none>" }
-                    let conditions = o[path: ["status", "conditions"]]?.arrayValue ?? []
-                    let met = gates.filter { gate in conditions.contains { $0["type"]?.stringValue == gate && $0["status"]?.stringValue == "True" } }
+                    let met = gates.filter { hasTrueCondition(o, $0) }
                     return .string("\(met.count)/\(gates.count)")
                 }]
         case ("", "services"):
@@ -312,10 +314,7 @@ public enum TableConverter {
                 Column("Global-Default", "boolean") { o, _ in .bool(o["globalDefault"]?.boolValue ?? false) },
             ]
         case ("networking.k8s.io", "networkpolicies"):
-            middle = [Column("Pod-Selector") { o, _ in
-                let labels = stringMap(o[path: ["spec", "podSelector", "matchLabels"]])
-                return .string(labels.isEmpty ? "<none>" : labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
-            }]
+            middle = [Column("Pod-Selector") { o, _ in .string(labelsText(o[path: ["spec", "podSelector", "matchLabels"]])) }]
         case ("networking.k8s.io", "ingresses"):
             middle = [
                 Column("Class", cell: text(["spec", "ingressClassName"])),

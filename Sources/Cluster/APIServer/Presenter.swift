@@ -41,10 +41,7 @@ struct Presenter: Sendable {
     /// which such clients also accept, for a kind without a schema or a field the schema lacks.
     func single(_ status: Int, _ stored: JSONValue) -> APIResponse {
         let object = object(stored)
-        if table {
-            return .json(status: status, table([object], metadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
-        }
-        return encoded(status, object)
+        return table ? .json(status: status, oneRowTable(object)) : encoded(status, object)
     }
 
     /// A page of a list.
@@ -71,6 +68,11 @@ struct Presenter: Sendable {
         }
         return .json(status: 200, ["kind": .string(view.kind + "List"), "apiVersion": .string(view.apiVersion),
                                    "metadata": metadata, "items": .array(items)])
+    }
+
+    /// The Table of one object, as a get's answer and a watch event carry it.
+    func oneRowTable(_ object: JSONValue) -> JSONValue {
+        table([object], metadata: ["resourceVersion": .string(object.resourceVersion ?? "")])
     }
 
     func table(_ objects: [JSONValue], metadata: JSONValue) -> JSONValue {
@@ -135,6 +137,6 @@ struct Presenter: Sendable {
     func watchEvent(_ type: String, stored: JSONValue) -> [UInt8] {
         let object = object(stored)
         guard table else { return watchEvent(type, object) }
-        return watchEvent(type, table([object], metadata: ["resourceVersion": .string(object.resourceVersion ?? "")]))
+        return watchEvent(type, oneRowTable(object))
     }
 }
